@@ -1,0 +1,29 @@
+package dev.runnel.durability;
+
+import io.vertx.core.Future;
+
+import java.util.List;
+
+/**
+ * One partition of a topic's log. Its writer is the partition's only writer: appends queued while a write is in
+ * flight all go in the next write (group commit), and an append's future completes only after its write committed.
+ * All methods may be called from any thread or context; futures complete on the caller's context.
+ */
+public interface PartitionLog {
+
+  int partition();
+
+  /** Appends records in order; they get consecutive offsets. */
+  Future<AppendResult> append(List<LogRecord> records);
+
+  /**
+   * Reads committed records from {@code offset}: at most {@code maxRecords}, and no more than {@code maxBytes} of them
+   * except that at least one record is returned when there is one.
+   *
+   * @throws StorageException (as a failed future) with {@link StorageFailure#OFFSET_OUT_OF_RANGE} when the offset is
+   *         below the log start or above the high watermark
+   */
+  Future<ReadResult> read(long offset, int maxRecords, int maxBytes);
+
+  Future<PartitionOffsets> offsets();
+}

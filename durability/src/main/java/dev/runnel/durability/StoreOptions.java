@@ -1,0 +1,93 @@
+package dev.runnel.durability;
+
+import java.time.InstantSource;
+
+/** Options of a {@link LogStore}: where Postgres is, and the bounds of the log's in-memory parts. */
+public class StoreOptions {
+
+  private String host = "127.0.0.1";
+  private int port = 5432;
+  private String database = "postgres";
+  private String user = "postgres";
+  private String password;
+  private String schema = "runnel";
+  private String nodeId = "node-1";
+  private int poolSize = 4;
+  private int pipeliningLimit = 256;
+  private long tailCacheBytes = 64L * 1024 * 1024;
+  private int maxWriteBytes = 8 * 1024 * 1024;
+  private long maxQueuedBytesPerPartition = 32L * 1024 * 1024;
+  private long leaseMs = 30_000;
+  private long retentionCheckMs = 30_000;
+  private boolean requireDurable = true;
+  private InstantSource clock = InstantSource.system();
+
+  public StoreOptions() {
+  }
+
+  public StoreOptions(StoreOptions other) {
+    host = other.host;
+    port = other.port;
+    database = other.database;
+    user = other.user;
+    password = other.password;
+    schema = other.schema;
+    nodeId = other.nodeId;
+    poolSize = other.poolSize;
+    pipeliningLimit = other.pipeliningLimit;
+    tailCacheBytes = other.tailCacheBytes;
+    maxWriteBytes = other.maxWriteBytes;
+    maxQueuedBytesPerPartition = other.maxQueuedBytesPerPartition;
+    leaseMs = other.leaseMs;
+    retentionCheckMs = other.retentionCheckMs;
+    requireDurable = other.requireDurable;
+    clock = other.clock;
+  }
+
+  public String getHost() { return host; }
+  public StoreOptions setHost(String host) { this.host = host; return this; }
+  public int getPort() { return port; }
+  public StoreOptions setPort(int port) { this.port = port; return this; }
+  public String getDatabase() { return database; }
+  public StoreOptions setDatabase(String database) { this.database = database; return this; }
+  public String getUser() { return user; }
+  public StoreOptions setUser(String user) { this.user = user; return this; }
+  public String getPassword() { return password; }
+  public StoreOptions setPassword(String password) { this.password = password; return this; }
+  /** The schema holding Runnel's tables; created by the migrations if missing. */
+  public String getSchema() { return schema; }
+  public StoreOptions setSchema(String schema) { this.schema = schema; return this; }
+  /** This node's identity in partition leases. */
+  public String getNodeId() { return nodeId; }
+  public StoreOptions setNodeId(String nodeId) { this.nodeId = nodeId; return this; }
+  /** Connections to Postgres; appends of many partitions are pipelined on each. */
+  public int getPoolSize() { return poolSize; }
+  public StoreOptions setPoolSize(int poolSize) { this.poolSize = poolSize; return this; }
+  public int getPipeliningLimit() { return pipeliningLimit; }
+  public StoreOptions setPipeliningLimit(int pipeliningLimit) { this.pipeliningLimit = pipeliningLimit; return this; }
+  /** One byte budget for the committed batches kept in memory, shared by all partitions. */
+  public long getTailCacheBytes() { return tailCacheBytes; }
+  public StoreOptions setTailCacheBytes(long tailCacheBytes) { this.tailCacheBytes = tailCacheBytes; return this; }
+  /** Upper bound of one write (one stored batch). */
+  public int getMaxWriteBytes() { return maxWriteBytes; }
+  public StoreOptions setMaxWriteBytes(int maxWriteBytes) { this.maxWriteBytes = maxWriteBytes; return this; }
+  /** Bytes a partition may hold waiting for its write; beyond it appends fail with OVERLOADED. */
+  public long getMaxQueuedBytesPerPartition() { return maxQueuedBytesPerPartition; }
+  public StoreOptions setMaxQueuedBytesPerPartition(long v) { this.maxQueuedBytesPerPartition = v; return this; }
+  /** Length of a partition writer's lease; it is renewed every third of it. */
+  public long getLeaseMs() { return leaseMs; }
+  public StoreOptions setLeaseMs(long leaseMs) { this.leaseMs = leaseMs; return this; }
+  /** How often retention looks for segments to drop; 0 turns the timer off (tests call it directly). */
+  public long getRetentionCheckMs() { return retentionCheckMs; }
+  public StoreOptions setRetentionCheckMs(long retentionCheckMs) { this.retentionCheckMs = retentionCheckMs; return this; }
+  /** Refuse to open unless fsync, synchronous_commit and full_page_writes are on. */
+  public boolean isRequireDurable() { return requireDurable; }
+  public StoreOptions setRequireDurable(boolean requireDurable) { this.requireDurable = requireDurable; return this; }
+  /** Append timestamps, segment buckets and retention read this clock; tests inject their own. */
+  public InstantSource getClock() { return clock; }
+  public StoreOptions setClock(InstantSource clock) { this.clock = clock; return this; }
+
+  public String jdbcUrl() {
+    return "jdbc:postgresql://" + host + ":" + port + "/" + database;
+  }
+}

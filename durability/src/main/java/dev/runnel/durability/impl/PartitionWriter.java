@@ -1,0 +1,523 @@
+package dev.runnel.durability.impl;
+
+import dev.runnel.durability.AppendResult;
+import dev.runnel.durability.LogRecord;
+import dev.runnel.durability.PartitionLog;
+import dev.runnel.durability.PartitionOffsets;
+import dev.runnel.durability.ReadResult;
+import dev.runnel.durability.StorageException;
+import dev.runnel.durability.StorageFailure;
+import dev.runnel.durability.TopicMetadata;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.sqlclient.DatabaseException;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
+import io.vertx.sqlclient.Tuple;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentSkipListMap;
+
+/**
+ * The single writer of one partition, running on one Vert.x context: no locks, one write in flight at a time, and
+ * everything that queued meanwhile goes into the next write (group commit). A write is one prepared statement that
+ * inserts one row (a {@link RecordBlock}) and checks the partition's epoch in the same statement.
+ *
+ * <p>Life: acquire (bump the epoch, read the true end offset) → write while the lease is current → release. A write
+ * that finds the epoch changed (0 rows) means another writer took over: this one stops. A write whose outcome is
+ * unknown (the connection broke) makes the writer acquire again (which waits for the old statement to finish, since
+ * it holds a lock the takeover needs) and answer each append by what is actually stored.
+ */
+final class PartitionWriter implements PartitionLog {
+
+  private static final Logger LOG = LoggerFactory.getLogger(PartitionWriter.class);
+
+  private enum State { NEW, ACQUIRING, ACTIVE, LOST, CLOSING, CLOSED }
+
+  private record Pending(List<LogRecord> records, long bytes, Promise<AppendResult> promise) {
+  }
+
+  private final PgLogStore store;
+  final TopicMetadata topic;
+  private final int partition;
+  private final ContextInternal context;
+  private final TailCache.Partition cached = new TailCache.Partition();
+  /** Base offset of this partition's first batch in each segment → segment number. */
+  private final ConcurrentSkipListMap<Long, Long> segmentStarts = new ConcurrentSkipListMap<>();
+  private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+  private Future<Void> acquiring;
+
+  // Read from other threads (readers, lease renewal); written only on the context.
+  private volatile long highWatermark;
+  private volatile long logStartOffset;
+  private volatile long epoch;
+  private volatile long leaseDeadlineNanos;
+  private volatile State state = State.NEW;
+
+  // Context-confined.
+  private long nextOffset;
+  private long lastTimestamp;
+  private long currentSegment = Long.MIN_VALUE;
+  private long queuedBytes;
+  private boolean writing;
+  private Promise<Void> drained;
+
+  PartitionWriter(PgLogStore store, TopicMetadata topic, int partition, ContextInternal context) {
+    this.store = store;
+    this.topic = topic;
+    this.partition = partition;
+    this.context = context;
+  }
+
+  @Override
+  public int partition() {
+    return partition;
+  }
+
+  long epoch() {
+    return epoch;
+  }
+
+  boolean isActive() {
+    return state == State.ACTIVE;
+  }
+
+  // ---- appends -------------------------------------------------------------------------------------------------
+
+  @Override
+  public Future<AppendResult> append(List<LogRecord> records) {
+    Promise<AppendResult> promise = callerPromise();
+    if (records.isEmpty()) {
+      promise.fail(new IllegalArgumentException("nothing to append"));
+      return promise.future();
+    }
+    long bytes = 0;
+    for (LogRecord r : records) {
+      bytes += r.encodedSize();
+    }
+    Pending pending = new Pending(records, bytes, promise);
+    context.execute(() -> enqueue(pending));
+    return promise.future();
+  }
+
+  private void enqueue(Pending pending) {
+    switch (state) {
+      case CLOSING, CLOSED -> {
+        pending.promise.fail(new StorageException(StorageFailure.UNAVAILABLE, "partition " + name() + " is closing"));
+        return;
+      }
+      default -> {
+      }
+    }
+    if (queuedBytes + pending.bytes > store.options().getMaxQueuedBytesPerPartition() && !queue.isEmpty()) {
+      pending.promise.fail(new StorageException(StorageFailure.OVERLOADED,
+          "partition " + name() + " has " + queuedBytes + " bytes waiting to be written; retry later"));
+      return;
+    }
+    queue.add(pending);
+    queuedBytes += pending.bytes;
+    if (state == State.NEW || state == State.LOST) {
+      acquire();
+    } else {
+      flush();
+    }
+  }
+
+  private void flush() {
+    if (writing || queue.isEmpty() || !(state == State.ACTIVE || state == State.CLOSING)) {
+      if (!writing && queue.isEmpty() && drained != null) {
+        drained.tryComplete();
+      }
+      return;
+    }
+    if (System.nanoTime() - leaseDeadlineNanos > 0) {
+      // The lease could not be renewed in time: another node may own the partition now. Stop and acquire again.
+      LOG.warn("lease of {} ran out before it could be renewed; acquiring it again", name());
+      state = State.LOST;
+      acquire();
+      return;
+    }
+    List<Pending> batch = new ArrayList<>();
+    long bytes = 0;
+    int count = 0;
+    int maxWriteBytes = store.options().getMaxWriteBytes();
+    while (!queue.isEmpty() && (batch.isEmpty() || bytes + queue.peek().bytes <= maxWriteBytes)) {
+      Pending p = queue.poll();
+      batch.add(p);
+      bytes += p.bytes;
+      count += p.records.size();
+    }
+    queuedBytes -= bytes;
+    long timestamp = Math.max(store.options().getClock().millis(), lastTimestamp);
+    long base = nextOffset;
+    int recordCount = count;
+    List<LogRecord> stored = new ArrayList<>(count);
+    long offset = base;
+    for (Pending p : batch) {
+      for (LogRecord r : p.records) {
+        stored.add(r.at(offset++, timestamp));
+      }
+    }
+    long last = offset - 1;
+    long segment = Math.floorDiv(timestamp, topic.config().segmentMs());
+    Buffer block = RecordBlock.encode(stored, (int) bytes);
+    writing = true;
+    Future<Void> segmentReady = segment == currentSegment ? Future.succeededFuture() : openSegment(segment, base);
+    Future<RowSet<Row>> write = segmentReady.compose(v -> store.client()
+        .preparedQuery(Sql.append(topic.id(), segment))
+        .execute(Tuple.of(topic.id(), partition, epoch, base, last, timestamp, recordCount, block)));
+    onContext(write).onComplete(ar -> {
+      writing = false;
+      long bytesWritten = block.length();
+      if (ar.succeeded() && ar.result().rowCount() == 1) {
+        committed(batch, stored, base, last, timestamp, bytesWritten);
+      } else if (ar.succeeded()) {
+        LOG.warn("{} was fenced: its epoch {} is no longer current", name(), epoch);
+        state = State.LOST;
+        failAll(batch, new StorageException(StorageFailure.UNAVAILABLE, "partition " + name()
+            + " lost its lease to another writer; nothing was stored"));
+        if (!queue.isEmpty()) {
+          acquire();
+        }
+        return;
+      } else if (ar.cause() instanceof DatabaseException) {
+        // Postgres answered with an error: the statement rolled back, so the offsets are free again.
+        LOG.warn("write to {} failed: {}", name(), ar.cause().getMessage());
+        currentSegment = Long.MIN_VALUE;
+        failAll(batch, new StorageException(StorageFailure.UNAVAILABLE, "could not store records in " + name()
+            + ": " + ar.cause().getMessage(), ar.cause()));
+      } else {
+        recoverUnknownOutcome(batch, stored, base, last, timestamp, bytesWritten, ar.cause());
+        return;
+      }
+      flush();
+    });
+  }
+
+  private void committed(List<Pending> batch, List<LogRecord> stored, long base, long last, long timestamp, long bytes) {
+    nextOffset = last + 1;
+    highWatermark = last + 1;
+    lastTimestamp = timestamp;
+    store.cache().put(cached, stored, bytes);
+    long offset = base;
+    for (Pending p : batch) {
+      p.promise.complete(new AppendResult(offset, timestamp));
+      offset += p.records.size();
+    }
+  }
+
+  /**
+   * The connection broke with a write in flight. Acquiring again bumps the epoch, which waits until the old
+   * statement has finished one way or the other; then the true end offset says whether it committed.
+   */
+  private void recoverUnknownOutcome(List<Pending> batch, List<LogRecord> stored, long base, long last, long timestamp,
+                                     long bytes, Throwable cause) {
+    LOG.warn("write to {} has an unknown outcome ({}); re-reading the end of the log", name(), cause.toString());
+    state = State.LOST;
+    nextOffset = highWatermark;
+    acquire().onComplete(ar -> {
+      if (ar.failed()) {
+        failAll(batch, new StorageException(StorageFailure.OUTCOME_UNKNOWN, "the write to " + name()
+            + " may or may not have been stored: " + cause.getMessage(), cause));
+      } else if (nextOffset > last) {
+        committed(batch, stored, base, last, timestamp, bytes);
+      } else {
+        failAll(batch, new StorageException(StorageFailure.UNAVAILABLE, "could not store records in " + name()
+            + ": " + cause.getMessage(), cause));
+      }
+      flush();
+    });
+  }
+
+  private Future<Void> openSegment(long segment, long base) {
+    return store.client().preparedQuery("SELECT runnel_create_segment($1, $2)")
+        .execute(Tuple.of(topic.id(), segment))
+        .compose(rs -> store.client().preparedQuery(Sql.INSERT_SEGMENT_START)
+            .execute(Tuple.of(topic.id(), partition, epoch, segment, base)))
+        .map(rs -> {
+          currentSegment = segment;
+          segmentStarts.putIfAbsent(base, segment);
+          return null;
+        });
+  }
+
+  private void failAll(List<Pending> batch, Throwable cause) {
+    for (Pending p : batch) {
+      p.promise.fail(cause);
+    }
+  }
+
+  private void failQueue(Throwable cause) {
+    while (!queue.isEmpty()) {
+      queue.poll().promise.fail(cause);
+    }
+    queuedBytes = 0;
+  }
+
+  // ---- lease ---------------------------------------------------------------------------------------------------
+
+  /** Takes the partition: bumps the epoch and reads where the log ends. Runs on the context. */
+  private Future<Void> acquire() {
+    if (state == State.ACQUIRING) {
+      return acquiring;
+    }
+    state = State.ACQUIRING;
+    long started = System.nanoTime();
+    long leaseMs = store.options().getLeaseMs();
+    Future<Void> acquired = store.client().preparedQuery(Sql.ACQUIRE)
+        .execute(Tuple.of(topic.id(), partition, store.options().getNodeId(), leaseMs))
+        .compose(rows -> {
+          if (rows.rowCount() == 0) {
+            return store.client().preparedQuery(Sql.LEADER).execute(Tuple.of(topic.id(), partition))
+                .compose(leader -> Future.failedFuture(leader.rowCount() == 0
+                    ? new StorageException(StorageFailure.TOPIC_NOT_FOUND, "topic " + topic.name() + " does not exist")
+                    : new StorageException(StorageFailure.UNAVAILABLE, "partition " + name() + " is leased by "
+                        + leader.iterator().next().getString(0))));
+          }
+          Row row = rows.iterator().next();
+          epoch = row.getLong("epoch");
+          logStartOffset = row.getLong("log_start_offset");
+          leaseDeadlineNanos = started + leaseMs * 1_000_000;
+          return store.client().preparedQuery(Sql.SEGMENT_STARTS).execute(Tuple.of(topic.id(), partition));
+        })
+        .compose(rows -> {
+          segmentStarts.clear();
+          for (Row row : rows) {
+            segmentStarts.put(row.getLong("base_offset"), row.getLong("segment_no"));
+          }
+          if (segmentStarts.isEmpty()) {
+            return Future.succeededFuture(new long[] {logStartOffset, 0, Long.MIN_VALUE});
+          }
+          Map.Entry<Long, Long> latest = segmentStarts.lastEntry();
+          return store.client().preparedQuery(Sql.lastBatch(topic.id(), latest.getValue()))
+              .execute(Tuple.of(partition))
+              .map(last -> last.rowCount() == 0
+                  ? new long[] {latest.getKey(), 0, latest.getValue()}
+                  : new long[] {last.iterator().next().getLong("last_offset") + 1,
+                      last.iterator().next().getLong("max_timestamp"), latest.getValue()});
+        })
+        .map(end -> {
+          nextOffset = Math.max(end[0], logStartOffset);
+          lastTimestamp = Math.max(lastTimestamp, end[1]);
+          currentSegment = end[2];
+          highWatermark = nextOffset;
+          return null;
+        });
+    acquiring = onContext(acquired).andThen(ar -> {
+      if (ar.succeeded()) {
+        LOG.debug("acquired {} at epoch {}, next offset {}", name(), epoch, nextOffset);
+        state = drained != null ? State.CLOSING : State.ACTIVE;
+        flush();
+      } else {
+        LOG.warn("could not acquire {}: {}", name(), ar.cause().getMessage());
+        state = drained != null ? State.CLOSING : State.LOST;
+        Throwable cause = ar.cause() instanceof StorageException ? ar.cause()
+            : new StorageException(StorageFailure.UNAVAILABLE, "could not acquire " + name() + ": "
+                + ar.cause().getMessage(), ar.cause());
+        failQueue(cause);
+        if (drained != null) {
+          drained.tryComplete();
+        }
+      }
+    });
+    return acquiring;
+  }
+
+  /** The lease was renewed by a statement sent at {@code sentNanos}. */
+  void leaseRenewed(long sentNanos) {
+    leaseDeadlineNanos = sentNanos + store.options().getLeaseMs() * 1_000_000;
+  }
+
+  /** Renewal found the epoch changed: another writer owns the partition now. */
+  void fenced() {
+    context.execute(() -> {
+      if (state == State.ACTIVE) {
+        LOG.warn("{} lost its lease (epoch {} no longer current)", name(), epoch);
+        state = State.LOST;
+      }
+    });
+  }
+
+  /** Retention moved the log start: forget what lies below it. */
+  void logStartMoved(long newStart) {
+    context.execute(() -> {
+      if (newStart > logStartOffset) {
+        logStartOffset = newStart;
+        store.cache().evictBelow(cached, newStart);
+        Long floor = segmentStarts.floorKey(newStart);
+        if (floor != null) {
+          segmentStarts.headMap(floor).clear();
+        }
+        if (newStart >= nextOffset && !writing) {
+          // Everything was dropped, possibly the segment in use too.
+          nextOffset = newStart;
+          highWatermark = newStart;
+          currentSegment = Long.MIN_VALUE;
+        }
+      }
+    });
+  }
+
+  /** Lets queued appends finish, then gives the lease back so a restart or another node need not wait for expiry. */
+  Future<Void> close() {
+    Promise<Void> done = context.promise();
+    context.execute(() -> {
+      if (state == State.CLOSED) {
+        done.complete();
+        return;
+      }
+      drained = context.promise();
+      boolean held = state == State.ACTIVE || state == State.ACQUIRING;
+      state = State.CLOSING;
+      flush();
+      drained.future()
+          .compose(v -> held && epoch > 0
+              ? store.client().preparedQuery(Sql.RELEASE).execute(Tuple.of(topic.id(), partition, epoch)).mapEmpty()
+              : Future.<Void>succeededFuture())
+          .onComplete(ar -> {
+            state = State.CLOSED;
+            failQueue(new StorageException(StorageFailure.UNAVAILABLE, "partition " + name() + " is closed"));
+            done.complete();
+          });
+    });
+    return done.future();
+  }
+
+  /** The topic was deleted: fail everything waiting and forget the cache. */
+  void abort(StorageException cause) {
+    context.execute(() -> {
+      state = State.CLOSED;
+      failQueue(cause);
+      store.cache().clear(cached);
+    });
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------------------------
+
+  /** Succeeds once the writer holds the partition, acquiring it first if needed. */
+  private Future<Void> started() {
+    State s = state;
+    if (s == State.ACTIVE || s == State.CLOSING) {
+      return Future.succeededFuture();
+    }
+    Promise<Void> ready = context.promise();
+    context.execute(() -> {
+      switch (state) {
+        case ACTIVE, CLOSING -> ready.complete();
+        case CLOSED -> ready.fail(new StorageException(StorageFailure.UNAVAILABLE, "partition " + name() + " is closed"));
+        default -> acquire().onComplete(ready);
+      }
+    });
+    return ready.future();
+  }
+
+  @Override
+  public Future<PartitionOffsets> offsets() {
+    Promise<PartitionOffsets> promise = callerPromise();
+    started().map(v -> new PartitionOffsets(partition, logStartOffset, highWatermark)).onComplete(promise);
+    return promise.future();
+  }
+
+  @Override
+  public Future<ReadResult> read(long offset, int maxRecords, int maxBytes) {
+    Promise<ReadResult> promise = callerPromise();
+    started().compose(v -> {
+      long start = logStartOffset;
+      long end = highWatermark;
+      if (offset < start || offset > end) {
+        return Future.failedFuture(new StorageException(StorageFailure.OFFSET_OUT_OF_RANGE,
+            "offset " + offset + " is outside [" + start + ", " + end + "] of " + name()));
+      }
+      if (offset == end || maxRecords <= 0) {
+        return Future.succeededFuture(new ReadResult(List.of(), offset, end, start));
+      }
+      List<LogRecord> fromCache = store.cache().read(cached, offset, maxRecords, maxBytes);
+      if (fromCache != null) {
+        return Future.succeededFuture(result(fromCache, offset));
+      }
+      return readStored(offset, end, maxRecords, maxBytes, new ArrayList<>(), 0);
+    }).onComplete(promise);
+    return promise.future();
+  }
+
+  private ReadResult result(List<LogRecord> records, long offset) {
+    long next = records.isEmpty() ? offset : records.get(records.size() - 1).offset() + 1;
+    return new ReadResult(records, next, highWatermark, logStartOffset);
+  }
+
+  /** Reads stored batches one at a time (cold path) until the bounds are met or the committed end is reached. */
+  private Future<ReadResult> readStored(long offset, long end, int maxRecords, int maxBytes, List<LogRecord> out,
+                                        long bytes) {
+    Map.Entry<Long, Long> segment = segmentStarts.floorEntry(offset);
+    if (segment == null || offset >= end) {
+      return Future.succeededFuture(result(out, offset));
+    }
+    return store.client().preparedQuery(Sql.batchAt(topic.id(), segment.getValue()))
+        .execute(Tuple.of(partition, offset))
+        .recover(err -> relocate(err, offset))
+        .compose(rows -> {
+          if (rows.rowCount() == 0) {
+            return Future.succeededFuture(result(out, offset));
+          }
+          Row row = rows.iterator().next();
+          List<LogRecord> records = RecordBlock.decode(row.getBuffer("block"), row.getLong("base_offset"));
+          long size = bytes;
+          long next = offset;
+          for (LogRecord r : records) {
+            if (r.offset() < offset) {
+              continue;
+            }
+            if (out.size() >= maxRecords || (!out.isEmpty() && size + r.encodedSize() > maxBytes)) {
+              return Future.succeededFuture(result(out, next));
+            }
+            out.add(r);
+            size += r.encodedSize();
+            next = r.offset() + 1;
+          }
+          if (next == offset) {
+            return Future.succeededFuture(result(out, offset));
+          }
+          return readStored(next, end, maxRecords, maxBytes, out, size);
+        });
+  }
+
+  /** A segment table vanished under a reader: retention dropped it. Tell out-of-range from a transient failure. */
+  private Future<RowSet<Row>> relocate(Throwable err, long offset) {
+    if (err instanceof DatabaseException db && "42P01".equals(db.getSqlState())) {
+      return store.client().preparedQuery(Sql.LOG_START).execute(Tuple.of(topic.id(), partition))
+          .compose(rows -> {
+            long start = rows.rowCount() == 0 ? Long.MAX_VALUE : rows.iterator().next().getLong(0);
+            return Future.failedFuture(offset < start
+                ? new StorageException(StorageFailure.OFFSET_OUT_OF_RANGE, "offset " + offset
+                    + " of " + name() + " was removed by retention; the log now starts at " + start)
+                : new StorageException(StorageFailure.UNAVAILABLE, "read of " + name() + " raced with retention; retry"));
+          });
+    }
+    return Future.failedFuture(err);
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------------------------
+
+  String name() {
+    return topic.name() + "/" + partition;
+  }
+
+  /** A promise whose callbacks run on the caller's context, whatever thread completes it. */
+  private <T> Promise<T> callerPromise() {
+    ContextInternal caller = ContextInternal.current();
+    return caller != null ? caller.promise() : Promise.promise();
+  }
+
+  private <T> Future<T> onContext(Future<T> future) {
+    Promise<T> p = context.promise();
+    future.onComplete(p);
+    return p.future();
+  }
+}

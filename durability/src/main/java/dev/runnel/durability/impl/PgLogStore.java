@@ -1,0 +1,353 @@
+package dev.runnel.durability.impl;
+
+import dev.runnel.durability.LogStore;
+import dev.runnel.durability.PartitionLog;
+import dev.runnel.durability.StorageException;
+import dev.runnel.durability.StorageFailure;
+import dev.runnel.durability.StoreOptions;
+import dev.runnel.durability.TopicConfig;
+import dev.runnel.durability.TopicCreation;
+import dev.runnel.durability.TopicMetadata;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.VertxInternal;
+import io.vertx.core.json.JsonObject;
+import io.vertx.pgclient.PgBuilder;
+import io.vertx.pgclient.PgConnectOptions;
+import io.vertx.sqlclient.PoolOptions;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.SqlClient;
+import io.vertx.sqlclient.Tuple;
+import org.flywaydb.core.Flyway;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** The PostgreSQL {@link LogStore}: topics, partition writers, leases and retention. */
+public final class PgLogStore implements LogStore {
+
+  private static final Logger LOG = LoggerFactory.getLogger(PgLogStore.class);
+  private static final Set<String> DURABLE_SYNC_COMMIT = Set.of("on", "local", "remote_write", "remote_apply");
+
+  private final Vertx vertx;
+  private final StoreOptions options;
+  private final SqlClient client;
+  private final TailCache cache;
+  private final List<ContextInternal> writerContexts = new ArrayList<>();
+  private final AtomicInteger nextContext = new AtomicInteger();
+  private final Map<String, PartitionWriter> writers = new ConcurrentHashMap<>();
+  private final long renewTimer;
+  private final long retentionTimer;
+  private volatile boolean closed;
+
+  private PgLogStore(Vertx vertx, StoreOptions options) {
+    this.vertx = vertx;
+    this.options = new StoreOptions(options);
+    PgConnectOptions connect = new PgConnectOptions()
+        .setHost(options.getHost())
+        .setPort(options.getPort())
+        .setDatabase(options.getDatabase())
+        .setUser(options.getUser())
+        .setPassword(options.getPassword())
+        .setPipeliningLimit(options.getPipeliningLimit())
+        .setCachePreparedStatements(true)
+        .setPreparedStatementCacheMaxSize(1024)
+        .addProperty("search_path", options.getSchema())
+        .addProperty("application_name", "runnel " + options.getNodeId());
+    this.client = PgBuilder.client()
+        .with(new PoolOptions().setMaxSize(options.getPoolSize()))
+        .connectingTo(connect)
+        .using(vertx)
+        .build();
+    this.cache = new TailCache(options.getTailCacheBytes());
+    int loops = Math.max(2, Runtime.getRuntime().availableProcessors() * 2);
+    for (int i = 0; i < loops; i++) {
+      writerContexts.add(((VertxInternal) vertx).createEventLoopContext());
+    }
+    long renewEvery = Math.max(1, options.getLeaseMs() / 3);
+    this.renewTimer = vertx.setPeriodic(renewEvery, id -> renewLeases());
+    this.retentionTimer = options.getRetentionCheckMs() > 0
+        ? vertx.setPeriodic(options.getRetentionCheckMs(), id -> enforceRetention()
+            .onFailure(err -> LOG.warn("retention pass failed: {}", err.getMessage())))
+        : -1;
+  }
+
+  public static Future<LogStore> open(Vertx vertx, StoreOptions options) {
+    return vertx.executeBlocking(() -> {
+      migrate(options);
+      return null;
+    }, false).map(v -> new PgLogStore(vertx, options));
+  }
+
+  /** Applies the schema migrations and checks durability, over JDBC (blocking). */
+  static void migrate(StoreOptions options) throws SQLException {
+    checkDurable(options);
+    Flyway.configure()
+        .dataSource(options.jdbcUrl(), options.getUser(), options.getPassword())
+        .schemas(options.getSchema())
+        .createSchemas(true)
+        .locations("classpath:db/migration")
+        .load()
+        .migrate();
+  }
+
+  private static void checkDurable(StoreOptions options) throws SQLException {
+    Properties props = new Properties();
+    props.setProperty("user", options.getUser());
+    if (options.getPassword() != null) {
+      props.setProperty("password", options.getPassword());
+    }
+    try (Connection c = DriverManager.getConnection(options.jdbcUrl(), props); Statement s = c.createStatement()) {
+      String fsync = show(s, "fsync");
+      String syncCommit = show(s, "synchronous_commit");
+      String fullPageWrites = show(s, "full_page_writes");
+      boolean durable = "on".equals(fsync) && DURABLE_SYNC_COMMIT.contains(syncCommit) && "on".equals(fullPageWrites);
+      String settings = "fsync=" + fsync + ", synchronous_commit=" + syncCommit + ", full_page_writes=" + fullPageWrites;
+      if (!durable && options.isRequireDurable()) {
+        throw new IllegalStateException("PostgreSQL is not durable (" + settings + "); Runnel acknowledges only "
+            + "records that survive a crash, so it refuses to run. Turn these on, or start in relaxed mode.");
+      }
+      if (durable) {
+        LOG.info("PostgreSQL durability checked: {}", settings);
+      } else {
+        LOG.warn("RELAXED MODE: PostgreSQL is not durable ({}); acknowledged records can be lost in a crash", settings);
+      }
+    }
+  }
+
+  private static String show(Statement s, String setting) throws SQLException {
+    try (ResultSet rs = s.executeQuery("SHOW " + setting)) {
+      rs.next();
+      return rs.getString(1);
+    }
+  }
+
+  StoreOptions options() {
+    return options;
+  }
+
+  SqlClient client() {
+    return client;
+  }
+
+  TailCache cache() {
+    return cache;
+  }
+
+  // ---- topics --------------------------------------------------------------------------------------------------
+
+  @Override
+  public Future<TopicCreation> createTopic(String name, int partitions, TopicConfig config) {
+    UUID id = UUID.randomUUID();
+    return client.preparedQuery("""
+            WITH t AS (INSERT INTO topics (topic_id, name, partitions, config) VALUES ($1, $2, $3, $4)
+                       ON CONFLICT (name) DO NOTHING RETURNING topic_id, partitions)
+            INSERT INTO partitions (topic_id, partition)
+            SELECT t.topic_id, g FROM t, generate_series(0, t.partitions - 1) g""")
+        .execute(Tuple.of(id, name, partitions, config.toJson()))
+        .compose(v -> topic(name))
+        .map(topic -> new TopicCreation(topic.id().equals(id), topic));
+  }
+
+  @Override
+  public Future<TopicMetadata> topic(String name) {
+    return client.preparedQuery("SELECT topic_id, name, partitions, config FROM topics WHERE name = $1")
+        .execute(Tuple.of(name))
+        .map(rows -> rows.rowCount() == 0 ? null : toTopic(rows.iterator().next()));
+  }
+
+  @Override
+  public Future<List<TopicMetadata>> topics() {
+    return client.preparedQuery("SELECT topic_id, name, partitions, config FROM topics ORDER BY name")
+        .execute()
+        .map(rows -> {
+          List<TopicMetadata> list = new ArrayList<>();
+          rows.forEach(r -> list.add(toTopic(r)));
+          return list;
+        });
+  }
+
+  private static TopicMetadata toTopic(Row row) {
+    Object config = row.getValue("config");
+    JsonObject json = config instanceof JsonObject j ? j : new JsonObject(String.valueOf(config));
+    return new TopicMetadata(row.getUUID("topic_id"), row.getString("name"), row.getInteger("partitions"),
+        TopicConfig.fromJson(json));
+  }
+
+  @Override
+  public Future<Boolean> deleteTopic(String name) {
+    return topic(name).compose(topic -> {
+      if (topic == null) {
+        return Future.succeededFuture(false);
+      }
+      StorageException gone = new StorageException(StorageFailure.TOPIC_NOT_FOUND, "topic " + name + " was deleted");
+      writers.entrySet().removeIf(e -> {
+        if (e.getValue().topic.id().equals(topic.id())) {
+          e.getValue().abort(gone);
+          return true;
+        }
+        return false;
+      });
+      return client.preparedQuery("SELECT runnel_drop_topic($1)").execute(Tuple.of(topic.id())).map(true);
+    });
+  }
+
+  @Override
+  public PartitionLog partition(TopicMetadata topic, int partition) {
+    if (partition < 0 || partition >= topic.partitions()) {
+      throw new IllegalArgumentException("partition " + partition + " of " + topic.name() + " does not exist");
+    }
+    if (closed) {
+      throw new StorageException(StorageFailure.UNAVAILABLE, "the store is closed");
+    }
+    return writers.computeIfAbsent(topic.id() + ":" + partition, k -> new PartitionWriter(this, topic, partition,
+        writerContexts.get(Math.floorMod(nextContext.getAndIncrement(), writerContexts.size()))));
+  }
+
+  // ---- leases --------------------------------------------------------------------------------------------------
+
+  private void renewLeases() {
+    List<PartitionWriter> held = writers.values().stream().filter(PartitionWriter::isActive).toList();
+    if (held.isEmpty() || closed) {
+      return;
+    }
+    UUID[] topics = new UUID[held.size()];
+    Integer[] partitions = new Integer[held.size()];
+    Long[] epochs = new Long[held.size()];
+    for (int i = 0; i < held.size(); i++) {
+      topics[i] = held.get(i).topic.id();
+      partitions[i] = held.get(i).partition();
+      epochs[i] = held.get(i).epoch();
+    }
+    long sent = System.nanoTime();
+    client.preparedQuery(Sql.RENEW).execute(Tuple.of(topics, partitions, epochs, options.getLeaseMs()))
+        .onSuccess(rows -> {
+          Set<String> renewed = new HashSet<>();
+          rows.forEach(r -> renewed.add(r.getUUID(0) + ":" + r.getInteger(1)));
+          for (PartitionWriter w : held) {
+            if (renewed.contains(w.topic.id() + ":" + w.partition())) {
+              w.leaseRenewed(sent);
+            } else {
+              w.fenced();
+            }
+          }
+        })
+        .onFailure(err -> LOG.warn("could not renew {} partition leases: {}", held.size(), err.getMessage()));
+  }
+
+  // ---- retention -----------------------------------------------------------------------------------------------
+
+  @Override
+  public Future<Void> enforceRetention() {
+    return topics().compose(list -> {
+      Future<Void> chain = Future.succeededFuture();
+      for (TopicMetadata topic : list) {
+        chain = chain.compose(v -> retain(topic));
+      }
+      return chain;
+    });
+  }
+
+  private Future<Void> retain(TopicMetadata topic) {
+    TopicConfig config = topic.config();
+    if (config.retentionMs() == -1 && config.retentionBytes() == -1) {
+      return Future.succeededFuture();
+    }
+    return client.preparedQuery("""
+            SELECT segment_no, coalesce(pg_total_relation_size(to_regclass(table_name)), 0) AS bytes
+              FROM segments WHERE topic_id = $1 ORDER BY segment_no""")
+        .execute(Tuple.of(topic.id()))
+        .compose(rows -> {
+          List<long[]> segments = new ArrayList<>();
+          long total = 0;
+          for (Row r : rows) {
+            segments.add(new long[] {r.getLong(0), r.getLong(1)});
+            total += r.getLong(1);
+          }
+          long now = options.getClock().millis();
+          List<Long> drop = new ArrayList<>();
+          for (int i = 0; i < segments.size(); i++) {
+            long segment = segments.get(i)[0];
+            long bytes = segments.get(i)[1];
+            boolean expired = config.retentionMs() != -1
+                && (segment + 1) * config.segmentMs() <= now - config.retentionMs();
+            // By size, the newest segment always stays: it may be the one being written.
+            boolean oversize = config.retentionBytes() != -1 && i < segments.size() - 1
+                && total - bytes >= config.retentionBytes();
+            if (!expired && !oversize) {
+              break;
+            }
+            drop.add(segment);
+            total -= bytes;
+          }
+          if (drop.isEmpty()) {
+            return Future.succeededFuture();
+          }
+          Future<Void> chain = Future.succeededFuture();
+          for (long segment : drop) {
+            chain = chain.compose(v -> client.preparedQuery("SELECT runnel_drop_segment($1, $2)")
+                .execute(Tuple.of(topic.id(), segment)).<Void>mapEmpty());
+          }
+          return chain
+              .recover(err -> {
+                // Typically the lock timeout: a reader is inside the segment. The next pass tries again.
+                LOG.info("retention of {} stopped early: {}", topic.name(), err.getMessage());
+                return Future.succeededFuture();
+              })
+              .compose(v -> publishLogStarts(topic));
+        });
+  }
+
+  private Future<Void> publishLogStarts(TopicMetadata topic) {
+    return client.preparedQuery("SELECT partition, log_start_offset FROM partitions WHERE topic_id = $1")
+        .execute(Tuple.of(topic.id()))
+        .map(rows -> {
+          for (Row r : rows) {
+            PartitionWriter w = writers.get(topic.id() + ":" + r.getInteger(0));
+            if (w != null) {
+              w.logStartMoved(r.getLong(1));
+            }
+          }
+          return null;
+        });
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------------------------
+
+  @Override
+  public Future<Void> ping() {
+    return client.query("SELECT 1").execute().mapEmpty();
+  }
+
+  @Override
+  public Future<Void> close() {
+    if (closed) {
+      return Future.succeededFuture();
+    }
+    closed = true;
+    vertx.cancelTimer(renewTimer);
+    if (retentionTimer != -1) {
+      vertx.cancelTimer(retentionTimer);
+    }
+    List<Future<Void>> closing = new ArrayList<>();
+    writers.values().forEach(w -> closing.add(w.close()));
+    return Future.join(closing)
+        .transform(ar -> client.close())
+        .andThen(ar -> LOG.info("log store closed ({} partitions released)", closing.size()));
+  }
+}

@@ -1,0 +1,78 @@
+package dev.runnel.durability.impl;
+
+import java.util.UUID;
+
+/**
+ * The statements of the log. Table DDL lives in the migrations (as functions); here only the statements that name a
+ * segment table, whose name is derived from the topic id and segment number exactly as {@code runnel_segment_table}
+ * derives it.
+ */
+final class Sql {
+
+  private Sql() {
+  }
+
+  /**
+   * Takes a partition: only if nobody else holds a current lease. FOR UPDATE waits for a write in flight (which holds
+   * FOR KEY SHARE), so the end offset read after this is final.
+   */
+  static final String ACQUIRE = """
+      UPDATE partitions p
+         SET epoch = p.epoch + 1, leader = $3, lease_until = now() + make_interval(secs => $4 / 1000.0)
+        FROM (SELECT topic_id, partition FROM partitions
+               WHERE topic_id = $1 AND partition = $2
+                 AND (leader IS NULL OR leader = $3 OR lease_until IS NULL OR lease_until < now())
+               FOR UPDATE) l
+       WHERE p.topic_id = l.topic_id AND p.partition = l.partition
+      RETURNING p.epoch, p.log_start_offset""";
+
+  static final String LEADER = "SELECT coalesce(leader, '(nobody)') FROM partitions WHERE topic_id = $1 AND partition = $2";
+
+  static final String SEGMENT_STARTS = """
+      SELECT segment_no, base_offset FROM segment_starts
+       WHERE topic_id = $1 AND partition = $2 ORDER BY segment_no""";
+
+  static final String INSERT_SEGMENT_START = """
+      INSERT INTO segment_starts (topic_id, partition, segment_no, base_offset)
+      SELECT $1, $2, $4, $5 FROM partitions
+       WHERE topic_id = $1 AND partition = $2 AND epoch = $3 FOR KEY SHARE
+      ON CONFLICT DO NOTHING""";
+
+  /** Renews many leases in one statement; a partition missing from the answer was fenced. */
+  static final String RENEW = """
+      UPDATE partitions p SET lease_until = now() + make_interval(secs => $4 / 1000.0)
+        FROM unnest($1::uuid[], $2::int[], $3::bigint[]) AS l(topic_id, partition, epoch)
+       WHERE p.topic_id = l.topic_id AND p.partition = l.partition AND p.epoch = l.epoch
+      RETURNING p.topic_id, p.partition""";
+
+  static final String RELEASE = """
+      UPDATE partitions SET leader = NULL, lease_until = NULL
+       WHERE topic_id = $1 AND partition = $2 AND epoch = $3""";
+
+  static final String LOG_START = "SELECT log_start_offset FROM partitions WHERE topic_id = $1 AND partition = $2";
+
+  static String table(UUID topic, long segment) {
+    return "log_" + topic.toString().replace("-", "") + "_" + segment;
+  }
+
+  /** One write: the batch row, inserted only while the writer's epoch is current (0 rows: fenced). */
+  static String append(UUID topic, long segment) {
+    return "INSERT INTO " + table(topic, segment)
+        + " (partition, base_offset, last_offset, max_timestamp, record_count, block)"
+        + " SELECT $2, $4, $5, $6, $7, $8 FROM partitions"
+        + " WHERE topic_id = $1 AND partition = $2 AND epoch = $3 FOR KEY SHARE";
+  }
+
+  static String lastBatch(UUID topic, long segment) {
+    return "SELECT last_offset, max_timestamp FROM " + table(topic, segment)
+        + " WHERE partition = $1 ORDER BY base_offset DESC LIMIT 1";
+  }
+
+  /** The batch holding {@code $2}, or the first one after it. */
+  static String batchAt(UUID topic, long segment) {
+    String t = table(topic, segment);
+    return "SELECT base_offset, block FROM " + t + " WHERE partition = $1 AND last_offset >= $2"
+        + " AND base_offset >= coalesce((SELECT max(base_offset) FROM " + t
+        + " WHERE partition = $1 AND base_offset <= $2), 0) ORDER BY base_offset LIMIT 1";
+  }
+}

@@ -1,0 +1,10 @@
+package dev.runnel.broker;
+
+import dev.runnel.durability.PartitionOffsets;
+import dev.runnel.durability.TopicConfig;
+
+import java.util.List;
+
+/** A topic with the offsets of each partition. */
+public record TopicDescription(String name, List<PartitionOffsets> partitions, TopicConfig config) {
+}

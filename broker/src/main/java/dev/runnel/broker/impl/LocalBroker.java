@@ -1,0 +1,208 @@
+package dev.runnel.broker.impl;
+
+import dev.runnel.broker.Broker;
+import dev.runnel.broker.BrokerError;
+import dev.runnel.broker.BrokerException;
+import dev.runnel.broker.Partitioner;
+import dev.runnel.broker.ProduceRecord;
+import dev.runnel.broker.ProduceResult;
+import dev.runnel.broker.TopicCreated;
+import dev.runnel.broker.TopicDescription;
+import dev.runnel.broker.TopicNames;
+import dev.runnel.durability.AppendResult;
+import dev.runnel.durability.LogRecord;
+import dev.runnel.durability.LogStore;
+import dev.runnel.durability.PartitionOffsets;
+import dev.runnel.durability.ReadResult;
+import dev.runnel.durability.TopicConfig;
+import dev.runnel.durability.TopicMetadata;
+import io.vertx.core.Future;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** The broker of a single node: topics and records straight over the local {@link LogStore}. */
+public final class LocalBroker implements Broker {
+
+  static final int MAX_PARTITIONS = 10_000;
+
+  private final LogStore store;
+  private final Map<String, TopicMetadata> topics = new ConcurrentHashMap<>();
+  private final AtomicInteger spread = new AtomicInteger();
+
+  public LocalBroker(LogStore store) {
+    this.store = store;
+  }
+
+  @Override
+  public Future<TopicCreated> createTopic(String name, int partitions, TopicConfig config) {
+    try {
+      TopicNames.check(name);
+      if (partitions < 1 || partitions > MAX_PARTITIONS) {
+        throw new BrokerException(BrokerError.INVALID_REQUEST, "partitions must be between 1 and " + MAX_PARTITIONS);
+      }
+    } catch (BrokerException e) {
+      return Future.failedFuture(e);
+    }
+    return store.createTopic(name, partitions, config)
+        .compose(creation -> {
+          TopicMetadata topic = creation.topic();
+          if (!creation.created() && (topic.partitions() != partitions || !topic.config().equals(config))) {
+            return Future.failedFuture(new BrokerException(BrokerError.TOPIC_EXISTS, "topic " + name
+                + " already exists with " + topic.partitions() + " partitions and config " + topic.config().toJson()));
+          }
+          topics.put(name, topic);
+          return describe(topic).map(d -> new TopicCreated(creation.created(), d));
+        })
+        .recover(LocalBroker::fail);
+  }
+
+  @Override
+  public Future<List<TopicDescription>> listTopics() {
+    return store.topics()
+        .compose(list -> {
+          List<Future<TopicDescription>> all = new ArrayList<>();
+          for (TopicMetadata t : list) {
+            all.add(describe(t));
+          }
+          return Future.all(all).map(cf -> cf.<TopicDescription>list());
+        })
+        .recover(LocalBroker::fail);
+  }
+
+  @Override
+  public Future<TopicDescription> describeTopic(String name) {
+    return topic(name).compose(this::describe).recover(LocalBroker::fail);
+  }
+
+  private Future<TopicDescription> describe(TopicMetadata topic) {
+    List<Future<PartitionOffsets>> offsets = new ArrayList<>();
+    for (int p = 0; p < topic.partitions(); p++) {
+      offsets.add(store.partition(topic, p).offsets());
+    }
+    return Future.all(offsets).map(cf -> new TopicDescription(topic.name(), cf.list(), topic.config()));
+  }
+
+  @Override
+  public Future<Void> deleteTopic(String name) {
+    try {
+      TopicNames.check(name);
+    } catch (BrokerException e) {
+      return Future.failedFuture(e);
+    }
+    topics.remove(name);
+    return store.deleteTopic(name)
+        .compose(deleted -> deleted ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(notFound(name)))
+        .recover(LocalBroker::fail);
+  }
+
+  @Override
+  public Future<List<ProduceResult>> produce(String topicName, List<ProduceRecord> records) {
+    if (records.isEmpty()) {
+      return Future.failedFuture(new BrokerException(BrokerError.INVALID_RECORD, "no records to produce"));
+    }
+    return topic(topicName).compose(topic -> {
+      int n = topic.partitions();
+      int[] partitionOf = new int[records.size()];
+      int unkeyedPartition = Math.floorMod(spread.getAndIncrement(), n);
+      // Validate everything before storing anything.
+      for (int i = 0; i < records.size(); i++) {
+        ProduceRecord r = records.get(i);
+        if (r.partition() != null && (r.partition() < 0 || r.partition() >= n)) {
+          return Future.failedFuture(new BrokerException(BrokerError.PARTITION_OUT_OF_RANGE, "record " + i
+              + ": partition " + r.partition() + " does not exist; topic " + topicName + " has " + n + " partitions"));
+        }
+        int size = toLog(r).encodedSize();
+        if (size > topic.config().maxRecordBytes()) {
+          return Future.failedFuture(new BrokerException(BrokerError.RECORD_TOO_LARGE, "record " + i + " takes "
+              + size + " bytes; topic " + topicName + " accepts at most " + topic.config().maxRecordBytes()));
+        }
+        partitionOf[i] = r.partition() != null ? r.partition()
+            : r.key() != null ? Partitioner.partitionForKey(r.key(), n)
+            : r.idempotencyKey() != null ? Partitioner.partitionForKey(r.idempotencyKey(), n)
+            : unkeyedPartition;  // one partition per request: one write instead of many
+      }
+      // One append per partition, keeping the request's order within each partition.
+      Map<Integer, List<Integer>> byPartition = new java.util.TreeMap<>();
+      for (int i = 0; i < records.size(); i++) {
+        byPartition.computeIfAbsent(partitionOf[i], k -> new ArrayList<>()).add(i);
+      }
+      ProduceResult[] results = new ProduceResult[records.size()];
+      List<Future<AppendResult>> appends = new ArrayList<>();
+      for (Map.Entry<Integer, List<Integer>> e : byPartition.entrySet()) {
+        int partition = e.getKey();
+        List<Integer> indexes = e.getValue();
+        List<LogRecord> batch = new ArrayList<>(indexes.size());
+        for (int i : indexes) {
+          batch.add(toLog(records.get(i)));
+        }
+        appends.add(store.partition(topic, partition).append(batch).andThen(ar -> {
+          if (ar.succeeded()) {
+            for (int j = 0; j < indexes.size(); j++) {
+              results[indexes.get(j)] = new ProduceResult(partition, ar.result().baseOffset() + j,
+                  ar.result().timestamp(), false);
+            }
+          }
+        }));
+      }
+      return Future.all(appends).map(cf -> List.of(results));
+    }).recover(err -> {
+      if (err instanceof dev.runnel.durability.StorageException s
+          && s.failure() == dev.runnel.durability.StorageFailure.TOPIC_NOT_FOUND) {
+        topics.remove(topicName);
+      }
+      return fail(err);
+    });
+  }
+
+  private static LogRecord toLog(ProduceRecord r) {
+    return LogRecord.of(r.key(), r.value(), r.contentType(), r.headers(), r.idempotencyKey());
+  }
+
+  @Override
+  public Future<ReadResult> read(String topicName, int partition, long offset, int maxRecords, int maxBytes) {
+    return topic(topicName).compose(topic -> {
+      if (partition < 0 || partition >= topic.partitions()) {
+        return Future.failedFuture(new BrokerException(BrokerError.PARTITION_OUT_OF_RANGE, "partition " + partition
+            + " does not exist; topic " + topicName + " has " + topic.partitions() + " partitions"));
+      }
+      return store.partition(topic, partition).read(offset, maxRecords, maxBytes);
+    }).recover(LocalBroker::fail);
+  }
+
+  @Override
+  public Future<Void> checkReady() {
+    return store.ping().recover(LocalBroker::fail);
+  }
+
+  /** The topic's metadata, from memory after the first lookup. */
+  private Future<TopicMetadata> topic(String name) {
+    try {
+      TopicNames.check(name);
+    } catch (BrokerException e) {
+      return Future.failedFuture(e);
+    }
+    TopicMetadata known = topics.get(name);
+    if (known != null) {
+      return Future.succeededFuture(known);
+    }
+    return store.topic(name).compose(t -> {
+      if (t == null) {
+        return Future.failedFuture(notFound(name));
+      }
+      topics.put(name, t);
+      return Future.succeededFuture(t);
+    });
+  }
+
+  private static BrokerException notFound(String name) {
+    return new BrokerException(BrokerError.TOPIC_NOT_FOUND, "topic " + name + " does not exist");
+  }
+
+  private static <T> Future<T> fail(Throwable err) {
+    return Future.failedFuture(BrokerException.from(err));
+  }
+}

@@ -1,0 +1,55 @@
+package dev.runnel.server;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+
+/**
+ * The node's configuration. Every key can come from the YAML file, be overridden by an environment variable named
+ * {@code RUNNEL_} + the key path in upper snake case ({@code http.port} → {@code RUNNEL_HTTP_PORT}), and the common
+ * ones by a command-line flag. {@code RUNNEL_PG_URL} is an alias of {@code RUNNEL_POSTGRES_URL}.
+ */
+public class RunnelConfig {
+
+  /** Where the node keeps its state: the embedded Postgres data, its password, the node id. */
+  public String dataDir = "./data";
+  /** This node's identity in partition leases; generated once and kept in the data dir when not set. */
+  public String nodeId;
+  public Http http = new Http();
+  public Postgres postgres = new Postgres();
+  public Storage storage = new Storage();
+
+  public static class Http {
+    public boolean enabled = true;
+    public String host = "0.0.0.0";
+    public int port = 8080;
+    public long maxBodyBytes = 16L * 1024 * 1024;
+  }
+
+  public static class Postgres {
+    /**
+     * An external server ({@code postgresql://user:password@host:5432/db} or {@code jdbc:postgresql://host/db}).
+     * When empty, the node runs its own embedded PostgreSQL under the data dir.
+     */
+    public String url;
+    public String user;
+    public String password;
+    public String schema = "runnel";
+    /** Port of the embedded server on 127.0.0.1; 0 picks a free one. */
+    public int embeddedPort = 0;
+    public int poolSize = 4;
+
+    @JsonIgnore
+    public boolean isEmbedded() {
+      return url == null || url.isBlank();
+    }
+  }
+
+  public static class Storage {
+    public long tailCacheBytes = 64L * 1024 * 1024;
+    public int maxWriteBytes = 8 * 1024 * 1024;
+    public long maxQueuedBytesPerPartition = 32L * 1024 * 1024;
+    public long leaseMs = 30_000;
+    public long retentionCheckMs = 30_000;
+    /** Refuse to start unless Postgres runs with fsync, synchronous_commit and full_page_writes on. */
+    public boolean requireDurable = true;
+  }
+}

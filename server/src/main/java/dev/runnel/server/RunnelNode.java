@@ -1,0 +1,183 @@
+package dev.runnel.server;
+
+import dev.runnel.broker.Broker;
+import dev.runnel.broker.Transport;
+import dev.runnel.durability.EmbeddedPostgres;
+import dev.runnel.durability.LogStore;
+import dev.runnel.durability.StoreOptions;
+import dev.runnel.transport.http.HttpTransport;
+import dev.runnel.transport.http.HttpTransportOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One running Runnel node: Postgres (embedded or external), the log store, the broker and its transports.
+ *
+ * <p>{@link #start} and {@link #stop} block; they run on the main thread and in the shutdown hook, never on an event
+ * loop. Shutdown order: transports stop accepting, the store lets queued appends commit and releases its leases,
+ * Vert.x closes, and only then does the embedded Postgres stop.
+ */
+public final class RunnelNode {
+
+  private static final Logger LOG = LoggerFactory.getLogger(RunnelNode.class);
+  private static final long STEP_TIMEOUT_S = 60;
+
+  private final RunnelConfig config;
+  private EmbeddedPostgres embedded;
+  private Vertx vertx;
+  private LogStore store;
+  private Broker broker;
+  private final List<Transport> transports = new ArrayList<>();
+  private HttpTransport http;
+
+  public RunnelNode(RunnelConfig config) {
+    this.config = config;
+  }
+
+  public RunnelNode start() {
+    Path dataDir = Path.of(config.dataDir).toAbsolutePath().normalize();
+    String nodeId = config.nodeId != null && !config.nodeId.isBlank() ? config.nodeId : persistentNodeId(dataDir);
+    LOG.info("starting Runnel node {} with config {}", nodeId, ConfigLoader.describe(config));
+    StoreOptions storeOptions;
+    if (config.postgres.isEmbedded()) {
+      embedded = EmbeddedPostgres.start(dataDir, config.postgres.embeddedPort);
+      embedded.checkNoTrustAuthentication();
+      storeOptions = embedded.storeOptions();
+    } else {
+      storeOptions = externalPostgres(config.postgres);
+    }
+    storeOptions.setSchema(config.postgres.schema)
+        .setNodeId(nodeId)
+        .setPoolSize(config.postgres.poolSize)
+        .setTailCacheBytes(config.storage.tailCacheBytes)
+        .setMaxWriteBytes(config.storage.maxWriteBytes)
+        .setMaxQueuedBytesPerPartition(config.storage.maxQueuedBytesPerPartition)
+        .setLeaseMs(config.storage.leaseMs)
+        .setRetentionCheckMs(config.storage.retentionCheckMs)
+        .setRequireDurable(config.storage.requireDurable);
+    vertx = Vertx.vertx();
+    store = await(LogStore.open(vertx, storeOptions), "open the log store");
+    broker = Broker.create(store);
+    if (config.http.enabled) {
+      http = HttpTransport.create(vertx, new HttpTransportOptions()
+          .setHost(config.http.host)
+          .setPort(config.http.port)
+          .setMaxBodyBytes(config.http.maxBodyBytes));
+      transports.add(http);
+    }
+    for (Transport t : transports) {
+      await(t.start(broker), "start the " + t.name() + " transport");
+    }
+    LOG.info("Runnel node {} ready: HTTP on {}:{}, PostgreSQL {}:{} ({})", nodeId, config.http.host,
+        http == null ? "-" : http.actualPort(), storeOptions.getHost(), storeOptions.getPort(),
+        embedded != null ? "embedded, data in " + dataDir.resolve("postgres") : "external");
+    return this;
+  }
+
+  public Broker broker() {
+    return broker;
+  }
+
+  public int httpPort() {
+    return http.actualPort();
+  }
+
+  /** Drains and stops everything, in order; each step is bounded so a stuck step cannot hang the shutdown. */
+  public void stop() {
+    LOG.info("stopping Runnel node");
+    for (Transport t : transports) {
+      step(() -> t.stop(), "stop the " + t.name() + " transport");
+    }
+    if (store != null) {
+      step(() -> store.close(), "drain and close the log store");
+    }
+    if (vertx != null) {
+      step(() -> vertx.close(), "close Vert.x");
+    }
+    if (embedded != null) {
+      try {
+        embedded.close();
+      } catch (RuntimeException e) {
+        LOG.error("could not stop the embedded PostgreSQL cleanly", e);
+      }
+    }
+    LOG.info("Runnel node stopped");
+  }
+
+  private static void step(java.util.function.Supplier<Future<?>> action, String what) {
+    try {
+      await(action.get(), what);
+    } catch (RuntimeException e) {
+      LOG.error("could not {}: {}", what, e.getMessage());
+    }
+  }
+
+  /** Blocks the calling (main or shutdown-hook) thread on a future, with a bound. */
+  private static <T> T await(Future<T> future, String what) {
+    try {
+      return future.toCompletionStage().toCompletableFuture().get(STEP_TIMEOUT_S, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while trying to " + what, e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException("could not " + what + ": " + e.getCause().getMessage(), e.getCause());
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new IllegalStateException("timed out trying to " + what);
+    }
+  }
+
+  private static String persistentNodeId(Path dataDir) {
+    Path file = dataDir.resolve("node-id");
+    try {
+      if (Files.exists(file)) {
+        return Files.readString(file).trim();
+      }
+      Files.createDirectories(dataDir);
+      byte[] random = new byte[4];
+      new SecureRandom().nextBytes(random);
+      String id = "node-" + HexFormat.of().formatHex(random);
+      Files.writeString(file, id + "\n");
+      return id;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read or write " + file, e);
+    }
+  }
+
+  /** Reads {@code postgresql://user:password@host:port/db} or {@code jdbc:postgresql://host:port/db}. */
+  static StoreOptions externalPostgres(RunnelConfig.Postgres pg) {
+    String url = pg.url.startsWith("jdbc:") ? pg.url.substring(5) : pg.url;
+    URI uri = URI.create(url);
+    if (!"postgresql".equals(uri.getScheme()) && !"postgres".equals(uri.getScheme())) {
+      throw new IllegalArgumentException("postgres.url must start with postgresql:// (got " + uri.getScheme() + ")");
+    }
+    StoreOptions options = new StoreOptions()
+        .setHost(uri.getHost())
+        .setPort(uri.getPort() == -1 ? 5432 : uri.getPort())
+        .setDatabase(uri.getPath() == null || uri.getPath().length() <= 1 ? "postgres" : uri.getPath().substring(1));
+    String user = pg.user;
+    String password = pg.password;
+    if (uri.getRawUserInfo() != null) {
+      String[] parts = uri.getRawUserInfo().split(":", 2);
+      user = user != null ? user : URLDecoder.decode(parts[0], StandardCharsets.UTF_8);
+      if (parts.length == 2 && password == null) {
+        password = URLDecoder.decode(parts[1], StandardCharsets.UTF_8);
+      }
+    }
+    return options.setUser(user != null ? user : "postgres").setPassword(password);
+  }
+}

@@ -1,0 +1,73 @@
+package dev.runnel.server;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ConfigLoaderTest {
+
+  @TempDir
+  Path tmp;
+
+  @Test
+  void defaultsThenFileThenEnvironmentThenFlags() throws Exception {
+    Path file = tmp.resolve("runnel.yaml");
+    Files.writeString(file, """
+        dataDir: /var/lib/runnel
+        http:
+          port: 9000
+          maxBodyBytes: 1000
+        storage:
+          leaseMs: 12000
+        """);
+    RunnelConfig config = ConfigLoader.load(file,
+        Map.of("RUNNEL_HTTP_PORT", "9100", "RUNNEL_STORAGE_TAIL_CACHE_BYTES", "1024", "RUNNEL_PG_URL", "postgresql://u:p@db/x"),
+        Map.of("http.port", "9200"));
+    assertThat(config.dataDir).isEqualTo("/var/lib/runnel");
+    assertThat(config.http.port).isEqualTo(9200);
+    assertThat(config.http.maxBodyBytes).isEqualTo(1000);
+    assertThat(config.http.host).isEqualTo("0.0.0.0");
+    assertThat(config.storage.leaseMs).isEqualTo(12000);
+    assertThat(config.storage.tailCacheBytes).isEqualTo(1024);
+    assertThat(config.postgres.url).isEqualTo("postgresql://u:p@db/x");
+    assertThat(config.postgres.isEmbedded()).isFalse();
+    assertThat(ConfigLoader.describe(config)).contains("postgresql://u:****@db/x").doesNotContain("u:p@");
+  }
+
+  @Test
+  void environmentNamesFollowTheKeyPath() {
+    assertThat(ConfigLoader.envName("http.maxBodyBytes")).isEqualTo("RUNNEL_HTTP_MAX_BODY_BYTES");
+    assertThat(ConfigLoader.envName("dataDir")).isEqualTo("RUNNEL_DATA_DIR");
+  }
+
+  @Test
+  void unknownKeysAndBadValuesAreRefused() throws Exception {
+    Path file = tmp.resolve("bad.yaml");
+    Files.writeString(file, "http:\n  prot: 80\n");
+    assertThatThrownBy(() -> ConfigLoader.load(file, Map.of(), Map.of())).hasMessageContaining("http.prot");
+    assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("RUNNEL_HTTP_PORT", "eighty"), Map.of()))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
+  void externalUrlsAreParsed() {
+    RunnelConfig.Postgres pg = new RunnelConfig.Postgres();
+    pg.url = "postgresql://runnel:s%40cret@db.internal:6543/events";
+    var options = RunnelNode.externalPostgres(pg);
+    assertThat(options.getHost()).isEqualTo("db.internal");
+    assertThat(options.getPort()).isEqualTo(6543);
+    assertThat(options.getDatabase()).isEqualTo("events");
+    assertThat(options.getUser()).isEqualTo("runnel");
+    assertThat(options.getPassword()).isEqualTo("s@cret");
+    pg.url = "jdbc:postgresql://localhost/runnel";
+    pg.user = "me";
+    assertThat(RunnelNode.externalPostgres(pg).getPort()).isEqualTo(5432);
+    assertThat(RunnelNode.externalPostgres(pg).getUser()).isEqualTo("me");
+  }
+}

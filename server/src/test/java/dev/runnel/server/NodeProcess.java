@@ -1,0 +1,151 @@
+package dev.runnel.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A Runnel node in a child process, started with the README's run command, as a user would start it.
+ */
+final class NodeProcess implements AutoCloseable {
+
+  static final ObjectMapper JSON = new ObjectMapper();
+  static final Path PROJECT = Path.of(System.getProperty("runnel.readme", "../README.md")).toAbsolutePath().getParent();
+  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  private final Path dataDir;
+  private final int port;
+  private final Path log;
+  private Process process;
+
+  NodeProcess(Path dataDir) throws IOException {
+    this.dataDir = dataDir;
+    this.port = freePort();
+    this.log = dataDir.resolveSibling(dataDir.getFileName() + "-node.log");
+  }
+
+  /** The README's run command (the part after the build), with the JVM running this test as {@code java}. */
+  static List<String> readmeRunCommand() throws IOException {
+    String readme = Files.readString(PROJECT.resolve("README.md"));
+    String line = readme.lines().filter(l -> l.contains("java -jar")).findFirst()
+        .orElseThrow(() -> new AssertionError("README.md shows no 'java -jar' run command"));
+    String command = line.substring(line.indexOf("java -jar")).trim();
+    List<String> args = new ArrayList<>(List.of(command.split("\\s+")));
+    args.set(0, ProcessHandle.current().info().command().orElse("java"));
+    return args;
+  }
+
+  int port() {
+    return port;
+  }
+
+  String baseUrl() {
+    return "http://127.0.0.1:" + port;
+  }
+
+  NodeProcess start() throws Exception {
+    List<String> command = readmeRunCommand();
+    command.addAll(List.of("--data-dir", dataDir.toString(), "--http-port", Integer.toString(port), "--http-host", "127.0.0.1"));
+    process = new ProcessBuilder(command).directory(PROJECT.toFile()).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new AssertionError("node exited with " + process.exitValue() + ":\n" + Files.readString(log));
+      }
+      try {
+        if (get("/health/ready").statusCode() == 200) {
+          return this;
+        }
+      } catch (IOException notYet) {
+        // not listening yet
+      }
+      Thread.sleep(200);
+    }
+    throw new AssertionError("node not ready within 120 s:\n" + Files.readString(log));
+  }
+
+  /** SIGTERM, and wait for a clean exit. */
+  int terminate() throws Exception {
+    process.destroy();
+    if (!process.waitFor(90, TimeUnit.SECONDS)) {
+      throw new AssertionError("node did not stop within 90 s of SIGTERM:\n" + Files.readString(log));
+    }
+    return process.exitValue();
+  }
+
+  /** SIGKILL: no shutdown hook runs; the embedded Postgres is left running on the data dir. */
+  void kill() throws Exception {
+    process.destroyForcibly();
+    process.waitFor(30, TimeUnit.SECONDS);
+  }
+
+  String log() throws IOException {
+    return Files.exists(log) ? Files.readString(log) : "";
+  }
+
+  HttpResponse<String> get(String path) throws IOException, InterruptedException {
+    return HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl() + path)).timeout(Duration.ofSeconds(30)).GET().build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  HttpResponse<String> send(String method, String path, String json) throws IOException, InterruptedException {
+    return HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl() + path)).timeout(Duration.ofSeconds(30))
+        .header("content-type", "application/json")
+        .method(method, HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** All records of a partition, read page by page from offset 0. */
+  List<JsonNode> readAll(String topic, int partition) throws Exception {
+    List<JsonNode> out = new ArrayList<>();
+    long offset = 0;
+    while (true) {
+      HttpResponse<String> r = get("/topics/" + topic + "/partitions/" + partition + "/records?offset=" + offset);
+      if (r.statusCode() != 200) {
+        throw new AssertionError("read failed: " + r.statusCode() + " " + r.body());
+      }
+      JsonNode body = JSON.readTree(r.body());
+      if (body.get("records").isEmpty()) {
+        return out;
+      }
+      body.get("records").forEach(out::add);
+      offset = body.get("nextOffset").asLong();
+    }
+  }
+
+  /** Makes sure nothing this node started outlives the test: the JVM and a Postgres left by a kill. */
+  @Override
+  public void close() throws Exception {
+    if (process != null && process.isAlive()) {
+      process.destroyForcibly();
+      process.waitFor(30, TimeUnit.SECONDS);
+    }
+    Path pid = dataDir.resolve("postgres/postmaster.pid");
+    if (Files.exists(pid)) {
+      Optional<ProcessHandle> pg = ProcessHandle.of(Long.parseLong(Files.readAllLines(pid).get(0).trim()));
+      if (pg.isPresent() && pg.get().isAlive()) {
+        pg.get().destroy();  // SIGTERM: Postgres' smart shutdown
+        pg.get().onExit().get(60, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+}

@@ -1,0 +1,345 @@
+package dev.runnel.transport.http.impl;
+
+import dev.runnel.broker.Broker;
+import dev.runnel.broker.BrokerError;
+import dev.runnel.broker.BrokerException;
+import dev.runnel.broker.ProduceRecord;
+import dev.runnel.broker.TopicDescription;
+import dev.runnel.broker.TopicNames;
+import dev.runnel.durability.PartitionOffsets;
+import dev.runnel.durability.TopicConfig;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+
+import java.io.ByteArrayOutputStream;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * The HTTP API's routes (DESIGN.md section 7, first slice): topics, produce, read and health. Handlers validate the
+ * request, call the {@link Broker} and answer when its future completes; nothing here blocks. Every failure goes to
+ * {@link Problems}.
+ */
+final class HttpApi {
+
+  static final int DEFAULT_MAX_RECORDS = 500;
+  static final int MAX_MAX_RECORDS = 10_000;
+  static final int DEFAULT_MAX_BYTES = 1024 * 1024;
+  static final int MAX_MAX_BYTES = 16 * 1024 * 1024;
+
+  private static final String JSON = "application/json";
+  private static final String TOPICS_PREFIX = "/topics/";
+
+  private final Vertx vertx;
+  private final Broker broker;
+  private final long maxBodyBytes;
+  /** Route path templates and their methods, in registration order: the Allow header of a 405. */
+  private final Map<String, Set<HttpMethod>> methodsByPath = new LinkedHashMap<>();
+  private final Map<String, Pattern> pathPatterns = new LinkedHashMap<>();
+
+  HttpApi(Vertx vertx, Broker broker, long maxBodyBytes) {
+    this.vertx = vertx;
+    this.broker = broker;
+    this.maxBodyBytes = maxBodyBytes;
+  }
+
+  Router router() {
+    Router router = Router.router(vertx);
+    // Every route: a bounded body held in memory (never uploads to disk), then the topic-name check.
+    router.route()
+        .handler(BodyHandler.create(false).setHandleFileUploads(false).setBodyLimit(maxBodyBytes))
+        .failureHandler(this::fail);
+    router.route().handler(this::checkTopicName);
+
+    route(router, HttpMethod.GET, "/health/live", this::live);
+    route(router, HttpMethod.GET, "/health/ready", this::ready);
+    route(router, HttpMethod.GET, "/topics", this::listTopics);
+    route(router, HttpMethod.PUT, "/topics/:topic", this::createTopic);
+    route(router, HttpMethod.GET, "/topics/:topic", this::describeTopic);
+    route(router, HttpMethod.DELETE, "/topics/:topic", this::deleteTopic);
+    route(router, HttpMethod.POST, "/topics/:topic/records", this::produce);
+    route(router, HttpMethod.GET, "/topics/:topic/partitions/:partition/records", this::read);
+
+    router.errorHandler(404, this::fail);
+    router.errorHandler(405, ctx -> {
+      String allow = allowedMethods(ctx.normalizedPath());
+      if (!allow.isEmpty()) {
+        ctx.response().putHeader(HttpHeaders.ALLOW, allow);
+      }
+      fail(ctx);
+    });
+    router.errorHandler(500, this::fail);
+    return router;
+  }
+
+  private void route(Router router, HttpMethod method, String path, Handler<RoutingContext> handler) {
+    router.route(method, path).handler(handler);
+    methodsByPath.computeIfAbsent(path, p -> new LinkedHashSet<>()).add(method);
+    pathPatterns.computeIfAbsent(path, p -> Pattern.compile(p.replaceAll(":[A-Za-z]+", "[^/]+") + "/?"));
+  }
+
+  private String allowedMethods(String path) {
+    Set<HttpMethod> methods = new LinkedHashSet<>();
+    for (Map.Entry<String, Pattern> e : pathPatterns.entrySet()) {
+      if (path != null && e.getValue().matcher(path).matches()) {
+        methods.addAll(methodsByPath.get(e.getKey()));
+      }
+    }
+    return methods.stream().map(HttpMethod::name).collect(Collectors.joining(", "));
+  }
+
+  private void fail(RoutingContext ctx) {
+    Problems.handleFailure(ctx, maxBodyBytes);
+  }
+
+  /**
+   * Refuses an invalid topic name in any path under {@code /topics/} before routing sees the normalized path, where
+   * {@code /topics/..}, {@code /topics/.} and {@code /topics//records} would otherwise become other routes or 404s.
+   */
+  private void checkTopicName(RoutingContext ctx) {
+    String path = ctx.request().path();
+    if (path != null && path.startsWith(TOPICS_PREFIX)) {
+      int end = path.indexOf('/', TOPICS_PREFIX.length());
+      // "/topics/" alone is the topic list, as "/topics" is.
+      if (end >= 0 || path.length() > TOPICS_PREFIX.length()) {
+        TopicNames.check(percentDecode(path.substring(TOPICS_PREFIX.length(), end < 0 ? path.length() : end)));
+      }
+    }
+    ctx.next();
+  }
+
+  /** RFC 3986 percent-decoding of one path segment ('+' stays '+'); a broken escape is kept as is. */
+  static String percentDecode(String segment) {
+    if (segment.indexOf('%') < 0) {
+      return segment;
+    }
+    ByteArrayOutputStream out = new ByteArrayOutputStream(segment.length());
+    for (int i = 0; i < segment.length(); i++) {
+      char c = segment.charAt(i);
+      if (c == '%' && i + 2 < segment.length()
+          && Character.digit(segment.charAt(i + 1), 16) >= 0 && Character.digit(segment.charAt(i + 2), 16) >= 0) {
+        out.write(Character.digit(segment.charAt(i + 1), 16) * 16 + Character.digit(segment.charAt(i + 2), 16));
+        i += 2;
+      } else {
+        byte[] bytes = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
+        out.write(bytes, 0, bytes.length);
+      }
+    }
+    return out.toString(StandardCharsets.UTF_8);
+  }
+
+  // ---- health
+
+  private void live(RoutingContext ctx) {
+    json(ctx, 200, new JsonObject().put("status", "UP"));
+  }
+
+  private void ready(RoutingContext ctx) {
+    broker.checkReady().onComplete(ar -> {
+      if (ar.succeeded()) {
+        json(ctx, 200, new JsonObject().put("status", "UP"));
+      } else {
+        ctx.fail(new BrokerException(BrokerError.UNAVAILABLE, "not ready: " + BrokerException.from(ar.cause()).getMessage()));
+      }
+    });
+  }
+
+  // ---- topics
+
+  private void listTopics(RoutingContext ctx) {
+    answer(ctx, broker.listTopics(), 200, topics -> {
+      JsonArray list = new JsonArray(new ArrayList<>(topics.size()));
+      topics.forEach(t -> list.add(topic(t)));
+      return new JsonObject().put("topics", list);
+    });
+  }
+
+  private void createTopic(RoutingContext ctx) {
+    String name = ctx.pathParam("topic");
+    int partitions = 1;
+    TopicConfig config = TopicConfig.DEFAULT;
+    Buffer body = ctx.body().buffer();
+    if (body != null && body.length() > 0) {
+      if (!(StrictJson.parse(body) instanceof JsonObject request)) {
+        throw new BrokerException(BrokerError.INVALID_REQUEST,
+            "the body must be a JSON object {\"partitions\":n,\"config\":{...}}");
+      }
+      Object p = request.getValue("partitions");
+      if (p != null) {
+        if (!(p instanceof Integer n)) {
+          throw new BrokerException(BrokerError.INVALID_REQUEST, "'partitions' must be a positive integer, not " + p);
+        }
+        partitions = n;
+      }
+      Object c = request.getValue("config");
+      if (c != null) {
+        if (!(c instanceof JsonObject object)) {
+          throw new BrokerException(BrokerError.INVALID_CONFIG, "'config' must be an object");
+        }
+        config = config(object);
+      }
+    }
+    broker.createTopic(name, partitions, config).onComplete(ar -> {
+      try {
+        if (ar.failed()) {
+          ctx.fail(BrokerException.from(ar.cause()));
+          return;
+        }
+        if (ar.result().created()) {
+          ctx.response().putHeader(HttpHeaders.LOCATION, "/topics/" + name);
+        }
+        json(ctx, ar.result().created() ? 201 : 200, topic(ar.result().topic()));
+      } catch (RuntimeException e) {
+        ctx.fail(e);
+      }
+    });
+  }
+
+  /** A topic config from JSON; exact numbers outside 64-bit integers are refused here, the rest by TopicConfig. */
+  private static TopicConfig config(JsonObject json) {
+    JsonObject longs = new JsonObject();
+    for (Map.Entry<String, Object> e : json) {
+      Object v = e.getValue();
+      if (v instanceof BigInteger || v instanceof BigDecimal) {
+        try {
+          v = (v instanceof BigInteger i ? new BigDecimal(i) : (BigDecimal) v).longValueExact();
+        } catch (ArithmeticException ex) {
+          throw new BrokerException(BrokerError.INVALID_CONFIG, "topic config '" + e.getKey()
+              + "' must be an integer within 64 bits");
+        }
+      }
+      longs.put(e.getKey(), v);
+    }
+    try {
+      return TopicConfig.fromJson(longs);
+    } catch (IllegalArgumentException e) {
+      throw new BrokerException(BrokerError.INVALID_CONFIG, e.getMessage());
+    }
+  }
+
+  private void describeTopic(RoutingContext ctx) {
+    answer(ctx, broker.describeTopic(ctx.pathParam("topic")), 200, HttpApi::topic);
+  }
+
+  private void deleteTopic(RoutingContext ctx) {
+    broker.deleteTopic(ctx.pathParam("topic")).onComplete(ar -> {
+      if (ar.failed()) {
+        ctx.fail(BrokerException.from(ar.cause()));
+      } else if (!ctx.response().closed()) {
+        ctx.response().setStatusCode(204).end();
+      }
+    });
+  }
+
+  static JsonObject topic(TopicDescription t) {
+    JsonArray partitions = new JsonArray(new ArrayList<>(t.partitions().size()));
+    for (PartitionOffsets p : t.partitions()) {
+      partitions.add(new JsonObject()
+          .put("partition", p.partition())
+          .put("logStartOffset", p.logStartOffset())
+          .put("highWatermark", p.highWatermark()));
+    }
+    return new JsonObject()
+        .put("name", t.name())
+        .put("partitions", partitions)
+        .put("config", t.config().toJson());
+  }
+
+  // ---- records
+
+  private void produce(RoutingContext ctx) {
+    Buffer body = ctx.body().buffer();
+    List<ProduceRecord> records = RecordCodec.produceRequest(StrictJson.parse(body == null ? Buffer.buffer() : body));
+    answer(ctx, broker.produce(ctx.pathParam("topic"), records), 200, RecordCodec::produceResponse);
+  }
+
+  private void read(RoutingContext ctx) {
+    int partition = intParam("partition", ctx.pathParam("partition"));
+    String offsetParam = query(ctx, "offset");
+    if (offsetParam == null) {
+      throw new BrokerException(BrokerError.INVALID_REQUEST, "query parameter 'offset' is required");
+    }
+    long offset;
+    try {
+      offset = Long.parseLong(offsetParam);
+    } catch (NumberFormatException e) {
+      throw new BrokerException(BrokerError.INVALID_REQUEST, "'offset' must be an integer, not '" + offsetParam + "'");
+    }
+    int maxRecords = bounded(ctx, "maxRecords", DEFAULT_MAX_RECORDS, MAX_MAX_RECORDS);
+    int maxBytes = bounded(ctx, "maxBytes", DEFAULT_MAX_BYTES, MAX_MAX_BYTES);
+    answer(ctx, broker.read(ctx.pathParam("topic"), partition, offset, maxRecords, maxBytes), 200,
+        result -> RecordCodec.readResponse(partition, result));
+  }
+
+  private static int bounded(RoutingContext ctx, String name, int defaultValue, int max) {
+    String raw = query(ctx, name);
+    if (raw == null) {
+      return defaultValue;
+    }
+    int value = intParam(name, raw);
+    if (value < 1 || value > max) {
+      throw new BrokerException(BrokerError.INVALID_REQUEST, "'" + name + "' must be between 1 and " + max + ", not "
+          + value);
+    }
+    return value;
+  }
+
+  private static int intParam(String name, String raw) {
+    try {
+      return Integer.parseInt(raw);
+    } catch (NumberFormatException e) {
+      throw new BrokerException(BrokerError.INVALID_REQUEST, "'" + name + "' must be an integer, not '" + raw + "'");
+    }
+  }
+
+  private static String query(RoutingContext ctx, String name) {
+    List<String> values = ctx.queryParam(name);
+    return values.isEmpty() ? null : values.get(0);
+  }
+
+  // ---- answers
+
+  /** Answers {@code status} with the future's result as JSON, or the failure as a problem. */
+  private static <T> void answer(RoutingContext ctx, Future<T> future, int status, Function<T, JsonObject> body) {
+    future.onComplete(ar -> {
+      try {
+        if (ar.succeeded()) {
+          json(ctx, status, body.apply(ar.result()));
+        } else {
+          ctx.fail(BrokerException.from(ar.cause()));
+        }
+      } catch (RuntimeException e) {
+        ctx.fail(e);
+      }
+    });
+  }
+
+  private static void json(RoutingContext ctx, int status, JsonObject body) {
+    if (ctx.response().closed()) {
+      return;
+    }
+    ctx.response()
+        .setStatusCode(status)
+        .putHeader(HttpHeaders.CONTENT_TYPE, JSON)
+        .end(body.toBuffer());
+  }
+}

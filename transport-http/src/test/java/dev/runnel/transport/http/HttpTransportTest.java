@@ -1,0 +1,615 @@
+package dev.runnel.transport.http;
+
+import dev.runnel.broker.Broker;
+import dev.runnel.broker.Partitioner;
+import dev.runnel.durability.LogRecord;
+import dev.runnel.durability.LogStore;
+import dev.runnel.durability.TopicConfig;
+import dev.runnel.durability.test.TestPostgres;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.params.provider.Arguments.arguments;
+
+/** The HTTP transport against a real broker and embedded Postgres, over real HTTP. */
+class HttpTransportTest {
+
+  @RegisterExtension
+  static final TestPostgres PG = new TestPostgres();
+
+  /** Small, so a test can exceed it; every other request stays far below. */
+  private static final int MAX_BODY = 64 * 1024;
+  /** Two partitions; partition 0 holds three records, partition 1 none. */
+  private static final String FIXTURE = "fixture";
+  /** maxRecordBytes 100. */
+  private static final String SMALL = "small";
+  private static final String ONE_RECORD = "{\"records\":[{\"value\":1}]}";
+  private static final AtomicInteger TOPICS = new AtomicInteger();
+
+  private static Vertx vertx;
+  private static LogStore store;
+  private static Broker broker;
+  private static HttpTransport transport;
+  private static HttpClient http;
+
+  @BeforeAll
+  static void start() {
+    vertx = Vertx.vertx();
+    store = LogStore.open(vertx, PG.options()).await();
+    broker = Broker.create(store);
+    // Two instances on port 0: start() fails unless both serve the same port.
+    transport = HttpTransport.create(vertx, new HttpTransportOptions()
+        .setHost("127.0.0.1").setPort(0).setInstances(2).setMaxBodyBytes(MAX_BODY));
+    transport.start(broker).await();
+    http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+
+    assertThat(call("PUT", "/topics/" + FIXTURE, "{\"partitions\":2}").status()).isEqualTo(201);
+    assertThat(call("POST", "/topics/" + FIXTURE + "/records",
+        "{\"records\":[{\"value\":1,\"partition\":0},{\"value\":2,\"partition\":0},{\"value\":3,\"partition\":0}]}")
+        .status()).isEqualTo(200);
+    assertThat(call("PUT", "/topics/" + SMALL, "{\"config\":{\"maxRecordBytes\":100}}").status()).isEqualTo(201);
+  }
+
+  @AfterAll
+  static void stop() {
+    if (transport != null) {
+      transport.stop().await();
+    }
+    if (store != null) {
+      store.close().await();
+    }
+    if (vertx != null) {
+      vertx.close().await();
+    }
+  }
+
+  // ---------------------------------------------------------------- round trips
+
+  @Test
+  void jsonValuesRoundTripExactlyWithKeysHeadersAndOffsetsInRequestOrder() {
+    String topic = newTopic(3);
+    // A key that Kafka's partitioner puts elsewhere than the explicit partition 2.
+    String key = Stream.iterate(1, i -> i + 1).map(i -> "user-" + i)
+        .filter(k -> Partitioner.partitionForKey(k, 3) != 2).findFirst().orElseThrow();
+    int keyed = Partitioner.partitionForKey(key, 3);
+    String object = "{\"a\":1,\"b\":[true,null,\"x\"],\"c\":1.10,\"big\":12345678901234567890.123456789}";
+    List<String> records = List.of(
+        "{\"key\":\"" + key + "\",\"value\":" + object + ",\"headers\":{\"trace\":\"abc\",\"lang\":\"ß-ü\"},\"extra\":7}",
+        "{\"key\":\"" + key + "\",\"value\":\"just a string\",\"partition\":2}",
+        "{\"value\":42,\"partition\":2}",
+        "{\"value\":null,\"partition\":2,\"idempotencyKey\":\"idem-3\"}",
+        "{\"value\":-0.5e-3,\"valueEncoding\":\"json\",\"partition\":2}");
+    int[] expectedPartition = {keyed, 2, 2, 2, 2};
+
+    Reply produced = call("POST", "/topics/" + topic + "/records", "{\"records\":[" + String.join(",", records) + "]}");
+    assertThat(produced.status()).isEqualTo(200);
+    assertThat(produced.contentType()).isEqualTo("application/json");
+    JsonObject body = produced.json();
+    assertThat(body.fieldNames()).containsExactly("results");
+    JsonArray results = body.getJsonArray("results");
+    assertThat(results).hasSize(records.size());
+    Map<Integer, Long> next = new HashMap<>();
+    for (int i = 0; i < records.size(); i++) {
+      JsonObject r = results.getJsonObject(i);
+      assertThat(r.fieldNames()).containsExactlyInAnyOrder("partition", "offset", "timestamp", "duplicate");
+      assertThat(r.getInteger("partition")).as("partition of record %d", i).isEqualTo(expectedPartition[i]);
+      long expectedOffset = next.merge(expectedPartition[i], 1L, Long::sum) - 1;
+      assertThat(r.getLong("offset")).as("offset of record %d", i).isEqualTo(expectedOffset);
+      assertThat(r.getLong("timestamp")).isPositive();
+      assertThat(r.getBoolean("duplicate")).isFalse();
+    }
+
+    Reply read2 = call("GET", "/topics/" + topic + "/partitions/2/records?offset=0", null);
+    assertThat(read2.status()).isEqualTo(200);
+    assertThat(read2.contentType()).isEqualTo("application/json");
+    // Exact digits and compact form survive the round trip.
+    String raw = call("GET", "/topics/" + topic + "/partitions/" + keyed + "/records?offset=0", null).body();
+    assertThat(raw).contains("\"value\":" + object);
+
+    Map<Integer, JsonObject> byIndex = new HashMap<>();
+    for (int p : Set.of(keyed, 2)) {
+      JsonObject read = call("GET", "/topics/" + topic + "/partitions/" + p + "/records?offset=0", null).json();
+      assertThat(read.fieldNames()).containsExactlyInAnyOrder("records", "nextOffset", "highWatermark", "logStartOffset");
+      assertThat(read.getLong("nextOffset")).isEqualTo(next.get(p));
+      assertThat(read.getLong("highWatermark")).isEqualTo(next.get(p));
+      assertThat(read.getLong("logStartOffset")).isZero();
+      for (Object o : read.getJsonArray("records")) {
+        JsonObject rec = (JsonObject) o;
+        for (int i = 0; i < records.size(); i++) {
+          JsonObject result = results.getJsonObject(i);
+          if (result.getInteger("partition") == p && result.getLong("offset").equals(rec.getLong("offset"))) {
+            byIndex.put(i, rec);
+            assertThat(rec.getLong("timestamp")).isEqualTo(result.getLong("timestamp"));
+            assertThat(rec.getInteger("partition")).isEqualTo(p);
+          }
+        }
+      }
+    }
+    assertThat(byIndex).hasSize(records.size());
+    Set<String> fields = Set.of("key", "keyEncoding", "value", "valueEncoding", "headers", "partition", "offset",
+        "timestamp");
+
+    JsonObject r0 = byIndex.get(0);
+    assertThat(r0.fieldNames()).containsExactlyInAnyOrderElementsOf(fields);
+    assertThat(r0.getString("key")).isEqualTo(key);
+    assertThat(r0.getString("keyEncoding")).isEqualTo("utf8");
+    assertThat(r0.getString("valueEncoding")).isEqualTo("json");
+    assertThat(r0.getJsonObject("value")).isEqualTo(new JsonObject(object));
+    assertThat(r0.getJsonObject("headers")).isEqualTo(new JsonObject().put("trace", "abc").put("lang", "ß-ü"));
+
+    JsonObject r1 = byIndex.get(1);
+    assertThat(r1.getValue("value")).isEqualTo("just a string");
+    assertThat(r1.getString("valueEncoding")).isEqualTo("json");
+    assertThat(r1.getJsonObject("headers")).isEqualTo(new JsonObject());
+    assertThat(byIndex.get(2).getValue("value")).isEqualTo(42);
+    JsonObject r3 = byIndex.get(3);
+    assertThat(r3.fieldNames()).containsExactlyInAnyOrderElementsOf(union(fields, "idempotencyKey"));
+    assertThat(r3.containsKey("value")).isTrue();
+    assertThat(r3.getValue("value")).isNull();
+    assertThat(r3.getString("valueEncoding")).isEqualTo("json");
+    assertThat(r3.getValue("key")).isNull();
+    assertThat(r3.getString("idempotencyKey")).isEqualTo("idem-3");
+    assertThat(read2.body()).contains("\"value\":-0.0005");
+
+    // Stored as compact UTF-8 JSON with content type application/json.
+    LogRecord stored = broker.read(topic, keyed, 0, 1, 1 << 20).await().records().get(0);
+    assertThat(stored.contentType()).isEqualTo("application/json");
+    assertThat(new String(stored.value(), StandardCharsets.UTF_8)).isEqualTo(object);
+    assertThat(new String(stored.key(), StandardCharsets.UTF_8)).isEqualTo(key);
+  }
+
+  @Test
+  void utf8AndBase64KeysAndValuesRoundTrip() {
+    String topic = newTopic(1);
+    byte[] binaryKey = {(byte) 0xff, 0, (byte) 0x80};
+    byte[] binaryValue = {0, 1, 2, (byte) 0xfe, (byte) 0xff};
+    String records = "{\"records\":["
+        + "{\"key\":\"" + b64(binaryKey) + "\",\"keyEncoding\":\"base64\",\"value\":\"" + b64(binaryValue)
+        + "\",\"valueEncoding\":\"base64\",\"headers\":{\"h\":\"v\"}},"
+        + "{\"key\":\"YWJj\",\"keyEncoding\":\"base64\",\"value\":\"héllo wörld\",\"valueEncoding\":\"utf8\"},"
+        + "{\"key\":\"ключ\",\"keyEncoding\":\"utf8\",\"value\":\"\",\"valueEncoding\":\"base64\"},"
+        + "{\"key\":null,\"value\":\"{\\\"not\\\":\\\"parsed\\\"}\",\"valueEncoding\":\"utf8\"}"
+        + "]}";
+    Reply produced = call("POST", "/topics/" + topic + "/records", records);
+    assertThat(produced.status()).isEqualTo(200);
+    JsonArray results = produced.json().getJsonArray("results");
+    for (int i = 0; i < 4; i++) {
+      assertThat(results.getJsonObject(i).getLong("offset")).isEqualTo(i);
+      assertThat(results.getJsonObject(i).getInteger("partition")).isZero();
+    }
+
+    JsonArray read = call("GET", "/topics/" + topic + "/partitions/0/records?offset=0", null).json()
+        .getJsonArray("records");
+    assertThat(read).hasSize(4);
+    JsonObject r0 = read.getJsonObject(0);
+    assertThat(r0.getString("key")).isEqualTo(b64(binaryKey));
+    assertThat(r0.getString("keyEncoding")).isEqualTo("base64");  // not valid UTF-8
+    assertThat(r0.getString("value")).isEqualTo(b64(binaryValue));
+    assertThat(r0.getString("valueEncoding")).isEqualTo("base64");
+    assertThat(r0.getJsonObject("headers")).isEqualTo(new JsonObject().put("h", "v"));
+    JsonObject r1 = read.getJsonObject(1);
+    assertThat(r1.getString("key")).isEqualTo("abc");  // base64 in, valid UTF-8 out
+    assertThat(r1.getString("keyEncoding")).isEqualTo("utf8");
+    assertThat(r1.getString("value")).isEqualTo(b64("héllo wörld".getBytes(StandardCharsets.UTF_8)));
+    assertThat(r1.getString("valueEncoding")).isEqualTo("base64");
+    JsonObject r2 = read.getJsonObject(2);
+    assertThat(r2.getString("key")).isEqualTo("ключ");
+    assertThat(r2.getString("value")).isEmpty();
+    JsonObject r3 = read.getJsonObject(3);
+    assertThat(r3.getValue("key")).isNull();
+    assertThat(r3.getString("value")).isEqualTo(b64("{\"not\":\"parsed\"}".getBytes(StandardCharsets.UTF_8)));
+    assertThat(r3.getString("valueEncoding")).isEqualTo("base64");
+
+    List<LogRecord> stored = broker.read(topic, 0, 0, 10, 1 << 20).await().records();
+    assertThat(stored.get(0).key()).isEqualTo(binaryKey);
+    assertThat(stored.get(0).value()).isEqualTo(binaryValue);
+    assertThat(stored.get(0).contentType()).isEqualTo("application/octet-stream");
+    assertThat(stored.get(1).value()).isEqualTo("héllo wörld".getBytes(StandardCharsets.UTF_8));
+    assertThat(stored.get(1).contentType()).isEqualTo("text/plain; charset=utf-8");
+    assertThat(stored.get(2).key()).isEqualTo("ключ".getBytes(StandardCharsets.UTF_8));
+    assertThat(stored.get(3).key()).isNull();
+  }
+
+  @Test
+  void keyedRecordsLandWhereKafkaPutsThem() {
+    String topic = newTopic(4);
+    List<String> keys = new ArrayList<>();
+    StringBuilder body = new StringBuilder("{\"records\":[");
+    for (int i = 0; i < 20; i++) {
+      keys.add("key-" + i);
+      body.append(i == 0 ? "" : ",").append("{\"key\":\"key-").append(i).append("\",\"value\":").append(i).append('}');
+    }
+    JsonArray results = call("POST", "/topics/" + topic + "/records", body.append("]}").toString()).json()
+        .getJsonArray("results");
+    for (int i = 0; i < keys.size(); i++) {
+      assertThat(results.getJsonObject(i).getInteger("partition")).as(keys.get(i))
+          .isEqualTo(Partitioner.partitionForKey(keys.get(i), 4));
+    }
+    int total = 0;
+    for (int p = 0; p < 4; p++) {
+      JsonArray read = call("GET", "/topics/" + topic + "/partitions/" + p + "/records?offset=0", null).json()
+          .getJsonArray("records");
+      for (Object o : read) {
+        String key = ((JsonObject) o).getString("key");
+        assertThat(Partitioner.partitionForKey(key, 4)).isEqualTo(p);
+        assertThat(((JsonObject) o).getInteger("value")).isEqualTo(keys.indexOf(key));
+      }
+      total += read.size();
+    }
+    assertThat(total).isEqualTo(keys.size());
+  }
+
+  @Test
+  void readHonoursMaxRecordsAndPagesByNextOffset() {
+    Reply page = call("GET", "/topics/" + FIXTURE + "/partitions/0/records?offset=1&maxRecords=1", null);
+    JsonObject json = page.json();
+    assertThat(json.getJsonArray("records")).hasSize(1);
+    assertThat(json.getJsonArray("records").getJsonObject(0).getLong("offset")).isEqualTo(1);
+    assertThat(json.getJsonArray("records").getJsonObject(0).getInteger("value")).isEqualTo(2);
+    assertThat(json.getLong("nextOffset")).isEqualTo(2);
+    assertThat(json.getLong("highWatermark")).isEqualTo(3);
+    // At least one record even when it is larger than maxBytes; at the high watermark, none.
+    assertThat(call("GET", "/topics/" + FIXTURE + "/partitions/0/records?offset=0&maxBytes=1", null).json()
+        .getJsonArray("records")).hasSize(1);
+    JsonObject end = call("GET", "/topics/" + FIXTURE + "/partitions/0/records?offset=3", null).json();
+    assertThat(end.getJsonArray("records")).isEmpty();
+    assertThat(end.getLong("nextOffset")).isEqualTo(3);
+  }
+
+  // ---------------------------------------------------------------- topics
+
+  @Test
+  void topicLifecycle() {
+    String name = "lifecycle-" + TOPICS.incrementAndGet();
+    String spec = "{\"partitions\":2,\"config\":{\"maxRecordBytes\":1000,\"retentionMs\":60000}}";
+    Reply created = call("PUT", "/topics/" + name, spec);
+    assertThat(created.status()).isEqualTo(201);
+    assertThat(created.contentType()).isEqualTo("application/json");
+    JsonObject expected = new JsonObject()
+        .put("name", name)
+        .put("partitions", new JsonArray()
+            .add(new JsonObject().put("partition", 0).put("logStartOffset", 0).put("highWatermark", 0))
+            .add(new JsonObject().put("partition", 1).put("logStartOffset", 0).put("highWatermark", 0)))
+        .put("config", new TopicConfig(60_000, -1, TopicConfig.DEFAULT.segmentMs(), 1000).toJson());
+    assertThat(created.json()).isEqualTo(expected);
+
+    Reply again = call("PUT", "/topics/" + name, spec);
+    assertThat(again.status()).isEqualTo(200);
+    assertThat(again.json()).isEqualTo(expected);
+    assertProblem(call("PUT", "/topics/" + name, "{\"partitions\":3}"), 409, "TOPIC_EXISTS");
+    assertProblem(call("PUT", "/topics/" + name, "{\"partitions\":2}"), 409, "TOPIC_EXISTS");  // default config
+
+    String defaults = "defaults-" + TOPICS.incrementAndGet();
+    Reply plain = call("PUT", "/topics/" + defaults, null);
+    assertThat(plain.status()).isEqualTo(201);
+    assertThat(plain.json().getJsonArray("partitions")).hasSize(1);
+    assertThat(plain.json().getJsonObject("config")).isEqualTo(TopicConfig.DEFAULT.toJson());
+
+    call("POST", "/topics/" + name + "/records", "{\"records\":[{\"value\":1,\"partition\":1}]}");
+    expected.getJsonArray("partitions").getJsonObject(1).put("highWatermark", 1);
+    Reply described = call("GET", "/topics/" + name, null);
+    assertThat(described.status()).isEqualTo(200);
+    assertThat(described.json()).isEqualTo(expected);
+
+    Reply list = call("GET", "/topics", null);
+    assertThat(list.status()).isEqualTo(200);
+    assertThat(list.json().fieldNames()).containsExactly("topics");
+    JsonArray topics = list.json().getJsonArray("topics");
+    assertThat(topics).contains(expected, plain.json());
+    assertThat(topics.stream().map(t -> ((JsonObject) t).getString("name"))).contains(FIXTURE, SMALL, name, defaults);
+
+    Reply deleted = call("DELETE", "/topics/" + name, null);
+    assertThat(deleted.status()).isEqualTo(204);
+    assertThat(deleted.body()).isEmpty();
+    assertProblem(call("GET", "/topics/" + name, null), 404, "TOPIC_NOT_FOUND");
+    assertProblem(call("DELETE", "/topics/" + name, null), 404, "TOPIC_NOT_FOUND");
+    assertProblem(call("POST", "/topics/" + name + "/records", ONE_RECORD), 404, "TOPIC_NOT_FOUND");
+    assertThat(call("GET", "/topics", null).json().getJsonArray("topics").stream()
+        .map(t -> ((JsonObject) t).getString("name"))).doesNotContain(name);
+  }
+
+  // ---------------------------------------------------------------- bad input
+
+  static Stream<Arguments> badRequests() {
+    String fixture = "/topics/" + FIXTURE;
+    String produce = fixture + "/records";
+    String read = fixture + "/partitions/0/records";
+    String fresh = "/topics/never-created";
+    return Stream.of(
+        // topic names, in every path
+        arguments("PUT", "/topics/bad%20name", "{}", 400, "INVALID_TOPIC_NAME"),
+        arguments("GET", "/topics/bad%21name", null, 400, "INVALID_TOPIC_NAME"),
+        arguments("DELETE", "/topics/bad%2Fname", null, 400, "INVALID_TOPIC_NAME"),
+        arguments("POST", "/topics/bad%20name/records", ONE_RECORD, 400, "INVALID_TOPIC_NAME"),
+        arguments("GET", "/topics/bad%20name/partitions/0/records?offset=0", null, 400, "INVALID_TOPIC_NAME"),
+        arguments("GET", "/topics/..", null, 400, "INVALID_TOPIC_NAME"),
+        arguments("POST", "/topics/./records", ONE_RECORD, 400, "INVALID_TOPIC_NAME"),
+        arguments("POST", "/topics//records", ONE_RECORD, 400, "INVALID_TOPIC_NAME"),
+        arguments("PUT", "/topics/" + "a".repeat(250), null, 400, "INVALID_TOPIC_NAME"),
+        arguments("PUT", "/topics/caf%C3%A9", null, 400, "INVALID_TOPIC_NAME"),
+        // unknown topic
+        arguments("POST", "/topics/nope/records", ONE_RECORD, 404, "TOPIC_NOT_FOUND"),
+        arguments("GET", "/topics/nope/partitions/0/records?offset=0", null, 404, "TOPIC_NOT_FOUND"),
+        arguments("GET", "/topics/nope", null, 404, "TOPIC_NOT_FOUND"),
+        arguments("DELETE", "/topics/nope", null, 404, "TOPIC_NOT_FOUND"),
+        // partitions
+        arguments("POST", produce, "{\"records\":[{\"value\":1,\"partition\":2}]}", 404, "PARTITION_OUT_OF_RANGE"),
+        arguments("POST", produce, "{\"records\":[{\"value\":1,\"partition\":-1}]}", 404, "PARTITION_OUT_OF_RANGE"),
+        arguments("GET", fixture + "/partitions/2/records?offset=0", null, 404, "PARTITION_OUT_OF_RANGE"),
+        arguments("GET", fixture + "/partitions/-1/records?offset=0", null, 404, "PARTITION_OUT_OF_RANGE"),
+        arguments("GET", fixture + "/partitions/x/records?offset=0", null, 400, "INVALID_REQUEST"),
+        // JSON
+        arguments("POST", produce, "{\"records\":[", 400, "MALFORMED_JSON"),
+        arguments("POST", produce, "", 400, "MALFORMED_JSON"),
+        arguments("POST", produce, ONE_RECORD + " x", 400, "MALFORMED_JSON"),
+        arguments("POST", produce, "/* comment */ " + ONE_RECORD, 400, "MALFORMED_JSON"),
+        arguments("POST", produce, "{'records':[]}", 400, "MALFORMED_JSON"),
+        arguments("PUT", fresh, "{partitions:2}", 400, "MALFORMED_JSON"),
+        // records
+        arguments("POST", produce, "{}", 400, "INVALID_RECORD"),
+        arguments("POST", produce, "{\"records\":[]}", 400, "INVALID_RECORD"),
+        arguments("POST", produce, "{\"records\":{}}", 400, "INVALID_RECORD"),
+        arguments("POST", produce, "{\"records\":null}", 400, "INVALID_RECORD"),
+        arguments("POST", produce, "[{\"value\":1}]", 400, "INVALID_RECORD"),
+        arguments("POST", produce, "{\"records\":[1]}", 400, "INVALID_RECORD"),
+        arguments("POST", produce, "{\"records\":[{\"key\":\"k\"}]}", 400, "INVALID_RECORD"),
+        arguments("POST", produce, rec("\"value\":1,\"valueEncoding\":\"hex\""), 400, "INVALID_RECORD"),
+        arguments("POST", produce, rec("\"value\":1,\"keyEncoding\":\"latin1\""), 400, "INVALID_RECORD"),
+        arguments("POST", produce, rec("\"value\":1,\"key\":5"), 400, "INVALID_RECORD"),
+        arguments("POST", produce, rec("\"value\":5,\"valueEncoding\":\"utf8\""), 400, "INVALID_RECORD"),
+        arguments("POST", produce, rec("\"value\":null,\"valueEncoding\":\"base64\""), 400, "INVALID_RECORD"),
+        arguments("POST", produce, rec("\"value\":1,\"headers\":{\"a\":1}"), 400, "INVALID_RECORD"),
+        arguments("POST", produce, rec("\"value\":1,\"headers\":[\"a\"]"), 400, "INVALID_RECORD"),
+        arguments("POST", produce, rec("\"value\":1,\"partition\":\"1\""), 400, "INVALID_RECORD"),
+        arguments("POST", produce, rec("\"value\":1,\"partition\":1.5"), 400, "INVALID_RECORD"),
+        arguments("POST", produce, rec("\"value\":1,\"partition\":4294967296"), 400, "INVALID_RECORD"),
+        arguments("POST", produce, rec("\"value\":1,\"idempotencyKey\":7"), 400, "INVALID_RECORD"),
+        // encodings
+        arguments("POST", produce, rec("\"value\":\"YWI\",\"valueEncoding\":\"base64\""), 400, "BAD_ENCODING"),
+        arguments("POST", produce, rec("\"value\":\"YW!=\",\"valueEncoding\":\"base64\""), 400, "BAD_ENCODING"),
+        arguments("POST", produce, rec("\"value\":1,\"key\":\"_-8=\",\"keyEncoding\":\"base64\""), 400, "BAD_ENCODING"),
+        arguments("POST", produce, rec("\"value\":\"\\ud800\",\"valueEncoding\":\"utf8\""), 400, "BAD_ENCODING"),
+        // sizes
+        arguments("POST", "/topics/" + SMALL + "/records", rec("\"value\":\"" + "x".repeat(300) + "\""), 413,
+            "RECORD_TOO_LARGE"),
+        // read parameters
+        arguments("GET", read, null, 400, "INVALID_REQUEST"),
+        arguments("GET", read + "?offset=abc", null, 400, "INVALID_REQUEST"),
+        arguments("GET", read + "?offset=1.5", null, 400, "INVALID_REQUEST"),
+        arguments("GET", read + "?offset=0&maxRecords=0", null, 400, "INVALID_REQUEST"),
+        arguments("GET", read + "?offset=0&maxRecords=10001", null, 400, "INVALID_REQUEST"),
+        arguments("GET", read + "?offset=0&maxRecords=x", null, 400, "INVALID_REQUEST"),
+        arguments("GET", read + "?offset=0&maxBytes=0", null, 400, "INVALID_REQUEST"),
+        arguments("GET", read + "?offset=0&maxBytes=16777217", null, 400, "INVALID_REQUEST"),
+        arguments("GET", read + "?offset=4", null, 416, "OFFSET_OUT_OF_RANGE"),
+        arguments("GET", read + "?offset=-1", null, 416, "OFFSET_OUT_OF_RANGE"),
+        arguments("GET", fixture + "/partitions/1/records?offset=1", null, 416, "OFFSET_OUT_OF_RANGE"),
+        // topic creation
+        arguments("PUT", fresh, "{\"partitions\":0}", 400, "INVALID_REQUEST"),
+        arguments("PUT", fresh, "{\"partitions\":10001}", 400, "INVALID_REQUEST"),
+        arguments("PUT", fresh, "{\"partitions\":\"2\"}", 400, "INVALID_REQUEST"),
+        arguments("PUT", fresh, "[]", 400, "INVALID_REQUEST"),
+        arguments("PUT", fresh, "{\"config\":{\"bogus\":1}}", 400, "INVALID_CONFIG"),
+        arguments("PUT", fresh, "{\"config\":{\"maxRecordBytes\":0}}", 400, "INVALID_CONFIG"),
+        arguments("PUT", fresh, "{\"config\":{\"retentionMs\":1e30}}", 400, "INVALID_CONFIG"),
+        arguments("PUT", fresh, "{\"config\":\"x\"}", 400, "INVALID_CONFIG"),
+        arguments("PUT", fixture, "{\"partitions\":3}", 409, "TOPIC_EXISTS"),
+        // routes and methods
+        arguments("GET", "/nope", null, 404, "NOT_FOUND"),
+        arguments("GET", fixture + "/nope", null, 404, "NOT_FOUND"),
+        arguments("POST", "/topics", "{}", 405, "METHOD_NOT_ALLOWED"),
+        arguments("PATCH", fixture, "{}", 405, "METHOD_NOT_ALLOWED"),
+        arguments("GET", produce, null, 405, "METHOD_NOT_ALLOWED"),
+        arguments("POST", "/health/live", null, 405, "METHOD_NOT_ALLOWED"));
+  }
+
+  @ParameterizedTest(name = "{0} {1} {2} -> {3} {4}")
+  @MethodSource("badRequests")
+  void badRequestAnswersItsProblemAndLeavesTheLogUnchanged(String method, String path, String body, int status,
+                                                          String code) {
+    JsonObject before = snapshot();
+    Reply reply = call(method, path, body);
+    assertProblem(reply, status, code);
+    if (status == 405) {
+      assertThat(reply.header("Allow")).isNotBlank().doesNotContain(method);
+    }
+    assertThat(snapshot()).isEqualTo(before);
+  }
+
+  @Test
+  void aBatchWithOnlyItsLastRecordBadStoresNothing() {
+    JsonObject before = snapshot();
+    String good = "{\"value\":{\"ok\":true},\"partition\":0},{\"key\":\"k\",\"value\":\"v\",\"valueEncoding\":\"utf8\"},"
+        + "{\"value\":\"AAE=\",\"valueEncoding\":\"base64\",\"partition\":1}";
+    Reply invalid = call("POST", "/topics/" + FIXTURE + "/records", "{\"records\":[" + good + ",{\"key\":\"k\"}]}");
+    assertProblem(invalid, 400, "INVALID_RECORD");
+    assertThat(invalid.json().getString("detail")).contains("record 3").contains("value");
+    Reply encoding = call("POST", "/topics/" + FIXTURE + "/records",
+        "{\"records\":[" + good + ",{\"value\":\"abc\",\"valueEncoding\":\"base64\"}]}");
+    assertProblem(encoding, 400, "BAD_ENCODING");
+    assertThat(encoding.json().getString("detail")).contains("record 3");
+    Reply partition = call("POST", "/topics/" + FIXTURE + "/records",
+        "{\"records\":[" + good + ",{\"value\":1,\"partition\":9}]}");
+    assertProblem(partition, 404, "PARTITION_OUT_OF_RANGE");
+    assertThat(partition.json().getString("detail")).contains("record 3");
+    Reply tooLarge = call("POST", "/topics/" + SMALL + "/records",
+        "{\"records\":[{\"value\":1},{\"value\":2},{\"value\":\"" + "y".repeat(200) + "\"}]}");
+    assertProblem(tooLarge, 413, "RECORD_TOO_LARGE");
+    assertThat(tooLarge.json().getString("detail")).contains("record 2");
+    assertThat(snapshot()).isEqualTo(before);
+  }
+
+  @Test
+  void bodiesOverTheLimitAreRefusedWhetherSizedOrChunked() throws Exception {
+    JsonObject before = snapshot();
+    // A valid produce that the topic would accept, only too large for the transport.
+    byte[] big = ("{\"records\":[{\"value\":\"" + "z".repeat(MAX_BODY) + "\"}]}").getBytes(StandardCharsets.UTF_8);
+    URI uri = uri("/topics/" + FIXTURE + "/records");
+    Reply sized = send(HttpRequest.newBuilder(uri).POST(HttpRequest.BodyPublishers.ofByteArray(big)).build());
+    assertProblem(sized, 413, "BODY_TOO_LARGE");
+    Reply chunked = send(HttpRequest.newBuilder(uri)
+        .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(big))).build());
+    assertProblem(chunked, 413, "BODY_TOO_LARGE");
+    assertThat(snapshot()).isEqualTo(before);
+
+    // Just under the limit is fine.
+    String topic = newTopic(1);
+    String fits = "{\"records\":[{\"value\":\"" + "z".repeat(MAX_BODY - 100) + "\"}]}";
+    assertThat(call("POST", "/topics/" + topic + "/records", fits).status()).isEqualTo(200);
+  }
+
+  // ---------------------------------------------------------------- health and lifecycle
+
+  @Test
+  void healthLiveAndReady() {
+    Reply live = call("GET", "/health/live", null);
+    assertThat(live.status()).isEqualTo(200);
+    assertThat(live.json()).isEqualTo(new JsonObject().put("status", "UP"));
+    Reply ready = call("GET", "/health/ready", null);
+    assertThat(ready.status()).isEqualTo(200);
+    assertThat(ready.json()).isEqualTo(new JsonObject().put("status", "UP"));
+  }
+
+  @Test
+  void notReadyWhenStorageIsGoneAndStopClosesTheListener() {
+    LogStore closed = LogStore.open(vertx, PG.options()).await();
+    HttpTransport other = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
+        .setInstances(1));
+    other.start(Broker.create(closed)).await();
+    int port = other.actualPort();
+    assertThat(port).isPositive().isNotEqualTo(transport.actualPort());
+    assertThat(call(port, "GET", "/health/ready", null).status()).isEqualTo(200);
+
+    closed.close().await();
+    Reply ready = call(port, "GET", "/health/ready", null);
+    assertProblem(ready, 503, "UNAVAILABLE");
+    assertThat(call(port, "GET", "/health/live", null).status()).isEqualTo(200);
+
+    other.stop().await();
+    assertThat(other.actualPort()).isZero();
+    assertThatThrownBy(() -> http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health/live"))
+        .build(), HttpResponse.BodyHandlers.ofString())).isInstanceOf(ConnectException.class);
+    assertThat(other.start(broker).await()).isNull();  // restartable
+    assertThat(call(other.actualPort(), "GET", "/topics/" + FIXTURE, null).status()).isEqualTo(200);
+    other.stop().await();
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  record Reply(int status, HttpResponse<String> response) {
+    String body() {
+      return response.body();
+    }
+
+    JsonObject json() {
+      return new JsonObject(response.body());
+    }
+
+    String contentType() {
+      return header("Content-Type");
+    }
+
+    String header(String name) {
+      return response.headers().firstValue(name).orElse(null);
+    }
+  }
+
+  private static void assertProblem(Reply reply, int status, String code) {
+    assertThat(reply.status()).as("status of %s", reply.body()).isEqualTo(status);
+    assertThat(reply.contentType()).isEqualTo("application/problem+json");
+    JsonObject problem = reply.json();
+    assertThat(problem.fieldNames()).containsExactlyInAnyOrder("type", "title", "status", "detail", "code");
+    assertThat(problem.getString("code")).isEqualTo(code);
+    assertThat(problem.getInteger("status")).isEqualTo(status);
+    assertThat(problem.getString("type"))
+        .isEqualTo("urn:runnel:problem:" + code.toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+    assertThat(problem.getString("title")).isNotBlank();
+    assertThat(problem.getString("detail")).isNotBlank().doesNotContain("Exception").doesNotContain("\tat ");
+  }
+
+  /** Every topic with the offsets of each partition. */
+  private static JsonObject snapshot() {
+    Reply list = call("GET", "/topics", null);
+    assertThat(list.status()).isEqualTo(200);
+    return list.json();
+  }
+
+  private static String newTopic(int partitions) {
+    String name = "topic-" + TOPICS.incrementAndGet();
+    assertThat(call("PUT", "/topics/" + name, "{\"partitions\":" + partitions + "}").status()).isEqualTo(201);
+    return name;
+  }
+
+  private static String rec(String fields) {
+    return "{\"records\":[{" + fields + "}]}";
+  }
+
+  private static String b64(byte[] bytes) {
+    return Base64.getEncoder().encodeToString(bytes);
+  }
+
+  private static Set<String> union(Set<String> set, String more) {
+    Set<String> all = new java.util.HashSet<>(set);
+    all.add(more);
+    return all;
+  }
+
+  private static URI uri(String path) {
+    return uri(transport.actualPort(), path);
+  }
+
+  private static URI uri(int port, String path) {
+    return URI.create("http://127.0.0.1:" + port + path);
+  }
+
+  private static Reply call(String method, String path, String body) {
+    return call(transport.actualPort(), method, path, body);
+  }
+
+  private static Reply call(int port, String method, String path, String body) {
+    return send(HttpRequest.newBuilder(uri(port, path))
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+        .timeout(Duration.ofSeconds(30))
+        .build());
+  }
+
+  private static Reply send(HttpRequest request) {
+    try {
+      HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+      return new Reply(response.statusCode(), response);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -12,6 +12,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.ContextInternal;
+import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.DatabaseException;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.RowSet;
@@ -67,6 +68,7 @@ final class PartitionWriter implements PartitionLog {
   private long currentSegment = Long.MIN_VALUE;
   private long queuedBytes;
   private boolean writing;
+  private boolean acquireFailing;
   private Promise<Void> drained;
 
   PartitionWriter(PgLogStore store, TopicMetadata topic, int partition, ContextInternal context) {
@@ -187,7 +189,7 @@ final class PartitionWriter implements PartitionLog {
           acquire();
         }
         return;
-      } else if (ar.cause() instanceof DatabaseException) {
+      } else if (rolledBack(ar.cause())) {
         // Postgres answered with an error: the statement rolled back, so the offsets are free again.
         LOG.warn("write to {} failed: {}", name(), ar.cause().getMessage());
         currentSegment = Long.MIN_VALUE;
@@ -199,6 +201,20 @@ final class PartitionWriter implements PartitionLog {
       }
       flush();
     });
+  }
+
+  /**
+   * True when Postgres answered with an ordinary error, so the statement surely rolled back. A connection-level
+   * error (FATAL, class 08 or 57: the backend was terminated, the server shut down) can arrive after the commit, so
+   * its outcome is unknown, like a connection that simply broke.
+   */
+  private static boolean rolledBack(Throwable cause) {
+    if (!(cause instanceof DatabaseException db)) {
+      return false;
+    }
+    String state = db.getSqlState() == null ? "" : db.getSqlState();
+    boolean fatal = cause instanceof PgException pg && ("FATAL".equals(pg.getSeverity()) || "PANIC".equals(pg.getSeverity()));
+    return !fatal && !state.startsWith("08") && !state.startsWith("57");
   }
 
   private void committed(List<Pending> batch, List<LogRecord> stored, long base, long last, long timestamp, long bytes) {
@@ -312,11 +328,20 @@ final class PartitionWriter implements PartitionLog {
         });
     acquiring = onContext(acquired).andThen(ar -> {
       if (ar.succeeded()) {
-        LOG.debug("acquired {} at epoch {}, next offset {}", name(), epoch, nextOffset);
+        if (acquireFailing) {
+          LOG.info("acquired {} again at epoch {}, next offset {}", name(), epoch, nextOffset);
+        }
+        acquireFailing = false;
         state = drained != null ? State.CLOSING : State.ACTIVE;
         flush();
       } else {
-        LOG.warn("could not acquire {}: {}", name(), ar.cause().getMessage());
+        // One warning per streak of failures: while Postgres is away every append tries again.
+        if (!acquireFailing) {
+          LOG.warn("could not acquire {}: {}", name(), ar.cause().getMessage());
+        } else {
+          LOG.debug("could not acquire {}: {}", name(), ar.cause().getMessage());
+        }
+        acquireFailing = true;
         state = drained != null ? State.CLOSING : State.LOST;
         Throwable cause = ar.cause() instanceof StorageException ? ar.cause()
             : new StorageException(StorageFailure.UNAVAILABLE, "could not acquire " + name() + ": "

@@ -5,6 +5,8 @@ import dev.runnel.durability.LogStore;
 import dev.runnel.durability.ReadResult;
 import dev.runnel.durability.TopicConfig;
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
 
 import java.util.List;
 
@@ -14,8 +16,12 @@ import java.util.List;
  */
 public interface Broker {
 
-  static Broker create(LogStore store) {
-    return new LocalBroker(store);
+  static Broker create(Vertx vertx, LogStore store) {
+    return new LocalBroker(vertx, store, new BrokerOptions());
+  }
+
+  static Broker create(Vertx vertx, LogStore store, BrokerOptions options) {
+    return new LocalBroker(vertx, store, options);
   }
 
   /** Creates a topic; an identical existing topic answers {@code created == false}, a different one TOPIC_EXISTS. */
@@ -38,4 +44,43 @@ public interface Broker {
 
   /** Succeeds when storage answers. */
   Future<Void> checkReady();
+
+  // ---- consumer groups
+
+  /** Joins a group (created by its first member); the answer names the member and its partitions. */
+  Future<Membership> join(String group, JoinRequest request);
+
+  /** Leaves at once: the member's leases are released without counting an attempt. */
+  Future<Void> leave(String group, String memberId);
+
+  /** Keeps the member's session alive (a fetch does too). */
+  Future<Void> heartbeat(String group, String memberId);
+
+  /** Long poll: eligible records for the member, or an empty list after {@code maxWaitMs}. */
+  Future<List<Delivery>> fetch(String group, String memberId, int maxRecords, int maxBytes, long maxWaitMs);
+
+  /** Applies outcomes; each answers OK, LEASE_EXPIRED (nothing changed) or UNKNOWN_TOKEN. */
+  Future<List<OutcomeResult>> settle(String group, Outcomes outcomes);
+
+  /** Moves the group's position in partitions of a topic; outstanding tokens of those partitions become invalid. */
+  Future<Void> seek(String group, String topic, List<SeekPosition> positions);
+
+  /** Per-group settings: {@code retryPolicy} (overrides the topics'), {@code deadLetterTopic} (a name pattern). */
+  Future<Void> configureGroup(String group, JsonObject config);
+
+  Future<List<GroupDescription>> listGroups();
+
+  Future<GroupDescription> describeGroup(String group);
+
+  /** The group's dead letters of a topic, oldest first. */
+  Future<List<DeadLetter>> deadLetters(String group, String topic, int limit);
+
+  /**
+   * Sends dead letters back, to this group only ({@code toGroup}) or to the original topic for every group;
+   * {@code offsets} null means all of the topic's. Answers how many went.
+   */
+  Future<Integer> redrive(String group, String topic, boolean toGroup, List<Long> offsets);
+
+  /** Stops the group timers. */
+  void close();
 }

@@ -31,7 +31,7 @@ class LocalBrokerTest {
   void open() {
     vertx = Vertx.vertx();
     store = LogStore.open(vertx, PG.options()).await();
-    broker = Broker.create(store);
+    broker = Broker.create(vertx, store);
   }
 
   @AfterEach

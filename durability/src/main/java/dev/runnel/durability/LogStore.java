@@ -31,6 +31,9 @@ public interface LogStore {
   /** The partition's log; its writer acquires the partition's lease on first use. */
   PartitionLog partition(TopicMetadata topic, int partition);
 
+  /** Consumer-group state kept beside the log. */
+  GroupStateStore groupState();
+
   /** Drops every segment that the retention settings of its topic no longer keep. */
   Future<Void> enforceRetention();
 

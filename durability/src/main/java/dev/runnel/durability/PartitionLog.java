@@ -3,6 +3,7 @@ package dev.runnel.durability;
 import io.vertx.core.Future;
 
 import java.util.List;
+import java.util.function.LongConsumer;
 
 /**
  * One partition of a topic's log. Its writer is the partition's only writer: appends queued while a write is in
@@ -15,6 +16,21 @@ public interface PartitionLog {
 
   /** Appends records in order; they get consecutive offsets. */
   Future<AppendResult> append(List<LogRecord> records);
+
+  /**
+   * Appends dead letters: record {@code i} is the dead letter of {@code origins.get(i)}, whose row is written in the
+   * same statement as the records (its {@code dlqOffset} is filled in), so a dead letter is never lost nor doubled.
+   */
+  Future<AppendResult> appendDeadLetters(List<LogRecord> records, List<DeadLetterOrigin> origins);
+
+  /** Called on the writer's context after every commit, with the new high watermark. */
+  void onCommit(LongConsumer highWatermark);
+
+  /** The first offset whose record has a timestamp at or after {@code timestamp}; the high watermark if none. */
+  Future<Long> offsetForTimestamp(long timestamp);
+
+  /** The epoch of this writer's lease: state written for this partition is fenced by it. 0 before acquisition. */
+  long epoch();
 
   /**
    * Reads committed records from {@code offset}: at most {@code maxRecords}, and no more than {@code maxBytes} of them

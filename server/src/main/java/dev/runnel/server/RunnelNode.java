@@ -72,7 +72,7 @@ public final class RunnelNode {
         .setRequireDurable(config.storage.requireDurable);
     vertx = Vertx.vertx();
     store = await(LogStore.open(vertx, storeOptions), "open the log store");
-    broker = Broker.create(store);
+    broker = Broker.create(vertx, store);
     if (config.http.enabled) {
       http = HttpTransport.create(vertx, new HttpTransportOptions()
           .setHost(config.http.host)
@@ -102,6 +102,9 @@ public final class RunnelNode {
     LOG.info("stopping Runnel node");
     for (Transport t : transports) {
       step(() -> t.stop(), "stop the " + t.name() + " transport");
+    }
+    if (broker != null) {
+      broker.close();
     }
     if (store != null) {
       step(() -> store.close(), "drain and close the log store");

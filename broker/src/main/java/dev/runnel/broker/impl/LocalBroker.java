@@ -1,6 +1,15 @@
 package dev.runnel.broker.impl;
 
 import dev.runnel.broker.Broker;
+import dev.runnel.broker.BrokerOptions;
+import dev.runnel.broker.DeadLetter;
+import dev.runnel.broker.Delivery;
+import dev.runnel.broker.GroupDescription;
+import dev.runnel.broker.JoinRequest;
+import dev.runnel.broker.Membership;
+import dev.runnel.broker.OutcomeResult;
+import dev.runnel.broker.Outcomes;
+import dev.runnel.broker.SeekPosition;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.Partitioner;
@@ -12,11 +21,14 @@ import dev.runnel.broker.TopicNames;
 import dev.runnel.durability.AppendResult;
 import dev.runnel.durability.LogRecord;
 import dev.runnel.durability.LogStore;
+import dev.runnel.durability.PartitionLog;
 import dev.runnel.durability.PartitionOffsets;
 import dev.runnel.durability.ReadResult;
 import dev.runnel.durability.TopicConfig;
 import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -32,9 +44,11 @@ public final class LocalBroker implements Broker {
   private final LogStore store;
   private final Map<String, TopicMetadata> topics = new ConcurrentHashMap<>();
   private final AtomicInteger spread = new AtomicInteger();
+  private final DeliveryEngine engine;
 
-  public LocalBroker(LogStore store) {
+  public LocalBroker(Vertx vertx, LogStore store, BrokerOptions options) {
     this.store = store;
+    this.engine = new DeliveryEngine(vertx, store, this, options);
   }
 
   @Override
@@ -179,6 +193,23 @@ public final class LocalBroker implements Broker {
   }
 
   /** The topic's metadata, from memory after the first lookup. */
+  Future<TopicMetadata> topicMetadata(String name) {
+    return topic(name).recover(LocalBroker::fail);
+  }
+
+  /** A group's dead-letter topic partition: the topic is created on first use with the origin's partition count. */
+  Future<PartitionLog> deadLetterLog(String name, TopicMetadata origin, int partition) {
+    TopicMetadata known = topics.get(name);
+    Future<TopicMetadata> topic = known != null ? Future.succeededFuture(known)
+        : store.createTopic(name, origin.partitions(), TopicConfig.DEFAULT).map(c -> {
+          topics.put(name, c.topic());
+          return c.topic();
+        });
+    return topic.compose(t -> partition < t.partitions() ? Future.succeededFuture(store.partition(t, partition))
+        : Future.failedFuture(new BrokerException(BrokerError.PARTITION_OUT_OF_RANGE, "dead-letter topic " + name
+            + " has " + t.partitions() + " partitions; partition " + partition + " of " + origin.name() + " cannot go there")));
+  }
+
   private Future<TopicMetadata> topic(String name) {
     try {
       TopicNames.check(name);
@@ -196,6 +227,137 @@ public final class LocalBroker implements Broker {
       topics.put(name, t);
       return Future.succeededFuture(t);
     });
+  }
+
+  // ---- consumer groups ------------------------------------------------------------------------------------------
+
+  private static void checkGroupName(String group) {
+    if (!TopicNames.isValid(group)) {
+      throw new BrokerException(BrokerError.INVALID_REQUEST, "invalid group name '" + group
+          + "': use 1 to 249 of the characters A-Z a-z 0-9 . _ -");
+    }
+  }
+
+  /** Runs {@code action} on the group's context once the engine is ready; any failure becomes a BrokerException. */
+  private <T> Future<T> inGroup(String group, java.util.function.Function<GroupRuntime, Future<T>> action) {
+    try {
+      checkGroupName(group);
+    } catch (BrokerException e) {
+      return Future.failedFuture(e);
+    }
+    return engine.ready().compose(v -> {
+      GroupRuntime runtime = engine.group(group);
+      return runtime.call(() -> action.apply(runtime));
+    }).recover(LocalBroker::fail);
+  }
+
+  @Override
+  public Future<Membership> join(String group, JoinRequest request) {
+    for (String topic : request.topics()) {
+      if (!TopicNames.isValid(topic)) {
+        return Future.failedFuture(new BrokerException(BrokerError.INVALID_TOPIC_NAME, "invalid topic name '" + topic + "'"));
+      }
+    }
+    return inGroup(group, g -> g.join(request));
+  }
+
+  @Override
+  public Future<Void> leave(String group, String memberId) {
+    return inGroup(group, g -> g.leave(memberId));
+  }
+
+  @Override
+  public Future<Void> heartbeat(String group, String memberId) {
+    return inGroup(group, g -> g.heartbeat(memberId));
+  }
+
+  @Override
+  public Future<List<Delivery>> fetch(String group, String memberId, int maxRecords, int maxBytes, long maxWaitMs) {
+    return inGroup(group, g -> g.fetch(memberId, maxRecords, maxBytes, maxWaitMs));
+  }
+
+  @Override
+  public Future<List<OutcomeResult>> settle(String group, Outcomes outcomes) {
+    return inGroup(group, g -> g.settle(outcomes));
+  }
+
+  @Override
+  public Future<Void> seek(String group, String topic, List<SeekPosition> positions) {
+    return inGroup(group, g -> g.seek(topic, positions));
+  }
+
+  @Override
+  public Future<Void> configureGroup(String group, JsonObject config) {
+    return inGroup(group, g -> {
+      try {
+        return g.configure(config);
+      } catch (IllegalArgumentException e) {
+        return Future.failedFuture(new BrokerException(BrokerError.INVALID_CONFIG, e.getMessage()));
+      }
+    });
+  }
+
+  @Override
+  public Future<List<GroupDescription>> listGroups() {
+    return engine.ready().compose(v -> store.groupState().committedOffsets()).compose(stored -> {
+      java.util.Set<String> names = new java.util.TreeSet<>(stored.keySet());
+      for (GroupRuntime g : engine.groups()) {
+        names.add(g.name);
+      }
+      List<Future<GroupDescription>> all = new ArrayList<>();
+      for (String name : names) {
+        all.add(describeGroup(name));
+      }
+      return Future.all(all).map(cf -> cf.<GroupDescription>list());
+    }).recover(LocalBroker::fail);
+  }
+
+  @Override
+  public Future<GroupDescription> describeGroup(String group) {
+    try {
+      checkGroupName(group);
+    } catch (BrokerException e) {
+      return Future.failedFuture(e);
+    }
+    GroupRuntime known = engine.existing(group);
+    Future<Void> restored = known != null ? Future.succeededFuture() : restoreGroup(group);
+    return restored.compose(v -> inGroup(group, GroupRuntime::describe));
+  }
+
+  /** A group known only from Postgres (after a restart, before a member joins): load its partitions to describe it. */
+  private Future<Void> restoreGroup(String group) {
+    return engine.ready().compose(v -> store.groupState().committedOffsets()).compose(stored -> {
+      Map<String, Long> positions = stored.get(group);
+      if (positions == null) {
+        return Future.failedFuture(new BrokerException(BrokerError.NOT_FOUND, "group " + group + " does not exist"));
+      }
+      return store.topics().compose(all -> {
+        java.util.Set<String> topicIds = new java.util.HashSet<>();
+        positions.keySet().forEach(k -> topicIds.add(k.substring(0, k.indexOf('/'))));
+        List<TopicMetadata> ofGroup = all.stream().filter(t -> topicIds.contains(t.id().toString())).toList();
+        return inGroup(group, g -> g.attach(ofGroup));
+      });
+    });
+  }
+
+  @Override
+  public Future<List<DeadLetter>> deadLetters(String group, String topic, int limit) {
+    return inGroup(group, g -> g.deadLetters(topic, limit));
+  }
+
+  @Override
+  public Future<Integer> redrive(String group, String topic, boolean toGroup, List<Long> offsets) {
+    return inGroup(group, g -> g.redrive(topic, toGroup, offsets));
+  }
+
+  @Override
+  public void close() {
+    engine.close();
+  }
+
+  /** Runs the group timers now (tests drive time with an injected clock). */
+  public Future<Void> tick() {
+    return engine.tick();
   }
 
   private static BrokerException notFound(String name) {

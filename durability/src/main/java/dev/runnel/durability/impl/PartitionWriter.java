@@ -1,6 +1,7 @@
 package dev.runnel.durability.impl;
 
 import dev.runnel.durability.AppendResult;
+import dev.runnel.durability.DeadLetterOrigin;
 import dev.runnel.durability.LogRecord;
 import dev.runnel.durability.PartitionLog;
 import dev.runnel.durability.PartitionOffsets;
@@ -25,6 +26,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.LongConsumer;
 
 /**
  * The single writer of one partition, running on one Vert.x context: no locks, one write in flight at a time, and
@@ -42,7 +45,8 @@ final class PartitionWriter implements PartitionLog {
 
   private enum State { NEW, ACQUIRING, ACTIVE, LOST, CLOSING, CLOSED }
 
-  private record Pending(List<LogRecord> records, long bytes, Promise<AppendResult> promise) {
+  private record Pending(List<LogRecord> records, List<DeadLetterOrigin> origins, long bytes,
+                         Promise<AppendResult> promise) {
   }
 
   private final PgLogStore store;
@@ -53,6 +57,7 @@ final class PartitionWriter implements PartitionLog {
   /** Base offset of this partition's first batch in each segment → segment number. */
   private final ConcurrentSkipListMap<Long, Long> segmentStarts = new ConcurrentSkipListMap<>();
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+  private final List<LongConsumer> commitListeners = new CopyOnWriteArrayList<>();
   private Future<Void> acquiring;
 
   // Read from other threads (readers, lease renewal); written only on the context.
@@ -83,8 +88,14 @@ final class PartitionWriter implements PartitionLog {
     return partition;
   }
 
-  long epoch() {
+  @Override
+  public long epoch() {
     return epoch;
+  }
+
+  @Override
+  public void onCommit(LongConsumer listener) {
+    commitListeners.add(listener);
   }
 
   boolean isActive() {
@@ -95,6 +106,18 @@ final class PartitionWriter implements PartitionLog {
 
   @Override
   public Future<AppendResult> append(List<LogRecord> records) {
+    return append(records, null);
+  }
+
+  @Override
+  public Future<AppendResult> appendDeadLetters(List<LogRecord> records, List<DeadLetterOrigin> origins) {
+    if (origins.size() != records.size()) {
+      return Future.failedFuture(new IllegalArgumentException("one origin per dead letter"));
+    }
+    return append(records, origins);
+  }
+
+  private Future<AppendResult> append(List<LogRecord> records, List<DeadLetterOrigin> origins) {
     Promise<AppendResult> promise = callerPromise();
     if (records.isEmpty()) {
       promise.fail(new IllegalArgumentException("nothing to append"));
@@ -104,7 +127,7 @@ final class PartitionWriter implements PartitionLog {
     for (LogRecord r : records) {
       bytes += r.encodedSize();
     }
-    Pending pending = new Pending(records, bytes, promise);
+    Pending pending = new Pending(records, origins, bytes, promise);
     context.execute(() -> enqueue(pending));
     return promise.future();
   }
@@ -170,15 +193,18 @@ final class PartitionWriter implements PartitionLog {
     long last = offset - 1;
     long segment = Math.floorDiv(timestamp, topic.config().segmentMs());
     Buffer block = RecordBlock.encode(stored, (int) bytes);
+    Tuple params = Tuple.of(topic.id(), partition, epoch, base, last, timestamp, recordCount, block);
+    boolean withOrigins = addOrigins(batch, base, params);
+    String sql = withOrigins ? Sql.appendDeadLetters(topic.id(), segment) : Sql.append(topic.id(), segment);
     writing = true;
     Future<Void> segmentReady = segment == currentSegment ? Future.succeededFuture() : openSegment(segment, base);
-    Future<RowSet<Row>> write = segmentReady.compose(v -> store.client()
-        .preparedQuery(Sql.append(topic.id(), segment))
-        .execute(Tuple.of(topic.id(), partition, epoch, base, last, timestamp, recordCount, block)));
+    Future<RowSet<Row>> write = segmentReady.compose(v -> store.client().preparedQuery(sql).execute(params));
     onContext(write).onComplete(ar -> {
       writing = false;
       long bytesWritten = block.length();
-      if (ar.succeeded() && ar.result().rowCount() == 1) {
+      boolean written = ar.succeeded()
+          && (withOrigins ? ar.result().iterator().next().getLong("written") == 1 : ar.result().rowCount() == 1);
+      if (written) {
         committed(batch, stored, base, last, timestamp, bytesWritten);
       } else if (ar.succeeded()) {
         LOG.warn("{} was fenced: its epoch {} is no longer current", name(), epoch);
@@ -217,6 +243,40 @@ final class PartitionWriter implements PartitionLog {
     return !fatal && !state.startsWith("08") && !state.startsWith("57");
   }
 
+  /** Adds the dead-letter origins of the batch's records (if any) as array parameters $9..$14. */
+  private static boolean addOrigins(List<Pending> batch, long base, Tuple params) {
+    List<String> groups = new ArrayList<>();
+    List<java.util.UUID> topics = new ArrayList<>();
+    List<Integer> partitions = new ArrayList<>();
+    List<Long> offsets = new ArrayList<>();
+    List<Long> dlqOffsets = new ArrayList<>();
+    List<String> reasons = new ArrayList<>();
+    long offset = base;
+    for (Pending p : batch) {
+      for (int i = 0; i < p.records.size(); i++, offset++) {
+        if (p.origins != null) {
+          DeadLetterOrigin o = p.origins.get(i);
+          groups.add(o.group());
+          topics.add(o.topicId());
+          partitions.add(o.partition());
+          offsets.add(o.offset());
+          dlqOffsets.add(offset);
+          reasons.add(o.reason());
+        }
+      }
+    }
+    if (groups.isEmpty()) {
+      return false;
+    }
+    params.addArrayOfString(groups.toArray(new String[0]))
+        .addArrayOfUUID(topics.toArray(new java.util.UUID[0]))
+        .addArrayOfInteger(partitions.toArray(new Integer[0]))
+        .addArrayOfLong(offsets.toArray(new Long[0]))
+        .addArrayOfLong(dlqOffsets.toArray(new Long[0]))
+        .addArrayOfString(reasons.toArray(new String[0]));
+    return true;
+  }
+
   private void committed(List<Pending> batch, List<LogRecord> stored, long base, long last, long timestamp, long bytes) {
     nextOffset = last + 1;
     highWatermark = last + 1;
@@ -226,6 +286,9 @@ final class PartitionWriter implements PartitionLog {
     for (Pending p : batch) {
       p.promise.complete(new AppendResult(offset, timestamp));
       offset += p.records.size();
+    }
+    for (LongConsumer listener : commitListeners) {
+      listener.accept(last + 1);
     }
   }
 
@@ -399,11 +462,13 @@ final class PartitionWriter implements PartitionLog {
         return;
       }
       drained = context.promise();
-      boolean held = state == State.ACTIVE || state == State.ACQUIRING;
-      state = State.CLOSING;
-      flush();
+      if (state != State.ACQUIRING) {
+        // While acquiring, the acquisition's end moves to CLOSING and flushes (or fails the queue).
+        state = State.CLOSING;
+        flush();
+      }
       drained.future()
-          .compose(v -> held && epoch > 0
+          .compose(v -> epoch > 0
               ? store.client().preparedQuery(Sql.RELEASE).execute(Tuple.of(topic.id(), partition, epoch)).mapEmpty()
               : Future.<Void>succeededFuture())
           .onComplete(ar -> {
@@ -470,6 +535,29 @@ final class PartitionWriter implements PartitionLog {
       return readStored(offset, end, maxRecords, maxBytes, new ArrayList<>(), 0);
     }).onComplete(promise);
     return promise.future();
+  }
+
+  @Override
+  public Future<Long> offsetForTimestamp(long timestamp) {
+    Promise<Long> promise = callerPromise();
+    started().compose(v -> {
+      long firstSegment = Math.floorDiv(timestamp, topic.config().segmentMs());
+      List<Long> segments = new ArrayList<>(new java.util.TreeSet<>(segmentStarts.values()).tailSet(firstSegment));
+      return firstAtOrAfter(segments, 0, timestamp);
+    }).onComplete(promise);
+    return promise.future();
+  }
+
+  private Future<Long> firstAtOrAfter(List<Long> segments, int i, long timestamp) {
+    if (i == segments.size()) {
+      return Future.succeededFuture(highWatermark);
+    }
+    return store.client().preparedQuery(Sql.batchAtTime(topic.id(), segments.get(i)))
+        .execute(Tuple.of(partition, timestamp))
+        .recover(err -> Future.succeededFuture(null))  // a segment dropped meanwhile: look further
+        .compose(rows -> rows != null && rows.rowCount() == 1
+            ? Future.succeededFuture(Math.max(logStartOffset, rows.iterator().next().getLong(0)))
+            : firstAtOrAfter(segments, i + 1, timestamp));
   }
 
   private ReadResult result(List<LogRecord> records, long offset) {

@@ -1,5 +1,6 @@
 package dev.runnel.durability.impl;
 
+import dev.runnel.durability.GroupStateStore;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.PartitionLog;
 import dev.runnel.durability.StorageException;
@@ -48,6 +49,7 @@ public final class PgLogStore implements LogStore {
   private final StoreOptions options;
   private final SqlClient client;
   private final TailCache cache;
+  private final PgGroupStateStore groupState;
   private final List<ContextInternal> writerContexts = new ArrayList<>();
   private final AtomicInteger nextContext = new AtomicInteger();
   private final Map<String, PartitionWriter> writers = new ConcurrentHashMap<>();
@@ -75,6 +77,7 @@ public final class PgLogStore implements LogStore {
         .using(vertx)
         .build();
     this.cache = new TailCache(options.getTailCacheBytes());
+    this.groupState = new PgGroupStateStore(client);
     int loops = Math.max(2, Runtime.getRuntime().availableProcessors() * 2);
     for (int i = 0; i < loops; i++) {
       writerContexts.add(((VertxInternal) vertx).createEventLoopContext());
@@ -217,6 +220,11 @@ public final class PgLogStore implements LogStore {
     }
     return writers.computeIfAbsent(topic.id() + ":" + partition, k -> new PartitionWriter(this, topic, partition,
         writerContexts.get(Math.floorMod(nextContext.getAndIncrement(), writerContexts.size()))));
+  }
+
+  @Override
+  public GroupStateStore groupState() {
+    return groupState;
   }
 
   // ---- leases --------------------------------------------------------------------------------------------------

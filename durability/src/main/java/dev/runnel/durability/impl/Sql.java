@@ -63,6 +63,26 @@ final class Sql {
         + " WHERE topic_id = $1 AND partition = $2 AND epoch = $3 FOR KEY SHARE";
   }
 
+  /** One write that also records the dead-letter origins of its records; answers the number of batch rows (0: fenced). */
+  static String appendDeadLetters(UUID topic, long segment) {
+    return "WITH lease AS (SELECT 1 FROM partitions WHERE topic_id = $1 AND partition = $2 AND epoch = $3 FOR KEY SHARE),"
+        + " ins AS (INSERT INTO " + table(topic, segment)
+        + " (partition, base_offset, last_offset, max_timestamp, record_count, block)"
+        + " SELECT $2, $4, $5, $6, $7, $8 FROM lease RETURNING 1),"
+        + " origins AS (INSERT INTO dead_letter_origins (group_name, topic_id, partition, record_offset, dlq_topic_id,"
+        + " dlq_partition, dlq_offset, reason, dead_lettered_at)"
+        + " SELECT u.g, u.t, u.p, u.o, $1, $2, u.d, u.r, $6"
+        + " FROM unnest($9::text[], $10::uuid[], $11::int[], $12::bigint[], $13::bigint[], $14::text[]) AS u(g, t, p, o, d, r)"
+        + " WHERE EXISTS (SELECT 1 FROM ins) RETURNING 1)"
+        + " SELECT (SELECT count(*) FROM ins) AS written, (SELECT count(*) FROM origins) AS origins";
+  }
+
+  /** The first batch whose records are at or after a timestamp (a batch's records share one timestamp). */
+  static String batchAtTime(UUID topic, long segment) {
+    return "SELECT base_offset FROM " + table(topic, segment)
+        + " WHERE partition = $1 AND max_timestamp >= $2 ORDER BY base_offset LIMIT 1";
+  }
+
   static String lastBatch(UUID topic, long segment) {
     return "SELECT last_offset, max_timestamp FROM " + table(topic, segment)
         + " WHERE partition = $1 ORDER BY base_offset DESC LIMIT 1";

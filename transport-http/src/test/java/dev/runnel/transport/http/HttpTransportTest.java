@@ -64,7 +64,7 @@ class HttpTransportTest {
   static void start() {
     vertx = Vertx.vertx();
     store = LogStore.open(vertx, PG.options()).await();
-    broker = Broker.create(store);
+    broker = Broker.create(vertx, store);
     // Two instances on port 0: start() fails unless both serve the same port.
     transport = HttpTransport.create(vertx, new HttpTransportOptions()
         .setHost("127.0.0.1").setPort(0).setInstances(2).setMaxBodyBytes(MAX_BODY));
@@ -503,7 +503,7 @@ class HttpTransportTest {
     LogStore closed = LogStore.open(vertx, PG.options()).await();
     HttpTransport other = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
         .setInstances(1));
-    other.start(Broker.create(closed)).await();
+    other.start(Broker.create(vertx, closed)).await();
     int port = other.actualPort();
     assertThat(port).isPositive().isNotEqualTo(transport.actualPort());
     assertThat(call(port, "GET", "/health/ready", null).status()).isEqualTo(200);

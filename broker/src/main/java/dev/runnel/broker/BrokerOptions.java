@@ -1,0 +1,32 @@
+package dev.runnel.broker;
+
+import java.time.InstantSource;
+
+/** Options of the delivery engine. */
+public class BrokerOptions {
+
+  private InstantSource clock = InstantSource.system();
+  private Long randomSeed;
+  private int windowRecords = 1000;
+  private int maxParkedFactor = 10;
+  private long tickMs = 50;
+  private long maxFetchWaitMs = 30_000;
+
+  /** Retry schedules, lease deadlines and session timeouts read this clock; tests inject their own. */
+  public InstantSource getClock() { return clock; }
+  public BrokerOptions setClock(InstantSource clock) { this.clock = clock; return this; }
+  /** Seed of the jitter's random numbers (null: unpredictable). */
+  public Long getRandomSeed() { return randomSeed; }
+  public BrokerOptions setRandomSeed(Long randomSeed) { this.randomSeed = randomSeed; return this; }
+  /** In-flight window of a group in a partition: records past the committed offset it may hand out. */
+  public int getWindowRecords() { return windowRecords; }
+  public BrokerOptions setWindowRecords(int windowRecords) { this.windowRecords = windowRecords; return this; }
+  /** Parked records per group and partition, as a multiple of the window; at the bound the window stops advancing. */
+  public int getMaxParkedFactor() { return maxParkedFactor; }
+  public BrokerOptions setMaxParkedFactor(int maxParkedFactor) { this.maxParkedFactor = maxParkedFactor; return this; }
+  /** How often lease deadlines, due retries and session timeouts are checked (0: never; tests call tick()). */
+  public long getTickMs() { return tickMs; }
+  public BrokerOptions setTickMs(long tickMs) { this.tickMs = tickMs; return this; }
+  public long getMaxFetchWaitMs() { return maxFetchWaitMs; }
+  public BrokerOptions setMaxFetchWaitMs(long maxFetchWaitMs) { this.maxFetchWaitMs = maxFetchWaitMs; return this; }
+}

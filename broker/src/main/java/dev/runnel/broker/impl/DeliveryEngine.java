@@ -1,0 +1,110 @@
+package dev.runnel.broker.impl;
+
+import dev.runnel.broker.BrokerOptions;
+import dev.runnel.durability.LogStore;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.VertxInternal;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** The consumer groups of this node, each on one of a few event-loop contexts, and the timer that drives them. */
+final class DeliveryEngine {
+
+  private final Vertx vertx;
+  private final LogStore store;
+  private final LocalBroker broker;
+  private final BrokerOptions options;
+  private final Random random;
+  private final Map<String, GroupRuntime> groups = new ConcurrentHashMap<>();
+  private final List<ContextInternal> contexts = new ArrayList<>();
+  private final AtomicInteger nextContext = new AtomicInteger();
+  private final long timer;
+  private volatile Future<byte[]> tokenKey;
+
+  DeliveryEngine(Vertx vertx, LogStore store, LocalBroker broker, BrokerOptions options) {
+    this.vertx = vertx;
+    this.store = store;
+    this.broker = broker;
+    this.options = options;
+    this.random = options.getRandomSeed() == null ? new Random() : new Random(options.getRandomSeed());
+    int loops = Math.max(2, Runtime.getRuntime().availableProcessors() * 2);
+    for (int i = 0; i < loops; i++) {
+      contexts.add(((VertxInternal) vertx).createEventLoopContext());
+    }
+    this.timer = options.getTickMs() > 0 ? vertx.setPeriodic(options.getTickMs(), id -> tick()) : -1;
+  }
+
+  /** The token-signing key, shared by every node through Postgres; loaded once. */
+  Future<Void> ready() {
+    Future<byte[]> key = tokenKey;
+    if (key == null || key.failed()) {
+      key = store.groupState().secret("delivery-token-key", 32);
+      tokenKey = key;
+    }
+    return key.mapEmpty();
+  }
+
+  byte[] tokenKey() {
+    return tokenKey.result();
+  }
+
+  GroupRuntime group(String name) {
+    return groups.computeIfAbsent(name, n -> new GroupRuntime(n, this,
+        contexts.get(Math.floorMod(nextContext.getAndIncrement(), contexts.size()))));
+  }
+
+  GroupRuntime existing(String name) {
+    return groups.get(name);
+  }
+
+  Iterable<GroupRuntime> groups() {
+    return groups.values();
+  }
+
+  /** Runs every group's timers (lease deadlines, due retries, session timeouts) on its own context. */
+  Future<Void> tick() {
+    List<Future<Void>> all = new ArrayList<>();
+    for (GroupRuntime g : groups.values()) {
+      all.add(g.call(() -> {
+        g.tick();
+        return Future.succeededFuture();
+      }));
+    }
+    return Future.join(all).mapEmpty();
+  }
+
+  double random() {
+    synchronized (random) {
+      return random.nextDouble();
+    }
+  }
+
+  void close() {
+    if (timer != -1) {
+      vertx.cancelTimer(timer);
+    }
+  }
+
+  Vertx vertx() {
+    return vertx;
+  }
+
+  LogStore store() {
+    return store;
+  }
+
+  LocalBroker broker() {
+    return broker;
+  }
+
+  BrokerOptions options() {
+    return options;
+  }
+}

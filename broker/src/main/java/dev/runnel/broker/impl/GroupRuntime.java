@@ -1,0 +1,560 @@
+package dev.runnel.broker.impl;
+
+import dev.runnel.broker.BrokerError;
+import dev.runnel.broker.BrokerException;
+import dev.runnel.broker.DeadLetter;
+import dev.runnel.broker.Delivery;
+import dev.runnel.broker.GroupDescription;
+import dev.runnel.broker.GroupMode;
+import dev.runnel.broker.JoinRequest;
+import dev.runnel.broker.Membership;
+import dev.runnel.broker.OutcomeResult;
+import dev.runnel.broker.Outcomes;
+import dev.runnel.broker.RetryPolicy;
+import dev.runnel.broker.SeekPosition;
+import dev.runnel.broker.TopicNames;
+import dev.runnel.durability.DeadLetterOrigin;
+import dev.runnel.durability.LogRecord;
+import dev.runnel.durability.PartitionLog;
+import dev.runnel.durability.TopicMetadata;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.json.JsonObject;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.function.Supplier;
+
+/**
+ * One consumer group on this node: its coordinator (members, generations, assignment) and the delivery state
+ * machines of every partition of its topics, all on one Vert.x context, so a fetch across partitions and the
+ * coordinator's decisions need no locks and no messages between threads. Groups are spread over the event loops.
+ */
+final class GroupRuntime implements PartitionDelivery.Host {
+
+  private static final class Member {
+    final String id;
+    final List<String> topics;
+    final long sessionTimeoutMs;
+    final long leaseMs;
+    long lastSeen;
+    int rotation;
+
+    Member(String id, List<String> topics, long sessionTimeoutMs, long leaseMs, long now) {
+      this.id = id;
+      this.topics = topics;
+      this.sessionTimeoutMs = sessionTimeoutMs;
+      this.leaseMs = leaseMs;
+      this.lastSeen = now;
+    }
+  }
+
+  private record Waiter(Member member, int maxRecords, long maxBytes, Promise<List<Delivery>> promise, long timer) {
+  }
+
+  final String name;
+  private final DeliveryEngine engine;
+  private final ContextInternal context;
+  private final int groupHash;
+  private GroupMode mode;
+  private int generation;
+  private final Map<String, Member> members = new LinkedHashMap<>();
+  private final Map<String, TopicMetadata> topics = new TreeMap<>();
+  /** topic id + ":" + partition → state machine. */
+  private final Map<String, PartitionDelivery> partitions = new LinkedHashMap<>();
+  private final List<Waiter> waiters = new ArrayList<>();
+  private JsonObject config;
+  private boolean wakeScheduled;
+
+  GroupRuntime(String name, DeliveryEngine engine, ContextInternal context) {
+    this.name = name;
+    this.engine = engine;
+    this.context = context;
+    this.groupHash = DeliveryToken.groupHash(name);
+  }
+
+  /** Runs {@code action} on this group's context; the future completes on the caller's. */
+  <T> Future<T> call(Supplier<Future<T>> action) {
+    ContextInternal caller = ContextInternal.current();
+    Promise<T> promise = caller != null ? caller.promise() : Promise.promise();
+    context.execute(() -> {
+      try {
+        action.get().onComplete(promise);
+      } catch (RuntimeException e) {
+        promise.fail(e);
+      }
+    });
+    return promise.future();
+  }
+
+  // ---- membership ------------------------------------------------------------------------------------------------
+
+  Future<Membership> join(JoinRequest request) {
+    if (request.topics().isEmpty()) {
+      return Future.failedFuture(new BrokerException(BrokerError.INVALID_REQUEST, "a member must name at least one topic"));
+    }
+    if (mode != null && !members.isEmpty() && mode != request.mode()) {
+      return Future.failedFuture(new BrokerException(BrokerError.INVALID_REQUEST, "group " + name + " is "
+          + mode.name().toLowerCase() + "; a member cannot join it as " + request.mode().name().toLowerCase()));
+    }
+    return loadConfig().compose(v -> {
+      List<Future<TopicMetadata>> lookups = new ArrayList<>();
+      for (String topic : request.topics()) {
+        lookups.add(engine.broker().topicMetadata(topic));
+      }
+      return Future.all(lookups);
+    }).compose(all -> {
+      List<Future<Void>> loads = new ArrayList<>();
+      for (int i = 0; i < request.topics().size(); i++) {
+        TopicMetadata topic = all.resultAt(i);
+        checkDeadLetterName(topic);
+        topics.put(topic.name(), topic);
+        for (int p = 0; p < topic.partitions(); p++) {
+          loads.add(delivery(topic, p).load(request.startAtLatest()));
+        }
+      }
+      return Future.all(loads);
+    }).map(v -> {
+      mode = request.mode();
+      Member member = new Member(UUID.randomUUID().toString(), List.copyOf(request.topics()), request.sessionTimeoutMs(),
+          request.leaseMs(), now());
+      members.put(member.id, member);
+      rebalance();
+      return membership(member);
+    });
+  }
+
+  private PartitionDelivery delivery(TopicMetadata topic, int partition) {
+    return partitions.computeIfAbsent(topic.id() + ":" + partition, k -> new PartitionDelivery(name, topic, partition,
+        engine.store().partition(topic, partition), engine.store().groupState(), this, policyFor(topic)));
+  }
+
+  private RetryPolicy policyFor(TopicMetadata topic) {
+    RetryPolicy topicPolicy = RetryPolicy.fromJson(topic.config().retryPolicy(), RetryPolicy.DEFAULT);
+    return RetryPolicy.fromJson(config == null ? null : config.getJsonObject("retryPolicy"), topicPolicy);
+  }
+
+  private String deadLetterTopicName(TopicMetadata topic) {
+    String pattern = config != null && config.getString("deadLetterTopic") != null
+        ? config.getString("deadLetterTopic") : topic.config().deadLetterTopic();
+    return pattern.replace("{topic}", topic.name()).replace("{group}", name);
+  }
+
+  private void checkDeadLetterName(TopicMetadata topic) {
+    String dlq = deadLetterTopicName(topic);
+    if (!TopicNames.isValid(dlq)) {
+      throw new BrokerException(BrokerError.INVALID_REQUEST, "the dead-letter topic name '" + dlq + "' of group "
+          + name + " on topic " + topic.name() + " is not a valid topic name; configure deadLetterTopic");
+    }
+  }
+
+  private Future<Void> loadConfig() {
+    if (config != null) {
+      return Future.succeededFuture();
+    }
+    return engine.store().groupState().groupConfig(name).map(c -> {
+      config = c == null ? new JsonObject() : c;
+      return null;
+    });
+  }
+
+  Future<Void> configure(JsonObject newConfig) {
+    RetryPolicy.fromJson(newConfig.getJsonObject("retryPolicy"), RetryPolicy.DEFAULT);  // validates
+    return engine.store().groupState().saveGroupConfig(name, newConfig).map(v -> {
+      config = newConfig.copy();
+      for (PartitionDelivery pd : partitions.values()) {
+        pd.policy(policyFor(pd.topic));
+      }
+      return null;
+    });
+  }
+
+  private Membership membership(Member member) {
+    return new Membership(member.id, generation, assignmentOf(member.id));
+  }
+
+  private Map<String, List<Integer>> assignmentOf(String memberId) {
+    Map<String, List<Integer>> assignment = new TreeMap<>();
+    if (mode != GroupMode.PARTITIONED) {
+      return assignment;
+    }
+    for (PartitionDelivery pd : partitions.values()) {
+      if (memberId.equals(pd.owner)) {
+        assignment.computeIfAbsent(pd.topic.name(), t -> new ArrayList<>()).add(pd.partition);
+      }
+    }
+    return assignment;
+  }
+
+  Future<Void> leave(String memberId) {
+    Member member = members.remove(memberId);
+    if (member == null) {
+      return Future.failedFuture(unknownMember(memberId));
+    }
+    for (PartitionDelivery pd : partitions.values()) {
+      pd.release(memberId, false);
+    }
+    answerWaiters(member, List.of());
+    rebalance();
+    return Future.succeededFuture();
+  }
+
+  Future<Void> heartbeat(String memberId) {
+    Member member = members.get(memberId);
+    if (member == null) {
+      return Future.failedFuture(unknownMember(memberId));
+    }
+    member.lastSeen = now();
+    return Future.succeededFuture();
+  }
+
+  private BrokerException unknownMember(String memberId) {
+    return new BrokerException(BrokerError.UNKNOWN_MEMBER, "member " + memberId + " is not in group " + name
+        + " (it left, or its session expired): join again");
+  }
+
+  /** A new generation: in partitioned mode each partition goes to one member, round robin over the sorted members. */
+  private void rebalance() {
+    generation++;
+    if (mode != GroupMode.PARTITIONED) {
+      return;
+    }
+    Map<String, List<String>> subscribers = new HashMap<>();
+    members.values().stream().sorted((a, b) -> a.id.compareTo(b.id))
+        .forEach(m -> m.topics.forEach(t -> subscribers.computeIfAbsent(t, k -> new ArrayList<>()).add(m.id)));
+    for (PartitionDelivery pd : partitions.values()) {
+      List<String> candidates = subscribers.getOrDefault(pd.topic.name(), List.of());
+      String owner = candidates.isEmpty() ? null : candidates.get(pd.partition % candidates.size());
+      if (pd.owner != null && !pd.owner.equals(owner)) {
+        // The old owner's leases end with its ownership: its outcomes are now stale (no attempt counted).
+        pd.release(pd.owner, false);
+      }
+      pd.owner = owner;
+    }
+    deliverable();
+  }
+
+  // ---- fetch -----------------------------------------------------------------------------------------------------
+
+  Future<List<Delivery>> fetch(String memberId, int maxRecords, long maxBytes, long maxWaitMs) {
+    Member member = members.get(memberId);
+    if (member == null) {
+      return Future.failedFuture(unknownMember(memberId));
+    }
+    member.lastSeen = now();
+    List<Delivery> deliveries = collect(member, maxRecords, maxBytes);
+    if (!deliveries.isEmpty() || maxWaitMs <= 0) {
+      return Future.succeededFuture(deliveries);
+    }
+    Promise<List<Delivery>> promise = context.promise();
+    long timer = engine.vertx().setTimer(Math.min(maxWaitMs, engine.options().getMaxFetchWaitMs()), id -> {
+      waiters.removeIf(w -> w.promise == promise);
+      promise.tryComplete(List.of());
+    });
+    waiters.add(new Waiter(member, maxRecords, maxBytes, promise, timer));
+    return promise.future();
+  }
+
+  private List<Delivery> collect(Member member, int maxRecords, long maxBytes) {
+    List<PartitionDelivery> candidates = new ArrayList<>();
+    for (PartitionDelivery pd : partitions.values()) {
+      if (member.topics.contains(pd.topic.name()) && (mode == GroupMode.SHARED || member.id.equals(pd.owner))) {
+        candidates.add(pd);
+      }
+    }
+    List<Delivery> out = new ArrayList<>();
+    if (candidates.isEmpty()) {
+      return out;
+    }
+    // Start at a rotating partition so no partition is always served first.
+    int start = member.rotation++ % candidates.size();
+    long bytes = 0;
+    for (int i = 0; i < candidates.size() && out.size() < maxRecords; i++) {
+      PartitionDelivery pd = candidates.get((start + i) % candidates.size());
+      List<Delivery> some = pd.handOut(member.id, maxRecords - out.size(), Math.max(1, maxBytes - bytes), member.leaseMs);
+      for (Delivery d : some) {
+        bytes += d.record().encodedSize();
+      }
+      out.addAll(some);
+    }
+    return out;
+  }
+
+  @Override
+  public void deliverable() {
+    if (waiters.isEmpty() || wakeScheduled) {
+      return;
+    }
+    wakeScheduled = true;
+    context.execute(() -> {
+      wakeScheduled = false;
+      for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+        Waiter w = it.next();
+        List<Delivery> deliveries = collect(w.member, w.maxRecords, w.maxBytes);
+        if (!deliveries.isEmpty()) {
+          it.remove();
+          engine.vertx().cancelTimer(w.timer);
+          w.promise.tryComplete(deliveries);
+        }
+      }
+    });
+  }
+
+  private void answerWaiters(Member member, List<Delivery> answer) {
+    for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+      Waiter w = it.next();
+      if (w.member == member) {
+        it.remove();
+        engine.vertx().cancelTimer(w.timer);
+        w.promise.tryComplete(answer);
+      }
+    }
+  }
+
+  // ---- outcomes --------------------------------------------------------------------------------------------------
+
+  /** Applies outcomes in order; answers when each took effect (a dead letter stored, for instance). */
+  Future<List<OutcomeResult>> settle(Outcomes outcomes) {
+    List<Future<OutcomeResult>> results = new ArrayList<>();
+    for (String token : outcomes.acks()) {
+      results.add(apply(token, (pd, t) -> Future.succeededFuture(pd.ack(t))));
+    }
+    for (Outcomes.Nack nack : outcomes.nacks()) {
+      results.add(apply(nack.token(), (pd, t) -> pd.nack(t, nack.delayMs(), nack.error())));
+    }
+    for (Outcomes.Reject reject : outcomes.rejects()) {
+      results.add(apply(reject.token(), (pd, t) -> pd.reject(t, reject.error())));
+    }
+    for (Outcomes.Extend extend : outcomes.extensions()) {
+      results.add(apply(extend.token(), (pd, t) -> {
+        long leaseMs = extend.leaseMs() != null ? extend.leaseMs() : JoinRequest.DEFAULT_LEASE_MS;
+        return Future.succeededFuture(pd.extend(t, Math.max(1, Math.min(leaseMs, JoinRequest.MAX_LEASE_MS))));
+      }));
+    }
+    return Future.all(results).map(all -> all.<OutcomeResult>list());
+  }
+
+  private interface Outcome {
+    Future<OutcomeResult.Status> apply(PartitionDelivery pd, DeliveryToken token);
+  }
+
+  private Future<OutcomeResult> apply(String token, Outcome outcome) {
+    DeliveryToken t = DeliveryToken.decode(token, engine.tokenKey());
+    if (t == null || t.groupHash() != groupHash) {
+      return Future.succeededFuture(new OutcomeResult(token, OutcomeResult.Status.UNKNOWN_TOKEN));
+    }
+    PartitionDelivery pd = partitions.get(t.topicId() + ":" + t.partition());
+    if (pd == null) {
+      // Ours, but issued before a restart: that lease is gone.
+      return Future.succeededFuture(new OutcomeResult(token, OutcomeResult.Status.LEASE_EXPIRED));
+    }
+    return outcome.apply(pd, t).map(status -> new OutcomeResult(token, status));
+  }
+
+  // ---- seek, describe, dead letters ------------------------------------------------------------------------------
+
+  Future<Void> seek(String topicName, List<SeekPosition> positions) {
+    return engine.broker().topicMetadata(topicName).compose(topic -> {
+      for (SeekPosition pos : positions) {
+        if (pos.partition() < 0 || pos.partition() >= topic.partitions()) {
+          return Future.failedFuture(new BrokerException(BrokerError.PARTITION_OUT_OF_RANGE, "partition "
+              + pos.partition() + " does not exist; topic " + topicName + " has " + topic.partitions() + " partitions"));
+        }
+      }
+      topics.put(topic.name(), topic);
+      List<Future<Void>> seeks = new ArrayList<>();
+      for (SeekPosition pos : positions) {
+        PartitionDelivery pd = delivery(topic, pos.partition());
+        seeks.add(loadConfig().compose(v -> pd.load(false)).compose(v -> pd.seek(pos)));
+      }
+      return Future.all(seeks).mapEmpty();
+    });
+  }
+
+  Future<GroupDescription> describe() {
+    List<Future<GroupDescription.PartitionLag>> lags = new ArrayList<>();
+    for (PartitionDelivery pd : partitions.values()) {
+      lags.add(pd.lag());
+    }
+    return Future.all(lags).map(all -> {
+      List<GroupDescription.Member> list = new ArrayList<>();
+      for (Member m : members.values()) {
+        list.add(new GroupDescription.Member(m.id, m.topics, assignmentOf(m.id)));
+      }
+      return new GroupDescription(name, mode == null ? GroupMode.PARTITIONED : mode, generation, list, all.list());
+    });
+  }
+
+  /** Loads the state machines of these topics (a group restored from Postgres, to be described). */
+  Future<Void> attach(List<TopicMetadata> list) {
+    return loadConfig().compose(v -> {
+      List<Future<Void>> loads = new ArrayList<>();
+      for (TopicMetadata topic : list) {
+        topics.put(topic.name(), topic);
+        for (int p = 0; p < topic.partitions(); p++) {
+          loads.add(delivery(topic, p).load(false));
+        }
+      }
+      return Future.all(loads).mapEmpty();
+    });
+  }
+
+  int memberCount() {
+    return members.size();
+  }
+
+  GroupMode mode() {
+    return mode;
+  }
+
+  Future<List<DeadLetter>> deadLetters(String topicName, int limit) {
+    return engine.broker().topicMetadata(topicName).compose(topic -> loadConfig()
+        .compose(v -> engine.store().groupState().deadLetterOrigins(name, topic.id(), limit))
+        .compose(origins -> {
+          List<Future<DeadLetter>> letters = new ArrayList<>();
+          for (DeadLetterOrigin o : origins) {
+            letters.add(engine.broker().read(deadLetterTopicName(topic), o.dlqPartition(), o.dlqOffset(), 1, 16 << 20)
+                .map(r -> r.records().isEmpty() ? null : r.records().get(0))
+                .otherwise((LogRecord) null)
+                .map(record -> new DeadLetter(topic.name(), o.partition(), o.offset(), deadLetterTopicName(topic),
+                    o.dlqPartition(), o.dlqOffset(), o.reason(), o.deadLetteredAt(), record)));
+          }
+          return Future.all(letters).map(all -> all.<DeadLetter>list());
+        }));
+  }
+
+  /**
+   * Sends dead letters back: to this group only (its state machine delivers the original records again), or to the
+   * original topic for every group. Either way their origin rows go, so they can be dead-lettered again.
+   */
+  Future<Integer> redrive(String topicName, boolean toGroup, List<Long> offsets) {
+    return engine.broker().topicMetadata(topicName).compose(topic -> loadConfig()
+        .compose(v -> engine.store().groupState().deadLetterOrigins(name, topic.id(), 100_000))
+        .compose(all -> {
+          List<DeadLetterOrigin> chosen = all.stream()
+              .filter(o -> offsets == null || offsets.contains(o.offset())).toList();
+          if (chosen.isEmpty()) {
+            return Future.succeededFuture(0);
+          }
+          Future<Integer> sent = toGroup ? redriveToGroup(topic, chosen) : republish(topic, chosen);
+          return sent.compose(n -> engine.store().groupState().deleteDeadLetterOrigins(name, topic.id(), chosen)
+              .map(n));
+        }));
+  }
+
+  private Future<Integer> redriveToGroup(TopicMetadata topic, List<DeadLetterOrigin> origins) {
+    Map<Integer, List<DeadLetterOrigin>> byPartition = new TreeMap<>();
+    origins.forEach(o -> byPartition.computeIfAbsent(o.partition(), p -> new ArrayList<>()).add(o));
+    topics.put(topic.name(), topic);
+    List<Future<Integer>> all = new ArrayList<>();
+    byPartition.forEach((p, list) -> {
+      PartitionDelivery pd = delivery(topic, p);
+      all.add(pd.load(false).compose(v -> pd.redrive(list)));
+    });
+    return Future.all(all).map(cf -> cf.<Integer>list().stream().mapToInt(Integer::intValue).sum());
+  }
+
+  private Future<Integer> republish(TopicMetadata topic, List<DeadLetterOrigin> origins) {
+    String dlq = deadLetterTopicName(topic);
+    List<Future<LogRecord>> reads = new ArrayList<>();
+    for (DeadLetterOrigin o : origins) {
+      reads.add(engine.broker().read(dlq, o.dlqPartition(), o.dlqOffset(), 1, 16 << 20)
+          .map(r -> r.records().get(0)));
+    }
+    return Future.all(reads).compose(all -> {
+      List<dev.runnel.broker.ProduceRecord> records = new ArrayList<>();
+      for (int i = 0; i < origins.size(); i++) {
+        LogRecord r = all.resultAt(i);
+        records.add(new dev.runnel.broker.ProduceRecord(r.key(), r.value(), r.contentType(),
+            r.headers().stream().filter(h -> !h.name().startsWith("runnel.dlq.")).toList(), origins.get(i).partition(),
+            null));
+      }
+      return engine.broker().produce(topic.name(), records).map(List::size);
+    });
+  }
+
+  // ---- time ------------------------------------------------------------------------------------------------------
+
+  void tick() {
+    long now = now();
+    boolean due = false;
+    for (PartitionDelivery pd : partitions.values()) {
+      due |= pd.tick(now);
+    }
+    List<Member> expired = new ArrayList<>();
+    for (Member m : members.values()) {
+      if (now - m.lastSeen > m.sessionTimeoutMs) {
+        expired.add(m);
+      }
+    }
+    for (Member m : expired) {
+      members.remove(m.id);
+      for (PartitionDelivery pd : partitions.values()) {
+        pd.release(m.id, true);
+      }
+      for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+        Waiter w = it.next();
+        if (w.member == m) {
+          it.remove();
+          engine.vertx().cancelTimer(w.timer);
+          w.promise.tryFail(unknownMember(m.id));
+        }
+      }
+    }
+    if (!expired.isEmpty()) {
+      rebalance();
+    }
+    if (due) {
+      deliverable();
+    }
+  }
+
+  // ---- Host ------------------------------------------------------------------------------------------------------
+
+  @Override
+  public long now() {
+    return engine.options().getClock().millis();
+  }
+
+  @Override
+  public double random() {
+    return engine.random();
+  }
+
+  @Override
+  public int windowRecords() {
+    return engine.options().getWindowRecords();
+  }
+
+  @Override
+  public int maxParked() {
+    return engine.options().getWindowRecords() * engine.options().getMaxParkedFactor();
+  }
+
+  @Override
+  public byte[] tokenKey() {
+    return engine.tokenKey();
+  }
+
+  @Override
+  public int groupHash() {
+    return groupHash;
+  }
+
+  @Override
+  public Future<PartitionLog> deadLetterLog(TopicMetadata topic, int partition) {
+    return engine.broker().deadLetterLog(deadLetterTopicName(topic), topic, partition);
+  }
+
+  @Override
+  public void runOnGroupContext(Runnable action) {
+    context.execute(action);
+  }
+}

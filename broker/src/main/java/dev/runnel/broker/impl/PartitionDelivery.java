@@ -1,0 +1,778 @@
+package dev.runnel.broker.impl;
+
+import dev.runnel.broker.BrokerError;
+import dev.runnel.broker.BrokerException;
+import dev.runnel.broker.Delivery;
+import dev.runnel.broker.GroupDescription;
+import dev.runnel.broker.OutcomeResult.Status;
+import dev.runnel.broker.Partitioner;
+import dev.runnel.broker.RetryPolicy;
+import dev.runnel.broker.SeekPosition;
+import dev.runnel.durability.DeadLetterOrigin;
+import dev.runnel.durability.GroupStateStore;
+import dev.runnel.durability.Header;
+import dev.runnel.durability.LogRecord;
+import dev.runnel.durability.ParkedRecord;
+import dev.runnel.durability.PartitionLog;
+import dev.runnel.durability.StorageException;
+import dev.runnel.durability.StorageFailure;
+import dev.runnel.durability.TopicMetadata;
+import io.vertx.core.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * The delivery state machine of one group in one partition (DESIGN.md section 4). Confined to its group's context:
+ * no locks. It owns the committed offset, the window of loaded records past it, the parked records below it, the
+ * in-flight leases (one deadline queue), and which keys are blocked.
+ *
+ * <p>Rules: a keyed record is handed out only when it is the lowest unfinished offset of its key (retries included),
+ * so a key is processed one record at a time in offset order; unkeyed records never block. The committed offset
+ * advances over records that are done, and over records that wait (a retry, or a record blocked behind its key's
+ * head) by parking them: their rows are written in the same statement as the offset that passes them. So a waiting
+ * retry never pins the window; parking is bounded, and at the bound the window stops advancing.
+ */
+final class PartitionDelivery {
+
+  private static final Logger LOG = LoggerFactory.getLogger(PartitionDelivery.class);
+  private static final int COMPLETED_LEASES_KEPT = 10_000;
+  private static final int READ_BYTES = 4 * 1024 * 1024;
+
+  private enum State { READY, IN_FLIGHT, DEAD_LETTERING, DONE }
+
+  /** One unfinished (or recently finished) record. */
+  private static final class Entry {
+    final long offset;
+    LogRecord record;
+    Integer keyHash;
+    State state = State.READY;
+    /** Deliveries that failed (nack or lease expiry); the next delivery is attempt {@code attempts + 1}. */
+    int attempts;
+    long notBefore;
+    long firstFailure;
+    long lastFailure;
+    String lastError;
+    long leaseId;
+    long deadline;
+    String member;
+    String deadLetterReason;
+    long deadLetterRetryAt;
+
+    Entry(long offset) {
+      this.offset = offset;
+    }
+  }
+
+  interface Host {
+    long now();
+
+    double random();
+
+    int windowRecords();
+
+    int maxParked();
+
+    byte[] tokenKey();
+
+    int groupHash();
+
+    /** The dead-letter topic's partition log for this group and topic, created if needed. */
+    Future<PartitionLog> deadLetterLog(TopicMetadata topic, int partition);
+
+    /** Something may have become deliverable: wake the long polls. */
+    void deliverable();
+
+    /** Runs on the group's context (from another one). */
+    void runOnGroupContext(Runnable action);
+  }
+
+  final String group;
+  final TopicMetadata topic;
+  final int partition;
+  private final PartitionLog log;
+  private final GroupStateStore states;
+  private final Host host;
+  private RetryPolicy policy;
+
+  private final TreeMap<Long, Entry> entries = new TreeMap<>();
+  private final TreeSet<Long> ready = new TreeSet<>();
+  private final Map<Integer, TreeSet<Long>> byKey = new HashMap<>();
+  private final PriorityQueue<long[]> deadlines = new PriorityQueue<>((a, b) -> Long.compare(a[0], b[0]));
+  private final Set<Long> dirty = new HashSet<>();
+  private final Set<Long> storedRows = new HashSet<>();
+  private final Map<Long, Boolean> completedLeases = new LinkedHashMap<>(16, 0.75f, false) {
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<Long, Boolean> eldest) {
+      return size() > COMPLETED_LEASES_KEPT;
+    }
+  };
+
+  private long incarnation;
+  private long nextLeaseId;
+  private long committed;
+  private long skipped;
+  private long loadedUpTo;
+  private long highWatermark;
+  private int parkedCount;
+  private boolean committedDirty;
+  private boolean flushing;
+  private boolean reading;
+  private final Set<Long> loadingRecords = new HashSet<>();
+  private Future<Void> loaded;
+  /** The member that owns this partition in partitioned mode. */
+  String owner;
+
+  PartitionDelivery(String group, TopicMetadata topic, int partition, PartitionLog log, GroupStateStore states,
+                    Host host, RetryPolicy policy) {
+    this.group = group;
+    this.topic = topic;
+    this.partition = partition;
+    this.log = log;
+    this.states = states;
+    this.host = host;
+    this.policy = policy;
+    this.incarnation = newIncarnation();
+  }
+
+  private long newIncarnation() {
+    return (long) (host.random() * Long.MAX_VALUE) ^ System.nanoTime();
+  }
+
+  void policy(RetryPolicy policy) {
+    this.policy = policy;
+  }
+
+  // ---- loading ---------------------------------------------------------------------------------------------------
+
+  /** Loads the stored position and parked records once; later calls answer the same future. */
+  Future<Void> load(boolean startAtLatest) {
+    if (loaded == null) {
+      loaded = Future.all(states.load(group, topic.id(), partition), log.offsets()).map(all -> {
+        var state = all.<dev.runnel.durability.GroupPartitionState>resultAt(0);
+        var offsets = all.<dev.runnel.durability.PartitionOffsets>resultAt(1);
+        highWatermark = offsets.highWatermark();
+        committed = state.committedOffset() >= 0 ? state.committedOffset()
+            : startAtLatest ? offsets.highWatermark() : offsets.logStartOffset();
+        committedDirty = state.committedOffset() < 0;
+        skipped = state.skipped();
+        loadedUpTo = committed;
+        for (ParkedRecord p : state.parked()) {
+          Entry e = new Entry(p.offset());
+          e.keyHash = p.keyHash();
+          e.attempts = p.attempts();
+          e.notBefore = p.notBefore();
+          e.firstFailure = p.firstFailure();
+          e.lastFailure = p.lastFailure();
+          e.lastError = p.lastError();
+          entries.put(e.offset, e);
+          storedRows.add(e.offset);
+        }
+        rebuildIndexes();
+        log.onCommit(this::onHighWatermark);
+        return null;
+      });
+      loaded.onSuccess(v -> {
+        fill();
+        loadWaitingRecords();
+      });
+    }
+    return loaded;
+  }
+
+  private void onHighWatermark(long hw) {
+    // Called on the partition writer's context: hop to ours.
+    host.runOnGroupContext(() -> {
+      if (hw > highWatermark) {
+        highWatermark = hw;
+        fill();
+      }
+    });
+  }
+
+  /** Loads records into the window while it has room and the log has more. */
+  private void fill() {
+    int room = host.windowRecords() - (int) Math.min(Integer.MAX_VALUE, loadedUpTo - committed);
+    if (loaded == null || !loaded.succeeded() || reading || room <= 0 || loadedUpTo >= highWatermark) {
+      return;
+    }
+    reading = true;
+    long from = loadedUpTo;
+    log.read(from, room, READ_BYTES).onComplete(ar -> {
+      reading = false;
+      if (ar.failed()) {
+        if (ar.cause() instanceof StorageException s && s.failure() == StorageFailure.OFFSET_OUT_OF_RANGE) {
+          skipToLogStart();
+        } else {
+          LOG.warn("group {} could not read {}/{} at {}: {}", group, topic.name(), partition, from, ar.cause().getMessage());
+        }
+        return;
+      }
+      if (from != loadedUpTo) {
+        return;  // a seek moved the window meanwhile
+      }
+      highWatermark = Math.max(highWatermark, ar.result().highWatermark());
+      for (LogRecord r : ar.result().records()) {
+        Entry e = entries.get(r.offset());
+        if (e == null) {
+          e = new Entry(r.offset());
+          e.keyHash = r.key() == null ? null : Partitioner.murmur2(r.key());
+          entries.put(e.offset, e);
+          index(e);
+        }
+        e.record = r;
+      }
+      loadedUpTo = ar.result().nextOffset();
+      advance();
+      host.deliverable();
+      fill();
+    });
+  }
+
+  /** The group's position fell below the retained log: move to the log start and count what was skipped. */
+  private void skipToLogStart() {
+    log.offsets().onSuccess(o -> {
+      if (loadedUpTo < o.logStartOffset()) {
+        long lost = 0;
+        for (Iterator<Entry> it = entries.subMap(committed, o.logStartOffset()).values().iterator(); it.hasNext(); ) {
+          Entry e = it.next();
+          if (e.state != State.DONE && e.state != State.IN_FLIGHT && !storedRows.contains(e.offset)) {
+            it.remove();
+            unindex(e);
+            lost++;
+          }
+        }
+        skipped += (o.logStartOffset() - loadedUpTo) + lost;
+        loadedUpTo = o.logStartOffset();
+        if (committed < loadedUpTo && entries.subMap(committed, loadedUpTo).isEmpty()) {
+          committed = loadedUpTo;
+        }
+        committedDirty = true;
+        LOG.warn("group {} skipped to the log start {} of {}/{}: retention removed records it had not read",
+            group, loadedUpTo, topic.name(), partition);
+        flush();
+        fill();
+      }
+    });
+  }
+
+  /** Parked records whose turn has come but whose content is not in memory are read from the log. */
+  private void loadWaitingRecords() {
+    long now = host.now();
+    for (Long offset : ready) {
+      Entry e = entries.get(offset);
+      if (e.record == null && !loadingRecords.contains(offset) && isKeyHead(e) && e.notBefore <= now) {
+        loadingRecords.add(offset);
+        log.read(offset, 1, READ_BYTES).onComplete(ar -> {
+          loadingRecords.remove(offset);
+          Entry current = entries.get(offset);
+          if (current == null) {
+            return;
+          }
+          if (ar.succeeded() && !ar.result().records().isEmpty() && ar.result().records().get(0).offset() == offset) {
+            current.record = ar.result().records().get(0);
+            host.deliverable();
+          } else if (ar.failed() && ar.cause() instanceof StorageException s
+              && s.failure() == StorageFailure.OFFSET_OUT_OF_RANGE) {
+            // Retention removed it before it could be retried; it can no longer be dead-lettered with its content.
+            LOG.warn("group {}: parked record {}/{}@{} was removed by retention", group, topic.name(), partition, offset);
+            skipped++;
+            finish(current);
+          }
+        });
+      }
+    }
+  }
+
+  // ---- hand-out --------------------------------------------------------------------------------------------------
+
+  /** Hands out eligible records to a member, in offset order, within the bounds. */
+  List<Delivery> handOut(String member, int maxRecords, long maxBytes, long leaseMs) {
+    List<Delivery> out = new ArrayList<>();
+    if (loaded == null || !loaded.succeeded() || maxRecords <= 0) {
+      return out;
+    }
+    long now = host.now();
+    long bytes = 0;
+    boolean needRecords = false;
+    List<Entry> chosen = new ArrayList<>();
+    for (Long offset : ready) {
+      if (chosen.size() >= maxRecords) {
+        break;
+      }
+      Entry e = entries.get(offset);
+      if (e.notBefore > now || !isKeyHead(e)) {
+        continue;
+      }
+      if (e.record == null) {
+        needRecords = true;
+        continue;
+      }
+      int size = e.record.encodedSize();
+      if (!chosen.isEmpty() && bytes + size > maxBytes) {
+        break;
+      }
+      bytes += size;
+      chosen.add(e);
+    }
+    for (Entry e : chosen) {
+      ready.remove(e.offset);
+      e.state = State.IN_FLIGHT;
+      e.leaseId = ++nextLeaseId;
+      e.deadline = now + leaseMs;
+      e.member = member;
+      deadlines.add(new long[] {e.deadline, e.offset, e.leaseId});
+      int attempt = e.attempts + 1;
+      String token = new DeliveryToken(topic.id(), partition, e.offset, attempt, e.leaseId, incarnation,
+          host.groupHash()).encode(host.tokenKey());
+      out.add(new Delivery(token, topic.name(), partition, e.offset, attempt, e.deadline, e.record));
+    }
+    if (needRecords) {
+      loadWaitingRecords();
+    }
+    return out;
+  }
+
+  private boolean isKeyHead(Entry e) {
+    if (e.keyHash == null) {
+      return true;
+    }
+    TreeSet<Long> offsets = byKey.get(e.keyHash);
+    return offsets == null || offsets.first() == e.offset;
+  }
+
+  // ---- outcomes --------------------------------------------------------------------------------------------------
+
+  /** The entry a token leases, if the lease is current. */
+  private Entry current(DeliveryToken t) {
+    if (t.incarnation() != incarnation) {
+      return null;
+    }
+    Entry e = entries.get(t.offset());
+    return e != null && e.state == State.IN_FLIGHT && e.leaseId == t.leaseId() ? e : null;
+  }
+
+  Status ack(DeliveryToken t) {
+    Entry e = current(t);
+    if (e == null) {
+      return t.incarnation() == incarnation && completedLeases.containsKey(t.leaseId()) ? Status.OK : Status.LEASE_EXPIRED;
+    }
+    completedLeases.put(e.leaseId, Boolean.TRUE);
+    finish(e);
+    return Status.OK;
+  }
+
+  /** Answers once the outcome took effect: after the dead letter is stored when this was the last retry. */
+  Future<Status> nack(DeliveryToken t, Long delayMs, String error) {
+    Entry e = current(t);
+    if (e == null) {
+      return Future.succeededFuture(Status.LEASE_EXPIRED);
+    }
+    return failed(e, error, delayMs).map(Status.OK);
+  }
+
+  /** Answers once the dead letter is stored (or, if storing it failed, will be retried). */
+  Future<Status> reject(DeliveryToken t, String error) {
+    Entry e = current(t);
+    if (e == null) {
+      return Future.succeededFuture(Status.LEASE_EXPIRED);
+    }
+    long now = host.now();
+    e.lastError = error;
+    e.lastFailure = now;
+    if (e.firstFailure == 0) {
+      e.firstFailure = now;
+    }
+    e.attempts++;
+    return deadLetter(e, "rejected").map(Status.OK);
+  }
+
+  Status extend(DeliveryToken t, long leaseMs) {
+    Entry e = current(t);
+    if (e == null) {
+      return Status.LEASE_EXPIRED;
+    }
+    e.deadline = host.now() + leaseMs;
+    deadlines.add(new long[] {e.deadline, e.offset, e.leaseId});
+    return Status.OK;
+  }
+
+  /** A delivery failed (nack or lease expiry): retry after the backoff, or dead-letter after the last retry. */
+  private Future<Void> failed(Entry e, String error, Long delayMs) {
+    long now = host.now();
+    e.attempts++;
+    e.lastError = error;
+    e.lastFailure = now;
+    if (e.firstFailure == 0) {
+      e.firstFailure = now;
+    }
+    if (e.attempts > policy.maxRetries()) {
+      return deadLetter(e, "max-retries");
+    }
+    long delay = delayMs != null ? Math.min(Math.max(0, delayMs), policy.maxDelayMs())
+        : policy.delayMs(e.attempts, host::random);
+    e.notBefore = now + delay;
+    toReady(e);
+    dirty.add(e.offset);
+    advance();
+    flush();
+    return Future.succeededFuture();
+  }
+
+  private void toReady(Entry e) {
+    e.state = State.READY;
+    e.member = null;
+    ready.add(e.offset);
+  }
+
+  /** Acked or dead-lettered: the record is done. */
+  private void finish(Entry e) {
+    e.state = State.DONE;
+    e.member = null;
+    ready.remove(e.offset);
+    unindex(e);
+    if (e.offset < committed) {
+      entries.remove(e.offset);
+      parkedCount--;
+    }
+    dirty.add(e.offset);
+    advance();
+    flush();
+    host.deliverable();
+  }
+
+  private Future<Void> deadLetter(Entry e, String reason) {
+    e.state = State.DEAD_LETTERING;
+    e.member = null;
+    e.deadLetterReason = reason;
+    ready.remove(e.offset);
+    return sendDeadLetter(e);
+  }
+
+  /**
+   * Appends the dead letter with its origin row in one statement; a repeated attempt finds the origin and does not
+   * append again. Only then is the record done (and its parked row deleted).
+   */
+  private Future<Void> sendDeadLetter(Entry e) {
+    e.deadLetterRetryAt = Long.MAX_VALUE;
+    Future<LogRecord> record = e.record != null ? Future.succeededFuture(e.record)
+        : log.read(e.offset, 1, READ_BYTES).map(r -> r.records().get(0));
+    return record.compose(r -> {
+      e.record = r;
+      return states.deadLetterOrigin(group, topic.id(), partition, e.offset);
+    }).compose(existing -> existing != null ? Future.succeededFuture()
+        : host.deadLetterLog(topic, partition).compose(dlq -> dlq.appendDeadLetters(List.of(envelope(e)),
+            List.of(new DeadLetterOrigin(group, topic.id(), partition, e.offset, null, partition, -1,
+                e.deadLetterReason, host.now())))).mapEmpty())
+        .<Void>transform(ar -> {
+          Entry current = entries.get(e.offset);
+          if (current != e || e.state != State.DEAD_LETTERING) {
+            return Future.succeededFuture();  // a seek dropped it meanwhile
+          }
+          if (ar.succeeded()) {
+            finish(e);
+          } else {
+            LOG.warn("group {}: could not dead-letter {}/{}@{}, will retry: {}", group, topic.name(), partition,
+                e.offset, ar.cause().getMessage());
+            e.deadLetterRetryAt = host.now() + 1000;
+          }
+          return Future.succeededFuture();
+        });
+  }
+
+  private LogRecord envelope(Entry e) {
+    List<Header> headers = new ArrayList<>(e.record.headers());
+    headers.add(utf8("runnel.dlq.topic", topic.name()));
+    headers.add(utf8("runnel.dlq.partition", Integer.toString(partition)));
+    headers.add(utf8("runnel.dlq.offset", Long.toString(e.offset)));
+    headers.add(utf8("runnel.dlq.group", group));
+    headers.add(utf8("runnel.dlq.attempts", Integer.toString(e.attempts)));
+    headers.add(utf8("runnel.dlq.first-failure", Long.toString(e.firstFailure)));
+    headers.add(utf8("runnel.dlq.last-failure", Long.toString(e.lastFailure)));
+    headers.add(utf8("runnel.dlq.last-error", e.lastError == null ? "" : e.lastError));
+    headers.add(utf8("runnel.dlq.reason", e.deadLetterReason));
+    return LogRecord.of(e.record.key(), e.record.value(), e.record.contentType(), headers, null);
+  }
+
+  private static Header utf8(String name, String value) {
+    return new Header(name, value.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Gives back a member's leases: on leave or rebalance without counting an attempt; on session expiry as a
+   * failure.
+   */
+  void release(String member, boolean countAttempt) {
+    List<Entry> held = new ArrayList<>();
+    for (Entry e : entries.values()) {
+      if (e.state == State.IN_FLIGHT && (member == null || member.equals(e.member))) {
+        held.add(e);
+      }
+    }
+    for (Entry e : held) {
+      if (countAttempt) {
+        failed(e, "session of member " + e.member + " expired", null);
+      } else {
+        toReady(e);
+      }
+    }
+    if (!held.isEmpty()) {
+      host.deliverable();
+    }
+  }
+
+  // ---- time ------------------------------------------------------------------------------------------------------
+
+  /** Expires leases, retries failed dead-letter appends, and reports whether a retry became due. */
+  boolean tick(long now) {
+    while (!deadlines.isEmpty() && deadlines.peek()[0] <= now) {
+      long[] d = deadlines.poll();
+      Entry e = entries.get(d[1]);
+      if (e != null && e.state == State.IN_FLIGHT && e.leaseId == d[2] && e.deadline <= now) {
+        failed(e, "lease expired", null);
+      }
+    }
+    boolean due = false;
+    for (Long offset : ready) {
+      Entry e = entries.get(offset);
+      if (e.attempts > 0 && e.notBefore <= now && isKeyHead(e)) {
+        due = true;
+        break;
+      }
+    }
+    for (Entry e : entries.values()) {
+      if (e.state == State.DEAD_LETTERING && e.deadLetterRetryAt <= now) {
+        sendDeadLetter(e);
+      }
+    }
+    loadWaitingRecords();
+    fill();
+    if (committedDirty || !dirty.isEmpty()) {
+      flush();
+    }
+    return due;
+  }
+
+  // ---- committed offset ------------------------------------------------------------------------------------------
+
+  /** Moves the committed offset over the done prefix, parking the records that wait. */
+  private void advance() {
+    boolean moved = false;
+    while (committed < loadedUpTo) {
+      Entry e = entries.get(committed);
+      if (e == null) {
+        // Finished and forgotten (cannot happen in the window) or never loaded: stop.
+        break;
+      }
+      if (e.state == State.DONE) {
+        entries.remove(committed);
+      } else if (e.state == State.READY && (e.attempts > 0 || !isKeyHead(e))) {
+        if (parkedCount >= host.maxParked()) {
+          break;
+        }
+        parkedCount++;
+        dirty.add(e.offset);
+      } else {
+        break;
+      }
+      committed++;
+      moved = true;
+    }
+    if (moved) {
+      committedDirty = true;
+      fill();
+    }
+  }
+
+  /** Writes the committed offset and parked-row changes in one statement; one write in flight, the rest batched. */
+  private void flush() {
+    if (flushing || (!committedDirty && dirty.isEmpty()) || loaded == null || !loaded.succeeded()) {
+      return;
+    }
+    flushing = true;
+    List<Long> offsets = new ArrayList<>(dirty);
+    dirty.clear();
+    committedDirty = false;
+    List<ParkedRecord> upserts = new ArrayList<>();
+    List<Long> deletes = new ArrayList<>();
+    for (Long offset : offsets) {
+      Entry e = entries.get(offset);
+      if (e != null && e.state != State.DONE && (offset < committed || e.attempts > 0)) {
+        upserts.add(new ParkedRecord(offset, e.attempts > 0 ? ParkedRecord.Kind.RETRY : ParkedRecord.Kind.BLOCKED,
+            e.keyHash, e.attempts, e.notBefore, e.firstFailure, e.lastFailure, e.lastError));
+      } else if (storedRows.contains(offset)) {
+        deletes.add(offset);
+      }
+    }
+    states.save(group, topic.id(), partition, log.epoch(), committed, skipped, upserts, deletes).onComplete(ar -> {
+      flushing = false;
+      if (ar.succeeded()) {
+        upserts.forEach(p -> storedRows.add(p.offset()));
+        storedRows.removeAll(deletes);
+      } else {
+        LOG.warn("group {}: could not save its position in {}/{}: {}", group, topic.name(), partition,
+            ar.cause().getMessage());
+        dirty.addAll(offsets);
+        committedDirty = true;
+        return;  // the next tick tries again
+      }
+      if (committedDirty || !dirty.isEmpty()) {
+        flush();
+      }
+    });
+  }
+
+  // ---- seek, lag, redrive ----------------------------------------------------------------------------------------
+
+  /**
+   * Moves the group's position: every outstanding token of the partition becomes invalid, parked records at or above
+   * the new position are dropped, those below are kept.
+   */
+  Future<Void> seek(SeekPosition to) {
+    Future<Long> target = switch (to.kind()) {
+      case EARLIEST -> log.offsets().map(o -> o.logStartOffset());
+      case LATEST -> log.offsets().map(o -> o.highWatermark());
+      case TIMESTAMP -> log.offsetForTimestamp(to.value());
+      case OFFSET -> log.offsets().compose(o -> to.value() < o.logStartOffset() || to.value() > o.highWatermark()
+          ? Future.failedFuture(new BrokerException(BrokerError.OFFSET_OUT_OF_RANGE, "offset " + to.value()
+              + " is outside [" + o.logStartOffset() + ", " + o.highWatermark() + "] of " + topic.name() + "/" + partition))
+          : Future.succeededFuture(to.value()));
+    };
+    return target.map(offset -> {
+      incarnation = newIncarnation();
+      deadlines.clear();
+      for (Iterator<Entry> it = entries.values().iterator(); it.hasNext(); ) {
+        Entry e = it.next();
+        boolean parked = e.offset < committed || e.attempts > 0;
+        if (e.offset >= offset || !parked || e.state == State.DONE) {
+          it.remove();
+          dirty.add(e.offset);
+        } else if (e.state != State.READY) {
+          e.state = State.READY;
+          e.member = null;
+        }
+      }
+      committed = offset;
+      loadedUpTo = offset;
+      committedDirty = true;
+      rebuildIndexes();
+      flush();
+      fill();
+      host.deliverable();
+      return null;
+    });
+  }
+
+  Future<GroupDescription.PartitionLag> lag() {
+    long hw = Math.max(highWatermark, committed);
+    long records = (hw - committed) + parkedCount;
+    Entry oldest = entries.isEmpty() ? null : entries.firstEntry().getValue();
+    long oldestOffset = oldest != null && oldest.offset < committed ? oldest.offset : committed < hw ? committed : -1;
+    if (oldestOffset < 0) {
+      return Future.succeededFuture(lag(records, 0));
+    }
+    Entry known = entries.get(oldestOffset);
+    Future<LogRecord> record = known != null && known.record != null ? Future.succeededFuture(known.record)
+        : log.read(oldestOffset, 1, READ_BYTES).map(r -> r.records().isEmpty() ? null : r.records().get(0))
+            .otherwise((LogRecord) null);
+    return record.map(r -> lag(records, r == null ? 0 : Math.max(0, host.now() - r.timestamp())));
+  }
+
+  private GroupDescription.PartitionLag lag(long records, long ageMs) {
+    return new GroupDescription.PartitionLag(topic.name(), partition, committed, Math.max(highWatermark, committed),
+        records, ageMs, skipped, owner);
+  }
+
+  /** Re-delivers dead letters of this partition to this group: they become records waiting for their key's turn. */
+  Future<Integer> redrive(List<DeadLetterOrigin> origins) {
+    List<Future<LogRecord>> reads = new ArrayList<>();
+    for (DeadLetterOrigin o : origins) {
+      reads.add(log.read(o.offset(), 1, READ_BYTES).map(r -> r.records().isEmpty() ? null : r.records().get(0))
+          .otherwise((LogRecord) null));
+    }
+    return Future.join(reads).map(v -> {
+      int redriven = 0;
+      for (Future<LogRecord> f : reads) {
+        LogRecord r = f.result();
+        if (r == null || entries.containsKey(r.offset()) && entries.get(r.offset()).state != State.DONE) {
+          continue;  // gone with retention, or not finished in the first place
+        }
+        Entry e = new Entry(r.offset());
+        e.record = r;
+        e.keyHash = r.key() == null ? null : Partitioner.murmur2(r.key());
+        entries.put(e.offset, e);
+        if (e.offset < committed) {
+          parkedCount++;
+        }
+        index(e);
+        dirty.add(e.offset);
+        redriven++;
+      }
+      flush();
+      host.deliverable();
+      return redriven;
+    });
+  }
+
+  // ---- indexes ---------------------------------------------------------------------------------------------------
+
+  private void index(Entry e) {
+    if (e.state == State.READY) {
+      ready.add(e.offset);
+    }
+    if (e.keyHash != null && e.state != State.DONE) {
+      byKey.computeIfAbsent(e.keyHash, k -> new TreeSet<>()).add(e.offset);
+    }
+  }
+
+  private void unindex(Entry e) {
+    ready.remove(e.offset);
+    if (e.keyHash != null) {
+      TreeSet<Long> offsets = byKey.get(e.keyHash);
+      if (offsets != null) {
+        offsets.remove(e.offset);
+        if (offsets.isEmpty()) {
+          byKey.remove(e.keyHash);
+        }
+      }
+    }
+  }
+
+  private void rebuildIndexes() {
+    ready.clear();
+    byKey.clear();
+    parkedCount = 0;
+    for (Entry e : entries.values()) {
+      index(e);
+      if (e.offset < committed) {
+        parkedCount++;
+      }
+    }
+  }
+
+  long committed() {
+    return committed;
+  }
+
+  int inFlight() {
+    int n = 0;
+    for (Entry e : entries.values()) {
+      if (e.state == State.IN_FLIGHT) {
+        n++;
+      }
+    }
+    return n;
+  }
+}

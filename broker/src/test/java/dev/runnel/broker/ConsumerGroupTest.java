@@ -1,0 +1,424 @@
+package dev.runnel.broker;
+
+import dev.runnel.broker.impl.LocalBroker;
+import dev.runnel.durability.Header;
+import dev.runnel.durability.LogRecord;
+import dev.runnel.durability.LogStore;
+import dev.runnel.durability.TopicConfig;
+import dev.runnel.durability.test.ManualClock;
+import dev.runnel.durability.test.TestPostgres;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ConsumerGroupTest {
+
+  @RegisterExtension
+  static final TestPostgres PG = new TestPostgres();
+  private static final AtomicInteger NAMES = new AtomicInteger();
+  private static final JsonObject NO_JITTER = new JsonObject().put("maxRetries", 3).put("initialDelayMs", 1000)
+      .put("backoffMultiplier", 2).put("maxDelayMs", 300_000).put("jitter", 0);
+
+  private final ManualClock clock = new ManualClock(1_800_000_000_000L);
+  private Vertx vertx;
+  private LogStore store;
+  private LocalBroker broker;
+
+  @BeforeEach
+  void open() {
+    vertx = Vertx.vertx();
+    store = LogStore.open(vertx, PG.options().setClock(clock)).await();
+    broker = broker(10);
+  }
+
+  private LocalBroker broker(int window) {
+    return (LocalBroker) Broker.create(vertx, store,
+        new BrokerOptions().setClock(clock).setTickMs(0).setWindowRecords(window).setRandomSeed(7L));
+  }
+
+  @AfterEach
+  void close() {
+    broker.close();
+    store.close().await();
+    vertx.close().await();
+  }
+
+  private static String unique(String prefix) {
+    return prefix + NAMES.incrementAndGet();
+  }
+
+  private String topic(int partitions, JsonObject retryPolicy) {
+    String name = unique("t");
+    broker.createTopic(name, partitions, TopicConfig.DEFAULT.withRetryPolicy(retryPolicy)).await();
+    return name;
+  }
+
+  private List<ProduceResult> produce(String topic, String... keyValues) {
+    List<ProduceRecord> records = new ArrayList<>();
+    for (String kv : keyValues) {
+      String[] parts = kv.split("=", 2);
+      records.add(new ProduceRecord(parts[0].isEmpty() ? null : parts[0].getBytes(StandardCharsets.UTF_8),
+          parts[1].getBytes(StandardCharsets.UTF_8), "text/plain", List.of(), 0, null));
+    }
+    return broker.produce(topic, records).await();
+  }
+
+  private Membership join(String group, String topic, GroupMode mode) {
+    return broker.join(group, new JoinRequest(List.of(topic), mode, 3_600_000, 30_000, false)).await();
+  }
+
+  private List<Delivery> fetch(String group, Membership m, int max) {
+    return broker.fetch(group, m.memberId(), max, 1 << 20, 0).await();
+  }
+
+  private static String value(Delivery d) {
+    return new String(d.record().value(), StandardCharsets.UTF_8);
+  }
+
+  private OutcomeResult.Status ack(String group, Delivery d) {
+    return broker.settle(group, new Outcomes(List.of(d.token()), List.of(), List.of(), List.of())).await().get(0).status();
+  }
+
+  private OutcomeResult.Status nack(String group, Delivery d, String error) {
+    return broker.settle(group, new Outcomes(List.of(), List.of(new Outcomes.Nack(d.token(), null, error)), List.of(),
+        List.of())).await().get(0).status();
+  }
+
+  private void advance(long ms) {
+    clock.advance(ms);
+    broker.tick().await();
+  }
+
+  private static String header(LogRecord r, String name) {
+    return r.headers().stream().filter(h -> h.name().equals(name)).map(h -> new String(h.value(), StandardCharsets.UTF_8))
+        .findFirst().orElse(null);
+  }
+
+  @Test
+  void aPoisonKeyIsRetriedOnScheduleAndDeadLetteredWhileOtherKeysFlowPastAWholeWindow() {
+    String topic = topic(1, NO_JITTER);
+    String group = unique("g");
+    List<String> sent = new ArrayList<>();
+    sent.add("A=a0");
+    for (int i = 0; i < 25; i++) {
+      sent.add("B=b" + i);  // 25 records of key B: more than the window of 10
+    }
+    sent.add("A=a1");
+    produce(topic, sent.toArray(new String[0]));
+    Membership m = join(group, topic, GroupMode.SHARED);
+
+    List<Delivery> first = fetch(group, m, 100);
+    assertThat(first).extracting(ConsumerGroupTest::value).containsExactly("a0", "b0");  // one record per key at a time
+    Delivery a0 = first.get(0);
+    assertThat(a0.attempt()).isEqualTo(1);
+    assertThat(nack(group, a0, "boom 1")).isEqualTo(OutcomeResult.Status.OK);
+
+    // While a0 waits for its retry, key B flows through the whole backlog, past more than a window.
+    List<String> bSeen = new ArrayList<>();
+    Delivery b = first.get(1);
+    while (b != null) {
+      bSeen.add(value(b));
+      assertThat(ack(group, b)).isEqualTo(OutcomeResult.Status.OK);
+      List<Delivery> next = fetch(group, m, 100);
+      assertThat(next).extracting(ConsumerGroupTest::value).doesNotContain("a0", "a1");
+      b = next.isEmpty() ? null : next.get(0);
+    }
+    assertThat(bSeen).hasSize(25).first().isEqualTo("b0");
+    assertThat(bSeen).last().isEqualTo("b24");
+
+    // Retry n waits min(maxDelay, initial * multiplier^(n-1)): 1 s, 2 s, 4 s.
+    long[] waits = {1000, 2000, 4000};
+    Delivery current = a0;
+    for (int retry = 1; retry <= 3; retry++) {
+      advance(waits[retry - 1] - 1);
+      assertThat(fetch(group, m, 10)).as("retry %d not before its time", retry).isEmpty();
+      advance(1);
+      List<Delivery> again = fetch(group, m, 10);
+      assertThat(again).as("retry %d due", retry).extracting(ConsumerGroupTest::value).containsExactly("a0");
+      current = again.get(0);
+      assertThat(current.attempt()).isEqualTo(retry + 1);
+      assertThat(nack(group, current, "boom " + (retry + 1))).isEqualTo(OutcomeResult.Status.OK);
+    }
+    // maxRetries 3 = 4 deliveries: a0 is dead-lettered, and only then does a1 come.
+    List<Delivery> after = fetch(group, m, 10);
+    assertThat(after).extracting(ConsumerGroupTest::value).containsExactly("a1");
+    assertThat(after.get(0).attempt()).isEqualTo(1);
+
+    List<DeadLetter> letters = broker.deadLetters(group, topic, 10).await();
+    assertThat(letters).hasSize(1);
+    DeadLetter letter = letters.get(0);
+    assertThat(letter.offset()).isZero();
+    assertThat(letter.deadLetterTopic()).isEqualTo(topic + "." + group + ".dlq");
+    assertThat(letter.reason()).isEqualTo("max-retries");
+    LogRecord envelope = letter.record();
+    assertThat(new String(envelope.key(), StandardCharsets.UTF_8)).isEqualTo("A");
+    assertThat(new String(envelope.value(), StandardCharsets.UTF_8)).isEqualTo("a0");
+    assertThat(header(envelope, "runnel.dlq.topic")).isEqualTo(topic);
+    assertThat(header(envelope, "runnel.dlq.partition")).isEqualTo("0");
+    assertThat(header(envelope, "runnel.dlq.offset")).isEqualTo("0");
+    assertThat(header(envelope, "runnel.dlq.group")).isEqualTo(group);
+    assertThat(header(envelope, "runnel.dlq.attempts")).isEqualTo("4");
+    assertThat(header(envelope, "runnel.dlq.last-error")).isEqualTo("boom 4");
+    assertThat(header(envelope, "runnel.dlq.reason")).isEqualTo("max-retries");
+    assertThat(Long.parseLong(header(envelope, "runnel.dlq.first-failure"))).isEqualTo(1_800_000_000_000L);
+    assertThat(Long.parseLong(header(envelope, "runnel.dlq.last-failure"))).isEqualTo(1_800_000_000_000L + 1000 + 2000 + 4000);
+    // The DLQ topic itself holds it, once.
+    assertThat(broker.read(letter.deadLetterTopic(), 0, 0, 10, 1 << 20).await().records()).hasSize(1);
+  }
+
+  @Test
+  void rejectDeadLettersAtOnceAndRedriveToOneGroupDoesNotReachAnother() {
+    String topic = topic(2, NO_JITTER);
+    produce(topic, "k=x", "k=y");
+    String g1 = unique("g");
+    String g2 = unique("g");
+    Membership m1 = join(g1, topic, GroupMode.SHARED);
+    Membership m2 = join(g2, topic, GroupMode.SHARED);
+
+    Delivery x1 = fetch(g1, m1, 1).get(0);
+    assertThat(broker.settle(g1, new Outcomes(List.of(), List.of(), List.of(new Outcomes.Reject(x1.token(), "bad")),
+        List.of())).await().get(0).status()).isEqualTo(OutcomeResult.Status.OK);
+    assertThat(fetch(g1, m1, 10)).extracting(ConsumerGroupTest::value).containsExactly("y");
+    for (Delivery d : fetch(g2, m2, 10)) {
+      ack(g2, d);
+    }
+    for (Delivery d : fetch(g2, m2, 10)) {
+      ack(g2, d);
+    }
+    assertThat(broker.deadLetters(g1, topic, 10).await()).singleElement()
+        .satisfies(l -> assertThat(l.reason()).isEqualTo("rejected"));
+
+    assertThat(broker.redrive(g1, topic, true, null).await()).isEqualTo(1);
+    List<Delivery> again = fetch(g1, m1, 10);
+    assertThat(again).extracting(ConsumerGroupTest::value).containsExactly("x");
+    assertThat(fetch(g2, m2, 10)).as("the other group gets nothing").isEmpty();
+    assertThat(broker.deadLetters(g1, topic, 10).await()).isEmpty();
+  }
+
+  @Test
+  void redriveToTheTopicRepublishesForEveryGroup() {
+    String topic = topic(1, NO_JITTER);
+    produce(topic, "k=x");
+    String g1 = unique("g");
+    Membership m1 = join(g1, topic, GroupMode.SHARED);
+    Delivery x = fetch(g1, m1, 1).get(0);
+    broker.settle(g1, new Outcomes(List.of(), List.of(), List.of(new Outcomes.Reject(x.token(), "bad")), List.of())).await();
+    assertThat(broker.redrive(g1, topic, false, List.of(0L)).await()).isEqualTo(1);
+    List<LogRecord> log = broker.read(topic, 0, 0, 10, 1 << 20).await().records();
+    assertThat(log).hasSize(2);
+    assertThat(new String(log.get(1).value(), StandardCharsets.UTF_8)).isEqualTo("x");
+    assertThat(log.get(1).headers()).extracting(Header::name).noneMatch(n -> n.startsWith("runnel.dlq."));
+    assertThat(fetch(g1, m1, 10)).extracting(ConsumerGroupTest::value).containsExactly("x");
+  }
+
+  @Test
+  void seekToATimestampReplaysFromTheRightOffsetAndInvalidatesTokens() {
+    String topic = topic(1, NO_JITTER);
+    produce(topic, "=one", "=two");
+    clock.advance(10_000);
+    long secondBatch = clock.millis();
+    produce(topic, "=three");
+    clock.advance(10_000);
+    produce(topic, "=four");
+    String group = unique("g");
+    Membership m = join(group, topic, GroupMode.SHARED);
+    List<Delivery> all = fetch(group, m, 10);
+    assertThat(all).hasSize(4);
+    for (Delivery d : all.subList(0, 3)) {
+      ack(group, d);
+    }
+    Delivery outstanding = all.get(3);
+
+    broker.seek(group, topic, List.of(new SeekPosition(0, SeekPosition.Kind.TIMESTAMP, secondBatch))).await();
+    assertThat(ack(group, outstanding)).as("a token from before the seek").isEqualTo(OutcomeResult.Status.LEASE_EXPIRED);
+    List<Delivery> replay = fetch(group, m, 10);
+    assertThat(replay).extracting(Delivery::offset).containsExactly(2L, 3L);
+    replay.forEach(d -> ack(group, d));
+
+    broker.seek(group, topic, List.of(new SeekPosition(0, SeekPosition.Kind.EARLIEST, 0))).await();
+    assertThat(fetch(group, m, 10)).extracting(Delivery::offset).containsExactly(0L, 1L, 2L, 3L);
+    broker.seek(group, topic, List.of(new SeekPosition(0, SeekPosition.Kind.LATEST, 0))).await();
+    assertThat(fetch(group, m, 10)).isEmpty();
+    assertThatThrownBy(() -> broker.seek(group, topic, List.of(new SeekPosition(0, SeekPosition.Kind.OFFSET, 99))).await())
+        .isInstanceOfSatisfying(BrokerException.class, e -> assertThat(e.error()).isEqualTo(BrokerError.OFFSET_OUT_OF_RANGE));
+  }
+
+  @Test
+  void aStaleGenerationAckIsRefused() {
+    String topic = topic(2, NO_JITTER);
+    produce(topic, "=p0");
+    broker.produce(topic, List.of(new ProduceRecord(null, "p1".getBytes(), "text/plain", List.of(), 1, null))).await();
+    String group = unique("g");
+    Membership a = join(group, topic, GroupMode.PARTITIONED);
+    assertThat(a.assignment().get(topic)).containsExactly(0, 1);
+    List<Delivery> held = fetch(group, a, 10);
+    assertThat(held).hasSize(2);
+
+    Membership b = join(group, topic, GroupMode.PARTITIONED);
+    assertThat(b.generation()).isGreaterThan(a.generation());
+    GroupDescription description = broker.describeGroup(group).await();
+    int moved = description.partitions().stream().filter(p -> b.memberId().equals(p.assignedTo())).findFirst()
+        .orElseThrow().partition();
+    Delivery stale = held.stream().filter(d -> d.partition() == moved).findFirst().orElseThrow();
+    Delivery kept = held.stream().filter(d -> d.partition() != moved).findFirst().orElseThrow();
+    assertThat(ack(group, stale)).isEqualTo(OutcomeResult.Status.LEASE_EXPIRED);
+    assertThat(ack(group, kept)).isEqualTo(OutcomeResult.Status.OK);
+    // The new owner gets the record again, with no attempt counted for the revoked lease.
+    List<Delivery> redelivered = fetch(group, b, 10);
+    assertThat(redelivered).singleElement().satisfies(d -> {
+      assertThat(d.offset()).isEqualTo(stale.offset());
+      assertThat(d.attempt()).isEqualTo(1);
+    });
+  }
+
+  @Test
+  void leaseExpiryCountsAnAttemptLeavingDoesNotAndAckingTwiceIsOk() {
+    String topic = topic(1, NO_JITTER);
+    produce(topic, "=r");
+    String group = unique("g");
+    Membership m = join(group, topic, GroupMode.SHARED);
+    Delivery first = fetch(group, m, 1).get(0);
+    advance(30_001);  // the lease (30 s) expires: retry 1 after 1 s
+    assertThat(ack(group, first)).isEqualTo(OutcomeResult.Status.LEASE_EXPIRED);
+    assertThat(fetch(group, m, 1)).isEmpty();
+    advance(1000);
+    Delivery second = fetch(group, m, 1).get(0);
+    assertThat(second.attempt()).isEqualTo(2);
+
+    broker.leave(group, m.memberId()).await();
+    assertThat(ack(group, second)).isEqualTo(OutcomeResult.Status.LEASE_EXPIRED);
+    Membership n = join(group, topic, GroupMode.SHARED);
+    Delivery third = fetch(group, n, 1).get(0);
+    assertThat(third.attempt()).as("leaving counted no attempt").isEqualTo(2);
+    assertThat(ack(group, third)).isEqualTo(OutcomeResult.Status.OK);
+    assertThat(ack(group, third)).isEqualTo(OutcomeResult.Status.OK);
+
+    String other = unique("g");
+    join(other, topic, GroupMode.SHARED);
+    assertThat(ack(other, third)).as("a token of another group").isEqualTo(OutcomeResult.Status.UNKNOWN_TOKEN);
+    assertThat(broker.settle(group, new Outcomes(List.of("not-a-token"), List.of(), List.of(), List.of())).await()
+        .get(0).status()).isEqualTo(OutcomeResult.Status.UNKNOWN_TOKEN);
+    assertThatThrownBy(() -> broker.fetch(group, m.memberId(), 1, 1000, 0).await())
+        .isInstanceOfSatisfying(BrokerException.class, e -> assertThat(e.error()).isEqualTo(BrokerError.UNKNOWN_MEMBER));
+  }
+
+  @Test
+  void attemptsRetrySchedulesAndPositionsSurviveARestart() throws Exception {
+    String topic = topic(1, NO_JITTER);
+    produce(topic, "k=first", "=second", "k=third");
+    String group = unique("g");
+    Membership m = join(group, topic, GroupMode.SHARED);
+    List<Delivery> got = fetch(group, m, 10);
+    assertThat(got).extracting(ConsumerGroupTest::value).containsExactly("first", "second");
+    nack(group, got.get(0), "e1");
+    ack(group, got.get(1));
+    advance(1000);
+    Delivery retry = fetch(group, m, 10).get(0);
+    assertThat(retry.attempt()).isEqualTo(2);
+    nack(group, retry, "e2");  // retry 2 due 2 s later
+    broker.tick().await();
+    awaitCommitted(group, 3);
+
+    // Restart: every in-memory structure goes.
+    broker.close();
+    store.close().await();
+    vertx.close().await();
+    vertx = Vertx.vertx();
+    store = LogStore.open(vertx, PG.options().setClock(clock)).await();
+    broker = broker(10);
+
+    Membership again = join(group, topic, GroupMode.SHARED);
+    assertThat(fetch(group, again, 10)).as("nothing due yet, and third waits behind first").isEmpty();
+    advance(2000);
+    // Parked rows come back from Postgres without their records; a due one is read from the log, so long-poll.
+    List<Delivery> due = broker.fetch(group, again.memberId(), 10, 1 << 20, 10_000).await();
+    assertThat(due).extracting(ConsumerGroupTest::value).containsExactly("first");
+    assertThat(due.get(0).attempt()).isEqualTo(3);
+    ack(group, due.get(0));
+    // "third" was parked as blocked; its content is read from the log when its turn comes, so long-poll for it.
+    assertThat(broker.fetch(group, again.memberId(), 10, 1 << 20, 10_000).await())
+        .extracting(ConsumerGroupTest::value).containsExactly("third");
+  }
+
+  @Test
+  void lagCountsUnprocessedRecordsAndTheAgeOfTheOldest() {
+    String topic = topic(1, NO_JITTER);
+    produce(topic, "=a", "=b", "=c");
+    String group = unique("g");
+    Membership m = join(group, topic, GroupMode.PARTITIONED);
+    clock.advance(5_000);
+    GroupDescription.PartitionLag lag = broker.describeGroup(group).await().partitions().get(0);
+    assertThat(lag.records()).isEqualTo(3);
+    assertThat(lag.oldestAgeMs()).isEqualTo(5_000);
+    assertThat(lag.assignedTo()).isEqualTo(m.memberId());
+    fetch(group, m, 10).forEach(d -> ack(group, d));
+    lag = broker.describeGroup(group).await().partitions().get(0);
+    assertThat(lag.records()).isZero();
+    assertThat(lag.committedOffset()).isEqualTo(3);
+    assertThat(broker.listGroups().await()).extracting(GroupDescription::name).contains(group);
+  }
+
+  @Test
+  void unkeyedRecordsAreIndependentAndKeysKeepTheirOrderAcrossMembers() {
+    String topic = topic(1, NO_JITTER);
+    produce(topic, "=u1", "=u2", "k=k1", "k=k2", "=u3");
+    String group = unique("g");
+    Membership a = join(group, topic, GroupMode.SHARED);
+    Membership b = join(group, topic, GroupMode.SHARED);
+    List<Delivery> toA = fetch(group, a, 2);
+    List<Delivery> toB = fetch(group, b, 10);
+    assertThat(toA).extracting(ConsumerGroupTest::value).containsExactly("u1", "u2");
+    assertThat(toB).extracting(ConsumerGroupTest::value).containsExactly("k1", "u3");  // k2 waits for k1
+    Map<String, Delivery> byValue = new HashMap<>();
+    toB.forEach(d -> byValue.put(value(d), d));
+    ack(group, byValue.get("k1"));
+    assertThat(fetch(group, a, 10)).extracting(ConsumerGroupTest::value).containsExactly("k2");
+  }
+
+  @Test
+  void committedOffsetsArePersistedAndGroupsAreValidated() throws Exception {
+    String topic = topic(1, NO_JITTER);
+    produce(topic, "=a", "=b");
+    String group = unique("g");
+    Membership m = join(group, topic, GroupMode.SHARED);
+    fetch(group, m, 10).forEach(d -> ack(group, d));
+    awaitCommitted(group, 2);
+    assertThatThrownBy(() -> broker.join("bad group!", new JoinRequest(List.of(topic), GroupMode.SHARED, 1000, 1000, false))
+        .await()).isInstanceOfSatisfying(BrokerException.class, e -> assertThat(e.error()).isEqualTo(BrokerError.INVALID_REQUEST));
+    assertThatThrownBy(() -> join(group, "missing-topic", GroupMode.SHARED))
+        .isInstanceOfSatisfying(BrokerException.class, e -> assertThat(e.error()).isEqualTo(BrokerError.TOPIC_NOT_FOUND));
+    assertThatThrownBy(() -> join(group, topic, GroupMode.PARTITIONED))
+        .isInstanceOfSatisfying(BrokerException.class, e -> assertThat(e.error()).isEqualTo(BrokerError.INVALID_REQUEST));
+  }
+
+  /** Waits (bounded) until the group's committed offset in partition 0 is stored; saves are asynchronous batches. */
+  private void awaitCommitted(String group, long expected) throws Exception {
+    long stored = -1;
+    for (int i = 0; i < 200 && stored != expected; i++) {
+      broker.tick().await();
+      try (Connection c = PG.jdbc(); ResultSet rs = c.createStatement().executeQuery(
+          "SELECT committed_offset FROM group_offsets WHERE group_name = '" + group + "' AND partition = 0")) {
+        stored = rs.next() ? rs.getLong(1) : -1;
+      }
+      if (stored != expected) {
+        Thread.sleep(10);
+      }
+    }
+    assertThat(stored).isEqualTo(expected);
+  }
+}

@@ -1,0 +1,44 @@
+package dev.runnel.durability;
+
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
+
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/**
+ * Storage of consumer-group state: committed offsets, parked records, dead-letter origins, group configs. It stores
+ * what the broker decides; the rules live in the broker.
+ */
+public interface GroupStateStore {
+
+  Future<GroupPartitionState> load(String group, UUID topicId, int partition);
+
+  /**
+   * Saves one group's position in one partition in one statement: the committed offset, the parked rows to write
+   * (insert or replace) and the parked offsets to delete. Fenced by the partition's epoch: fails with UNAVAILABLE when
+   * the epoch is no longer current.
+   */
+  Future<Void> save(String group, UUID topicId, int partition, long epoch, long committedOffset, long skipped,
+                    List<ParkedRecord> upserts, List<Long> deletes);
+
+  /** The dead-letter origin of a record, or null. */
+  Future<DeadLetterOrigin> deadLetterOrigin(String group, UUID topicId, int partition, long offset);
+
+  /** The group's dead letters of a topic, oldest first, at most {@code limit}. */
+  Future<List<DeadLetterOrigin>> deadLetterOrigins(String group, UUID topicId, int limit);
+
+  Future<Void> deleteDeadLetterOrigins(String group, UUID topicId, List<DeadLetterOrigin> origins);
+
+  /** Group name → its committed offsets, as "topicId/partition" → offset. */
+  Future<Map<String, Map<String, Long>>> committedOffsets();
+
+  /** The group's config, or null. */
+  Future<JsonObject> groupConfig(String group);
+
+  Future<Void> saveGroupConfig(String group, JsonObject config);
+
+  /** A secret shared by every node, created at first use. */
+  Future<byte[]> secret(String name, int bytes);
+}

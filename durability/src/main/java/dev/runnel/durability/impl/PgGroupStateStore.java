@@ -1,0 +1,194 @@
+package dev.runnel.durability.impl;
+
+import dev.runnel.durability.DeadLetterOrigin;
+import dev.runnel.durability.GroupPartitionState;
+import dev.runnel.durability.GroupStateStore;
+import dev.runnel.durability.ParkedRecord;
+import dev.runnel.durability.StorageException;
+import dev.runnel.durability.StorageFailure;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.SqlClient;
+import io.vertx.sqlclient.Tuple;
+
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+/** {@link GroupStateStore} on the same Postgres as the log. */
+final class PgGroupStateStore implements GroupStateStore {
+
+  private static final String SAVE = """
+      WITH lease AS (SELECT 1 FROM partitions WHERE topic_id = $2 AND partition = $3 AND epoch = $4 FOR KEY SHARE),
+      o AS (INSERT INTO group_offsets (group_name, topic_id, partition, committed_offset, skipped)
+            SELECT $1, $2, $3, $5, $6 FROM lease
+            ON CONFLICT (group_name, topic_id, partition)
+            DO UPDATE SET committed_offset = excluded.committed_offset, skipped = excluded.skipped
+            RETURNING 1),
+      d AS (DELETE FROM parked WHERE group_name = $1 AND topic_id = $2 AND partition = $3
+              AND record_offset = ANY($7::bigint[]) AND EXISTS (SELECT 1 FROM lease)
+            RETURNING 1),
+      u AS (INSERT INTO parked (group_name, topic_id, partition, record_offset, kind, key_hash, attempts, not_before,
+                                first_failure, last_failure, last_error)
+            SELECT $1, $2, $3, x.o, x.k::"char", x.h, x.a, x.nb, x.ff, x.lf, x.le
+              FROM unnest($8::bigint[], $9::text[], $10::int[], $11::int[], $12::bigint[], $13::bigint[], $14::bigint[],
+                          $15::text[]) AS x(o, k, h, a, nb, ff, lf, le), lease
+            ON CONFLICT (group_name, topic_id, partition, record_offset) DO UPDATE
+              SET kind = excluded.kind, key_hash = excluded.key_hash, attempts = excluded.attempts,
+                  not_before = excluded.not_before, first_failure = excluded.first_failure,
+                  last_failure = excluded.last_failure, last_error = excluded.last_error
+            RETURNING 1)
+      SELECT (SELECT count(*) FROM o) AS saved, (SELECT count(*) FROM d) AS deleted, (SELECT count(*) FROM u) AS parked""";
+
+  private final SqlClient client;
+
+  PgGroupStateStore(SqlClient client) {
+    this.client = client;
+  }
+
+  @Override
+  public Future<GroupPartitionState> load(String group, UUID topicId, int partition) {
+    Tuple key = Tuple.of(group, topicId, partition);
+    Future<long[]> offsets = client.preparedQuery("""
+            SELECT committed_offset, skipped FROM group_offsets
+             WHERE group_name = $1 AND topic_id = $2 AND partition = $3""").execute(key)
+        .map(rows -> rows.rowCount() == 0 ? new long[] {-1, 0}
+            : new long[] {rows.iterator().next().getLong(0), rows.iterator().next().getLong(1)});
+    Future<List<ParkedRecord>> parked = client.preparedQuery("""
+            SELECT record_offset, kind::text AS kind, key_hash, attempts, not_before, first_failure, last_failure, last_error
+              FROM parked WHERE group_name = $1 AND topic_id = $2 AND partition = $3 ORDER BY record_offset""")
+        .execute(key)
+        .map(rows -> {
+          List<ParkedRecord> list = new ArrayList<>();
+          for (Row r : rows) {
+            list.add(new ParkedRecord(r.getLong("record_offset"),
+                "r".equals(r.getString("kind")) ? ParkedRecord.Kind.RETRY : ParkedRecord.Kind.BLOCKED,
+                r.getInteger("key_hash"), r.getInteger("attempts"), r.getLong("not_before"),
+                orZero(r.getLong("first_failure")), orZero(r.getLong("last_failure")), r.getString("last_error")));
+          }
+          return list;
+        });
+    return Future.all(offsets, parked).map(v -> new GroupPartitionState(offsets.result()[0], offsets.result()[1],
+        parked.result()));
+  }
+
+  private static long orZero(Long v) {
+    return v == null ? 0 : v;
+  }
+
+  @Override
+  public Future<Void> save(String group, UUID topicId, int partition, long epoch, long committedOffset, long skipped,
+                           List<ParkedRecord> upserts, List<Long> deletes) {
+    int n = upserts.size();
+    Long[] offsets = new Long[n];
+    String[] kinds = new String[n];
+    Integer[] hashes = new Integer[n];
+    Integer[] attempts = new Integer[n];
+    Long[] notBefore = new Long[n];
+    Long[] first = new Long[n];
+    Long[] last = new Long[n];
+    String[] errors = new String[n];
+    for (int i = 0; i < n; i++) {
+      ParkedRecord p = upserts.get(i);
+      offsets[i] = p.offset();
+      kinds[i] = p.kind() == ParkedRecord.Kind.RETRY ? "r" : "b";
+      hashes[i] = p.keyHash();
+      attempts[i] = p.attempts();
+      notBefore[i] = p.notBefore();
+      first[i] = p.firstFailure();
+      last[i] = p.lastFailure();
+      errors[i] = p.lastError();
+    }
+    Tuple params = Tuple.of(group, topicId, partition, epoch, committedOffset, skipped)
+        .addArrayOfLong(deletes.toArray(new Long[0]))
+        .addArrayOfLong(offsets).addArrayOfString(kinds).addArrayOfInteger(hashes).addArrayOfInteger(attempts)
+        .addArrayOfLong(notBefore).addArrayOfLong(first).addArrayOfLong(last).addArrayOfString(errors);
+    return client.preparedQuery(SAVE).execute(params).compose(rows -> rows.iterator().next().getLong("saved") == 1
+        ? Future.<Void>succeededFuture()
+        : Future.failedFuture(new StorageException(StorageFailure.UNAVAILABLE,
+            "group state of " + group + " in partition " + partition + " was fenced (epoch " + epoch + " is not current)")));
+  }
+
+  @Override
+  public Future<DeadLetterOrigin> deadLetterOrigin(String group, UUID topicId, int partition, long offset) {
+    return client.preparedQuery("SELECT * FROM dead_letter_origins WHERE group_name = $1 AND topic_id = $2"
+            + " AND partition = $3 AND record_offset = $4")
+        .execute(Tuple.of(group, topicId, partition, offset))
+        .map(rows -> rows.rowCount() == 0 ? null : origin(rows.iterator().next()));
+  }
+
+  @Override
+  public Future<List<DeadLetterOrigin>> deadLetterOrigins(String group, UUID topicId, int limit) {
+    return client.preparedQuery("SELECT * FROM dead_letter_origins WHERE group_name = $1 AND topic_id = $2"
+            + " ORDER BY dead_lettered_at, partition, record_offset LIMIT $3")
+        .execute(Tuple.of(group, topicId, limit))
+        .map(rows -> {
+          List<DeadLetterOrigin> list = new ArrayList<>();
+          rows.forEach(r -> list.add(origin(r)));
+          return list;
+        });
+  }
+
+  private static DeadLetterOrigin origin(Row r) {
+    return new DeadLetterOrigin(r.getString("group_name"), r.getUUID("topic_id"), r.getInteger("partition"),
+        r.getLong("record_offset"), r.getUUID("dlq_topic_id"), r.getInteger("dlq_partition"), r.getLong("dlq_offset"),
+        r.getString("reason"), r.getLong("dead_lettered_at"));
+  }
+
+  @Override
+  public Future<Void> deleteDeadLetterOrigins(String group, UUID topicId, List<DeadLetterOrigin> origins) {
+    Integer[] partitions = origins.stream().map(DeadLetterOrigin::partition).toArray(Integer[]::new);
+    Long[] offsets = origins.stream().map(DeadLetterOrigin::offset).toArray(Long[]::new);
+    return client.preparedQuery("""
+            DELETE FROM dead_letter_origins d USING unnest($3::int[], $4::bigint[]) AS x(p, o)
+             WHERE d.group_name = $1 AND d.topic_id = $2 AND d.partition = x.p AND d.record_offset = x.o""")
+        .execute(Tuple.of(group, topicId).addArrayOfInteger(partitions).addArrayOfLong(offsets))
+        .mapEmpty();
+  }
+
+  @Override
+  public Future<Map<String, Map<String, Long>>> committedOffsets() {
+    return client.preparedQuery("SELECT group_name, topic_id, partition, committed_offset FROM group_offsets")
+        .execute()
+        .map(rows -> {
+          Map<String, Map<String, Long>> groups = new HashMap<>();
+          for (Row r : rows) {
+            groups.computeIfAbsent(r.getString(0), g -> new HashMap<>())
+                .put(r.getUUID(1) + "/" + r.getInteger(2), r.getLong(3));
+          }
+          return groups;
+        });
+  }
+
+  @Override
+  public Future<JsonObject> groupConfig(String group) {
+    return client.preparedQuery("SELECT config FROM group_configs WHERE group_name = $1").execute(Tuple.of(group))
+        .map(rows -> rows.rowCount() == 0 ? null : toJson(rows.iterator().next().getValue(0)));
+  }
+
+  private static JsonObject toJson(Object v) {
+    return v instanceof JsonObject j ? j : new JsonObject(String.valueOf(v));
+  }
+
+  @Override
+  public Future<Void> saveGroupConfig(String group, JsonObject config) {
+    return client.preparedQuery("INSERT INTO group_configs (group_name, config) VALUES ($1, $2)"
+            + " ON CONFLICT (group_name) DO UPDATE SET config = excluded.config")
+        .execute(Tuple.of(group, config)).mapEmpty();
+  }
+
+  @Override
+  public Future<byte[]> secret(String name, int bytes) {
+    byte[] fresh = new byte[bytes];
+    new SecureRandom().nextBytes(fresh);
+    return client.preparedQuery("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .execute(Tuple.of(name, Buffer.buffer(fresh)))
+        .compose(v -> client.preparedQuery("SELECT value FROM secrets WHERE name = $1").execute(Tuple.of(name)))
+        .map(rows -> rows.iterator().next().getBuffer(0).getBytes());
+  }
+}

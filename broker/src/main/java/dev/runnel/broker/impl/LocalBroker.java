@@ -155,9 +155,13 @@ public final class LocalBroker implements Broker {
         }
         appends.add(store.partition(topic, partition).append(batch).andThen(ar -> {
           if (ar.succeeded()) {
+            AppendResult res = ar.result();
+            long next = res.baseOffset();
             for (int j = 0; j < indexes.size(); j++) {
-              results[indexes.get(j)] = new ProduceResult(partition, ar.result().baseOffset() + j,
-                  ar.result().timestamp(), false);
+              AppendResult.Duplicate dup = res.duplicates() == null ? null : res.duplicates()[j];
+              results[indexes.get(j)] = dup != null
+                  ? new ProduceResult(partition, dup.offset(), dup.timestamp(), true)
+                  : new ProduceResult(partition, next++, res.timestamp(), false);
             }
           }
         }));

@@ -58,6 +58,7 @@ final class PartitionWriter implements PartitionLog {
   private final ConcurrentSkipListMap<Long, Long> segmentStarts = new ConcurrentSkipListMap<>();
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
   private final List<LongConsumer> commitListeners = new CopyOnWriteArrayList<>();
+  private final DedupKeys dedup;
   private Future<Void> acquiring;
 
   // Read from other threads (readers, lease renewal); written only on the context.
@@ -81,6 +82,7 @@ final class PartitionWriter implements PartitionLog {
     this.topic = topic;
     this.partition = partition;
     this.context = context;
+    this.dedup = new DedupKeys(store, topic, partition);
   }
 
   @Override
@@ -171,45 +173,130 @@ final class PartitionWriter implements PartitionLog {
     }
     List<Pending> batch = new ArrayList<>();
     long bytes = 0;
-    int count = 0;
     int maxWriteBytes = store.options().getMaxWriteBytes();
     while (!queue.isEmpty() && (batch.isEmpty() || bytes + queue.peek().bytes <= maxWriteBytes)) {
       Pending p = queue.poll();
       batch.add(p);
       bytes += p.bytes;
-      count += p.records.size();
     }
     queuedBytes -= bytes;
-    long timestamp = Math.max(store.options().getClock().millis(), lastTimestamp);
-    long base = nextOffset;
-    int recordCount = count;
-    List<LogRecord> stored = new ArrayList<>(count);
-    long offset = base;
-    for (Pending p : batch) {
-      for (LogRecord r : p.records) {
-        stored.add(r.at(offset++, timestamp));
+    writing = true;
+    long encodedBytes = bytes;
+    dedup.known(batch.stream().flatMap(p -> p.records.stream()).toList()).onComplete(known -> {
+      if (known.failed()) {
+        writing = false;
+        failAll(batch, new StorageException(StorageFailure.UNAVAILABLE, "could not check idempotency keys of "
+            + name() + ": " + known.cause().getMessage(), known.cause()));
+        flush();
+        return;
+      }
+      Write write = prepare(batch, known.result(), encodedBytes);
+      if (write.stored.isEmpty()) {
+        // Every record was a duplicate of one already committed: nothing to write.
+        writing = false;
+        write.complete();
+        flush();
+        return;
+      }
+      send(write);
+    });
+  }
+
+  /** One write: the appends it answers, the records it stores, and each append's answer. */
+  private final class Write {
+    final List<Pending> batch;
+    final List<LogRecord> stored = new ArrayList<>();
+    final List<AppendResult> results = new ArrayList<>();
+    final Map<String, Long> newKeys = new java.util.LinkedHashMap<>();
+    final long timestamp;
+    final long base;
+    final long bytes;
+
+    Write(List<Pending> batch, long timestamp, long base, long bytes) {
+      this.batch = batch;
+      this.timestamp = timestamp;
+      this.base = base;
+      this.bytes = bytes;
+    }
+
+    long last() {
+      return base + stored.size() - 1;
+    }
+
+    void complete() {
+      for (int i = 0; i < batch.size(); i++) {
+        batch.get(i).promise.complete(results.get(i));
       }
     }
-    long last = offset - 1;
-    long segment = Math.floorDiv(timestamp, topic.config().segmentMs());
-    Buffer block = RecordBlock.encode(stored, (int) bytes);
-    Tuple params = Tuple.of(topic.id(), partition, epoch, base, last, timestamp, recordCount, block);
-    boolean withOrigins = addOrigins(batch, base, params);
-    String sql = withOrigins ? Sql.appendDeadLetters(topic.id(), segment) : Sql.append(topic.id(), segment);
-    writing = true;
-    Future<Void> segmentReady = segment == currentSegment ? Future.succeededFuture() : openSegment(segment, base);
-    Future<RowSet<Row>> write = segmentReady.compose(v -> store.client().preparedQuery(sql).execute(params));
-    onContext(write).onComplete(ar -> {
+  }
+
+  /** Assigns offsets to the records that are not duplicates; duplicates answer their original position. */
+  private Write prepare(List<Pending> batch, Map<String, long[]> known, long bytes) {
+    long timestamp = Math.max(store.options().getClock().millis(), lastTimestamp);
+    Write write = new Write(batch, timestamp, nextOffset, bytes);
+    long offset = nextOffset;
+    boolean dedupOn = topic.config().dedup();
+    for (Pending p : batch) {
+      long first = -1;
+      AppendResult.Duplicate[] duplicates = null;
+      for (int i = 0; i < p.records.size(); i++) {
+        LogRecord r = p.records.get(i);
+        String key = dedupOn ? r.idempotencyKey() : null;
+        long[] original = key == null ? null : known.get(key);
+        Long inThisWrite = key == null ? null : write.newKeys.get(key);
+        if (original != null || inThisWrite != null) {
+          if (duplicates == null) {
+            duplicates = new AppendResult.Duplicate[p.records.size()];
+          }
+          duplicates[i] = original != null ? new AppendResult.Duplicate(original[0], original[1])
+              : new AppendResult.Duplicate(inThisWrite, timestamp);
+          continue;
+        }
+        if (first < 0) {
+          first = offset;
+        }
+        if (key != null) {
+          write.newKeys.put(key, offset);
+        }
+        write.stored.add(r.at(offset++, timestamp));
+      }
+      write.results.add(new AppendResult(first, timestamp, duplicates));
+    }
+    return write;
+  }
+
+  private void send(Write write) {
+    long segment = Math.floorDiv(write.timestamp, topic.config().segmentMs());
+    Buffer block = RecordBlock.encode(write.stored, (int) write.bytes);
+    Tuple params = Tuple.of(topic.id(), partition, epoch, write.base, write.last(), write.timestamp,
+        write.stored.size(), block);
+    String sql;
+    boolean counted;
+    if (addOrigins(write, params)) {
+      sql = Sql.appendDeadLetters(topic.id(), segment);
+      counted = true;
+    } else if (!write.newKeys.isEmpty()) {
+      params.addArrayOfString(write.newKeys.keySet().toArray(new String[0]))
+          .addArrayOfLong(write.newKeys.values().toArray(new Long[0]))
+          .addLong(write.timestamp + topic.config().dedupWindowMs());
+      sql = Sql.appendWithDedupKeys(topic.id(), segment);
+      counted = true;
+    } else {
+      sql = Sql.append(topic.id(), segment);
+      counted = false;
+    }
+    Future<Void> segmentReady = segment == currentSegment ? Future.succeededFuture() : openSegment(segment, write.base);
+    Future<RowSet<Row>> sent = segmentReady.compose(v -> store.client().preparedQuery(sql).execute(params));
+    onContext(sent).onComplete(ar -> {
       writing = false;
-      long bytesWritten = block.length();
       boolean written = ar.succeeded()
-          && (withOrigins ? ar.result().iterator().next().getLong("written") == 1 : ar.result().rowCount() == 1);
+          && (counted ? ar.result().iterator().next().getLong("written") == 1 : ar.result().rowCount() == 1);
       if (written) {
-        committed(batch, stored, base, last, timestamp, bytesWritten);
+        committed(write, block.length());
       } else if (ar.succeeded()) {
         LOG.warn("{} was fenced: its epoch {} is no longer current", name(), epoch);
         state = State.LOST;
-        failAll(batch, new StorageException(StorageFailure.UNAVAILABLE, "partition " + name()
+        failAll(write.batch, new StorageException(StorageFailure.UNAVAILABLE, "partition " + name()
             + " lost its lease to another writer; nothing was stored"));
         if (!queue.isEmpty()) {
           acquire();
@@ -219,10 +306,10 @@ final class PartitionWriter implements PartitionLog {
         // Postgres answered with an error: the statement rolled back, so the offsets are free again.
         LOG.warn("write to {} failed: {}", name(), ar.cause().getMessage());
         currentSegment = Long.MIN_VALUE;
-        failAll(batch, new StorageException(StorageFailure.UNAVAILABLE, "could not store records in " + name()
+        failAll(write.batch, new StorageException(StorageFailure.UNAVAILABLE, "could not store records in " + name()
             + ": " + ar.cause().getMessage(), ar.cause()));
       } else {
-        recoverUnknownOutcome(batch, stored, base, last, timestamp, bytesWritten, ar.cause());
+        recoverUnknownOutcome(write, block.length(), ar.cause());
         return;
       }
       flush();
@@ -243,26 +330,27 @@ final class PartitionWriter implements PartitionLog {
     return !fatal && !state.startsWith("08") && !state.startsWith("57");
   }
 
-  /** Adds the dead-letter origins of the batch's records (if any) as array parameters $9..$14. */
-  private static boolean addOrigins(List<Pending> batch, long base, Tuple params) {
+  /** Adds the dead-letter origins of the write's records (if any) as array parameters $9..$14. */
+  private static boolean addOrigins(Write write, Tuple params) {
     List<String> groups = new ArrayList<>();
     List<java.util.UUID> topics = new ArrayList<>();
     List<Integer> partitions = new ArrayList<>();
     List<Long> offsets = new ArrayList<>();
     List<Long> dlqOffsets = new ArrayList<>();
     List<String> reasons = new ArrayList<>();
-    long offset = base;
-    for (Pending p : batch) {
-      for (int i = 0; i < p.records.size(); i++, offset++) {
-        if (p.origins != null) {
-          DeadLetterOrigin o = p.origins.get(i);
-          groups.add(o.group());
-          topics.add(o.topicId());
-          partitions.add(o.partition());
-          offsets.add(o.offset());
-          dlqOffsets.add(offset);
-          reasons.add(o.reason());
-        }
+    for (int b = 0; b < write.batch.size(); b++) {
+      Pending p = write.batch.get(b);
+      if (p.origins == null) {
+        continue;
+      }
+      for (int i = 0; i < p.records.size(); i++) {
+        DeadLetterOrigin o = p.origins.get(i);
+        groups.add(o.group());
+        topics.add(o.topicId());
+        partitions.add(o.partition());
+        offsets.add(o.offset());
+        dlqOffsets.add(write.results.get(b).baseOffset() + i);
+        reasons.add(o.reason());
       }
     }
     if (groups.isEmpty()) {
@@ -277,16 +365,14 @@ final class PartitionWriter implements PartitionLog {
     return true;
   }
 
-  private void committed(List<Pending> batch, List<LogRecord> stored, long base, long last, long timestamp, long bytes) {
+  private void committed(Write write, long bytes) {
+    long last = write.last();
     nextOffset = last + 1;
     highWatermark = last + 1;
-    lastTimestamp = timestamp;
-    store.cache().put(cached, stored, bytes);
-    long offset = base;
-    for (Pending p : batch) {
-      p.promise.complete(new AppendResult(offset, timestamp));
-      offset += p.records.size();
-    }
+    lastTimestamp = write.timestamp;
+    store.cache().put(cached, write.stored, bytes);
+    dedup.remember(write.newKeys, write.timestamp);
+    write.complete();
     for (LongConsumer listener : commitListeners) {
       listener.accept(last + 1);
     }
@@ -296,19 +382,18 @@ final class PartitionWriter implements PartitionLog {
    * The connection broke with a write in flight. Acquiring again bumps the epoch, which waits until the old
    * statement has finished one way or the other; then the true end offset says whether it committed.
    */
-  private void recoverUnknownOutcome(List<Pending> batch, List<LogRecord> stored, long base, long last, long timestamp,
-                                     long bytes, Throwable cause) {
+  private void recoverUnknownOutcome(Write write, long bytes, Throwable cause) {
     LOG.warn("write to {} has an unknown outcome ({}); re-reading the end of the log", name(), cause.toString());
     state = State.LOST;
     nextOffset = highWatermark;
     acquire().onComplete(ar -> {
       if (ar.failed()) {
-        failAll(batch, new StorageException(StorageFailure.OUTCOME_UNKNOWN, "the write to " + name()
+        failAll(write.batch, new StorageException(StorageFailure.OUTCOME_UNKNOWN, "the write to " + name()
             + " may or may not have been stored: " + cause.getMessage(), cause));
-      } else if (nextOffset > last) {
-        committed(batch, stored, base, last, timestamp, bytes);
+      } else if (nextOffset > write.last()) {
+        committed(write, bytes);
       } else {
-        failAll(batch, new StorageException(StorageFailure.UNAVAILABLE, "could not store records in " + name()
+        failAll(write.batch, new StorageException(StorageFailure.UNAVAILABLE, "could not store records in " + name()
             + ": " + cause.getMessage(), cause));
       }
       flush();
@@ -395,6 +480,7 @@ final class PartitionWriter implements PartitionLog {
           LOG.info("acquired {} again at epoch {}, next offset {}", name(), epoch, nextOffset);
         }
         acquireFailing = false;
+        dedup.acquired(store.options().getClock().millis());
         state = drained != null ? State.CLOSING : State.ACTIVE;
         flush();
       } else {

@@ -77,6 +77,20 @@ final class Sql {
         + " SELECT (SELECT count(*) FROM ins) AS written, (SELECT count(*) FROM origins) AS origins";
   }
 
+  /** One write that also records the idempotency keys of its records ($9 keys, $10 offsets, $11 expiry). */
+  static String appendWithDedupKeys(UUID topic, long segment) {
+    return "WITH lease AS (SELECT 1 FROM partitions WHERE topic_id = $1 AND partition = $2 AND epoch = $3 FOR KEY SHARE),"
+        + " ins AS (INSERT INTO " + table(topic, segment)
+        + " (partition, base_offset, last_offset, max_timestamp, record_count, block)"
+        + " SELECT $2, $4, $5, $6, $7, $8 FROM lease RETURNING 1),"
+        + " keys AS (INSERT INTO dedup_keys (topic_id, partition, idempotency_key, record_offset, record_timestamp, expires_at)"
+        + " SELECT $1, $2, u.k, u.o, $6, $11 FROM unnest($9::text[], $10::bigint[]) AS u(k, o)"
+        + " WHERE EXISTS (SELECT 1 FROM ins)"
+        + " ON CONFLICT (topic_id, partition, idempotency_key) DO UPDATE SET record_offset = excluded.record_offset,"
+        + " record_timestamp = excluded.record_timestamp, expires_at = excluded.expires_at RETURNING 1)"
+        + " SELECT (SELECT count(*) FROM ins) AS written, (SELECT count(*) FROM keys) AS keys";
+  }
+
   /** The first batch whose records are at or after a timestamp (a batch's records share one timestamp). */
   static String batchAtTime(UUID topic, long segment) {
     return "SELECT base_offset FROM " + table(topic, segment)

@@ -72,10 +72,7 @@ final class DeliveryEngine {
   Future<Void> tick() {
     List<Future<Void>> all = new ArrayList<>();
     for (GroupRuntime g : groups.values()) {
-      all.add(g.call(() -> {
-        g.tick();
-        return Future.succeededFuture();
-      }));
+      all.add(g.call(g::tick));
     }
     return Future.join(all).mapEmpty();
   }

@@ -482,11 +482,11 @@ final class GroupRuntime implements PartitionDelivery.Host {
 
   // ---- time ------------------------------------------------------------------------------------------------------
 
-  void tick() {
+  Future<Void> tick() {
     long now = now();
-    boolean due = false;
+    List<Future<Boolean>> ticks = new ArrayList<>();
     for (PartitionDelivery pd : partitions.values()) {
-      due |= pd.tick(now);
+      ticks.add(pd.tick(now));
     }
     List<Member> expired = new ArrayList<>();
     for (Member m : members.values()) {
@@ -511,9 +511,12 @@ final class GroupRuntime implements PartitionDelivery.Host {
     if (!expired.isEmpty()) {
       rebalance();
     }
-    if (due) {
-      deliverable();
-    }
+    return Future.join(ticks).map(all -> {
+      if (all.<Boolean>list().stream().anyMatch(Boolean.TRUE::equals)) {
+        deliverable();
+      }
+      return null;
+    });
   }
 
   // ---- Host ------------------------------------------------------------------------------------------------------

@@ -535,13 +535,17 @@ final class PartitionDelivery {
 
   // ---- time ------------------------------------------------------------------------------------------------------
 
-  /** Expires leases, retries failed dead-letter appends, and reports whether a retry became due. */
-  boolean tick(long now) {
+  /**
+   * Expires leases, retries failed dead-letter appends, and tells whether a retry became due. The future completes
+   * once the dead letters this caused are stored (or have failed and will be retried).
+   */
+  Future<Boolean> tick(long now) {
+    List<Future<Void>> work = new ArrayList<>();
     while (!deadlines.isEmpty() && deadlines.peek()[0] <= now) {
       long[] d = deadlines.poll();
       Entry e = entries.get(d[1]);
       if (e != null && e.state == State.IN_FLIGHT && e.leaseId == d[2] && e.deadline <= now) {
-        failed(e, "lease expired", null);
+        work.add(failed(e, "lease expired", null));
       }
     }
     boolean due = false;
@@ -552,9 +556,9 @@ final class PartitionDelivery {
         break;
       }
     }
-    for (Entry e : entries.values()) {
+    for (Entry e : new ArrayList<>(entries.values())) {
       if (e.state == State.DEAD_LETTERING && e.deadLetterRetryAt <= now) {
-        sendDeadLetter(e);
+        work.add(sendDeadLetter(e));
       }
     }
     loadWaitingRecords();
@@ -562,7 +566,8 @@ final class PartitionDelivery {
     if (committedDirty || !dirty.isEmpty()) {
       flush();
     }
-    return due;
+    boolean anyDue = due;
+    return Future.join(work).map(anyDue);
   }
 
   // ---- committed offset ------------------------------------------------------------------------------------------

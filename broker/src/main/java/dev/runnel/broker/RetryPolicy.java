@@ -46,8 +46,12 @@ public record RetryPolicy(int maxRetries, long initialDelayMs, double backoffMul
       if (!KEYS.contains(key)) {
         throw new IllegalArgumentException("unknown retry policy key '" + key + "' (known: " + KEYS + ")");
       }
-      if (!(json.getValue(key) instanceof Number)) {
+      if (!(json.getValue(key) instanceof Number n)) {
         throw new IllegalArgumentException("retry policy '" + key + "' must be a number");
+      }
+      boolean integral = !key.equals("backoffMultiplier") && !key.equals("jitter");
+      if (integral && n.doubleValue() != Math.rint(n.doubleValue())) {
+        throw new IllegalArgumentException("retry policy '" + key + "' must be an integer");
       }
     }
     return new RetryPolicy(

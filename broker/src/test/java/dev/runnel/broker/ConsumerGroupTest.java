@@ -406,6 +406,33 @@ class ConsumerGroupTest {
         .isInstanceOfSatisfying(BrokerException.class, e -> assertThat(e.error()).isEqualTo(BrokerError.INVALID_REQUEST));
   }
 
+  @Test
+  void releaseGivesADeliveryBackWithoutAnAttemptAndReadOnlyCallsCreateNoGroup() {
+    String topic = topic(3, NO_JITTER);
+    for (int p = 0; p < 3; p++) {
+      broker.produce(topic, List.of(new ProduceRecord(null, "x".repeat(1000).getBytes(), "text/plain", List.of(), p, null)))
+          .await();
+    }
+    String group = unique("g");
+    Membership m = join(group, topic, GroupMode.SHARED);
+    // maxBytes holds across partitions: one ~1 KB record, not one per partition.
+    List<Delivery> one = broker.fetch(group, m.memberId(), 10, 1, 0).await();
+    assertThat(one).hasSize(1);
+    assertThat(broker.settle(group, new Outcomes(List.of(), List.of(), List.of(), List.of(), List.of(one.get(0).token())))
+        .await().get(0).status()).isEqualTo(OutcomeResult.Status.OK);
+    List<Delivery> again = fetch(group, m, 10);
+    assertThat(again).hasSize(3);
+    assertThat(again).allSatisfy(d -> assertThat(d.attempt()).isEqualTo(1));
+
+    String ghost = unique("ghost");
+    assertThatThrownBy(() -> broker.describeGroup(ghost).await())
+        .isInstanceOfSatisfying(BrokerException.class, e -> assertThat(e.error()).isEqualTo(BrokerError.NOT_FOUND));
+    assertThat(broker.deadLetters(ghost, topic, 10).await()).isEmpty();
+    assertThatThrownBy(() -> broker.describeGroup(ghost).await())
+        .isInstanceOfSatisfying(BrokerException.class, e -> assertThat(e.error()).isEqualTo(BrokerError.NOT_FOUND));
+    assertThat(broker.listGroups().await()).extracting(GroupDescription::name).doesNotContain(ghost);
+  }
+
   /** Waits (bounded) until the group's committed offset in partition 0 is stored; saves are asynchronous batches. */
   private void awaitCommitted(String group, long expected) throws Exception {
     long stored = -1;

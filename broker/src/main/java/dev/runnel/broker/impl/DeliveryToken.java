@@ -58,15 +58,24 @@ record DeliveryToken(UUID topicId, int partition, long offset, int attempt, long
         b.getLong(), b.getInt());
   }
 
+  /** An initialised HMAC per thread and key: getInstance and init cost more than the MAC itself. */
+  private static final ThreadLocal<Object[]> MACS = new ThreadLocal<>();
+
   private static byte[] mac(byte[] key, byte[] data, int length) {
     try {
-      Mac mac = Mac.getInstance("HmacSHA256");
-      mac.init(new SecretKeySpec(key, "HmacSHA256"));
+      Object[] cached = MACS.get();
+      Mac mac;
+      if (cached != null && cached[0] == key) {
+        mac = (Mac) cached[1];
+      } else {
+        mac = Mac.getInstance("HmacSHA256");
+        mac.init(new SecretKeySpec(key, "HmacSHA256"));
+        MACS.set(new Object[] {key, mac});
+      }
       mac.update(data, 0, length);
       return mac.doFinal();
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("HmacSHA256 unavailable", e);
     }
   }
-
 }

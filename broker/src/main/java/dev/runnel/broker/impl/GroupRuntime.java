@@ -123,7 +123,8 @@ final class GroupRuntime implements PartitionDelivery.Host {
       return Future.all(loads);
     }).map(v -> {
       mode = request.mode();
-      Member member = new Member(UUID.randomUUID().toString(), List.copyOf(request.topics()), request.sessionTimeoutMs(),
+      Member member = new Member(UUID.randomUUID().toString(), request.topics().stream().distinct().toList(),
+          request.sessionTimeoutMs(),
           request.leaseMs(), now());
       members.put(member.id, member);
       rebalance();
@@ -166,7 +167,17 @@ final class GroupRuntime implements PartitionDelivery.Host {
   }
 
   Future<Void> configure(JsonObject newConfig) {
-    RetryPolicy.fromJson(newConfig.getJsonObject("retryPolicy"), RetryPolicy.DEFAULT);  // validates
+    Object policy = newConfig.getValue("retryPolicy");
+    Object dlq = newConfig.getValue("deadLetterTopic");
+    if (policy != null && !(policy instanceof JsonObject) || dlq != null && !(dlq instanceof String)) {
+      throw new IllegalArgumentException("group config takes {\"retryPolicy\": {...}, \"deadLetterTopic\": \"name\"}");
+    }
+    for (String key : newConfig.fieldNames()) {
+      if (!key.equals("retryPolicy") && !key.equals("deadLetterTopic")) {
+        throw new IllegalArgumentException("unknown group config key '" + key + "'");
+      }
+    }
+    RetryPolicy.fromJson((JsonObject) policy, RetryPolicy.DEFAULT);  // validates
     return engine.store().groupState().saveGroupConfig(name, newConfig).map(v -> {
       config = newConfig.copy();
       for (PartitionDelivery pd : partitions.values()) {
@@ -276,9 +287,10 @@ final class GroupRuntime implements PartitionDelivery.Host {
     // Start at a rotating partition so no partition is always served first.
     int start = member.rotation++ % candidates.size();
     long bytes = 0;
-    for (int i = 0; i < candidates.size() && out.size() < maxRecords; i++) {
+    for (int i = 0; i < candidates.size() && out.size() < maxRecords && bytes < maxBytes; i++) {
       PartitionDelivery pd = candidates.get((start + i) % candidates.size());
-      List<Delivery> some = pd.handOut(member.id, maxRecords - out.size(), Math.max(1, maxBytes - bytes), member.leaseMs);
+      List<Delivery> some = pd.handOut(member.id, maxRecords - out.size(), maxBytes - bytes, member.leaseMs,
+          out.isEmpty());
       for (Delivery d : some) {
         bytes += d.record().encodedSize();
       }
@@ -333,10 +345,10 @@ final class GroupRuntime implements PartitionDelivery.Host {
       results.add(apply(reject.token(), (pd, t) -> pd.reject(t, reject.error())));
     }
     for (Outcomes.Extend extend : outcomes.extensions()) {
-      results.add(apply(extend.token(), (pd, t) -> {
-        long leaseMs = extend.leaseMs() != null ? extend.leaseMs() : JoinRequest.DEFAULT_LEASE_MS;
-        return Future.succeededFuture(pd.extend(t, Math.max(1, Math.min(leaseMs, JoinRequest.MAX_LEASE_MS))));
-      }));
+      results.add(apply(extend.token(), (pd, t) -> Future.succeededFuture(pd.extend(t, extend.leaseMs()))));
+    }
+    for (String token : outcomes.releases()) {
+      results.add(apply(token, (pd, t) -> Future.succeededFuture(pd.release(t))));
     }
     return Future.all(results).map(all -> all.<OutcomeResult>list());
   }
@@ -490,7 +502,10 @@ final class GroupRuntime implements PartitionDelivery.Host {
     }
     List<Member> expired = new ArrayList<>();
     for (Member m : members.values()) {
-      if (now - m.lastSeen > m.sessionTimeoutMs) {
+      // A member waiting in a long poll is alive.
+      if (waiters.stream().anyMatch(w -> w.member == m)) {
+        m.lastSeen = now;
+      } else if (now - m.lastSeen > m.sessionTimeoutMs) {
         expired.add(m);
       }
     }
@@ -554,6 +569,17 @@ final class GroupRuntime implements PartitionDelivery.Host {
   @Override
   public Future<PartitionLog> deadLetterLog(TopicMetadata topic, int partition) {
     return engine.broker().deadLetterLog(deadLetterTopicName(topic), topic, partition);
+  }
+
+  @Override
+  public long leaseMs(String member) {
+    Member m = member == null ? null : members.get(member);
+    return m != null ? m.leaseMs : JoinRequest.DEFAULT_LEASE_MS;
+  }
+
+  /** Whether anything of this group exists on this node: members, or partitions it has worked on. */
+  boolean isEmpty() {
+    return members.isEmpty() && partitions.isEmpty();
   }
 
   @Override

@@ -295,7 +295,7 @@ public final class LocalBroker implements Broker {
     return inGroup(group, g -> {
       try {
         return g.configure(config);
-      } catch (IllegalArgumentException e) {
+      } catch (IllegalArgumentException | ClassCastException e) {
         return Future.failedFuture(new BrokerException(BrokerError.INVALID_CONFIG, e.getMessage()));
       }
     });
@@ -306,7 +306,9 @@ public final class LocalBroker implements Broker {
     return engine.ready().compose(v -> store.groupState().committedOffsets()).compose(stored -> {
       java.util.Set<String> names = new java.util.TreeSet<>(stored.keySet());
       for (GroupRuntime g : engine.groups()) {
-        names.add(g.name);
+        if (!g.isEmpty()) {
+          names.add(g.name);
+        }
       }
       List<Future<GroupDescription>> all = new ArrayList<>();
       for (String name : names) {
@@ -324,7 +326,7 @@ public final class LocalBroker implements Broker {
       return Future.failedFuture(e);
     }
     GroupRuntime known = engine.existing(group);
-    Future<Void> restored = known != null ? Future.succeededFuture() : restoreGroup(group);
+    Future<Void> restored = known != null && !known.isEmpty() ? Future.succeededFuture() : restoreGroup(group);
     return restored.compose(v -> inGroup(group, GroupRuntime::describe));
   }
 

@@ -97,6 +97,9 @@ final class PartitionDelivery {
 
     /** Runs on the group's context (from another one). */
     void runOnGroupContext(Runnable action);
+
+    /** The lease length of a member (the default when it is gone). */
+    long leaseMs(String member);
   }
 
   final String group;
@@ -112,6 +115,8 @@ final class PartitionDelivery {
   private final Map<Integer, TreeSet<Long>> byKey = new HashMap<>();
   private final PriorityQueue<long[]> deadlines = new PriorityQueue<>((a, b) -> Long.compare(a[0], b[0]));
   private final Set<Long> dirty = new HashSet<>();
+  /** Entries whose dead letter is being stored (or waits to be retried). */
+  private final Set<Entry> deadLettering = new HashSet<>();
   private final Set<Long> storedRows = new HashSet<>();
   private final Map<Long, Boolean> completedLeases = new LinkedHashMap<>(16, 0.75f, false) {
     @Override
@@ -298,8 +303,11 @@ final class PartitionDelivery {
 
   // ---- hand-out --------------------------------------------------------------------------------------------------
 
-  /** Hands out eligible records to a member, in offset order, within the bounds. */
-  List<Delivery> handOut(String member, int maxRecords, long maxBytes, long leaseMs) {
+  /**
+   * Hands out eligible records to a member, in offset order, within the bounds; the first may exceed
+   * {@code maxBytes} only if {@code firstMayExceed} (a fetch returns at least one record).
+   */
+  List<Delivery> handOut(String member, int maxRecords, long maxBytes, long leaseMs, boolean firstMayExceed) {
     List<Delivery> out = new ArrayList<>();
     if (loaded == null || !loaded.succeeded() || maxRecords <= 0) {
       return out;
@@ -321,7 +329,7 @@ final class PartitionDelivery {
         continue;
       }
       int size = e.record.encodedSize();
-      if (!chosen.isEmpty() && bytes + size > maxBytes) {
+      if ((!chosen.isEmpty() || !firstMayExceed) && bytes + size > maxBytes) {
         break;
       }
       bytes += size;
@@ -364,6 +372,17 @@ final class PartitionDelivery {
     return e != null && e.state == State.IN_FLIGHT && e.leaseId == t.leaseId() ? e : null;
   }
 
+  /** Gives a delivery back without counting an attempt (its consumer never saw it). */
+  Status release(DeliveryToken t) {
+    Entry e = current(t);
+    if (e == null) {
+      return Status.LEASE_EXPIRED;
+    }
+    toReady(e);
+    host.deliverable();
+    return Status.OK;
+  }
+
   Status ack(DeliveryToken t) {
     Entry e = current(t);
     if (e == null) {
@@ -399,12 +418,14 @@ final class PartitionDelivery {
     return deadLetter(e, "rejected").map(Status.OK);
   }
 
-  Status extend(DeliveryToken t, long leaseMs) {
+  /** @param leaseMs null: the member's own lease length */
+  Status extend(DeliveryToken t, Long leaseMs) {
     Entry e = current(t);
     if (e == null) {
       return Status.LEASE_EXPIRED;
     }
-    e.deadline = host.now() + leaseMs;
+    long ms = leaseMs != null ? leaseMs : host.leaseMs(e.member);
+    e.deadline = host.now() + Math.max(1, Math.min(ms, dev.runnel.broker.JoinRequest.MAX_LEASE_MS));
     deadlines.add(new long[] {e.deadline, e.offset, e.leaseId});
     return Status.OK;
   }
@@ -428,6 +449,9 @@ final class PartitionDelivery {
     dirty.add(e.offset);
     advance();
     flush();
+    if (delay == 0) {
+      host.deliverable();
+    }
     return Future.succeededFuture();
   }
 
@@ -439,6 +463,7 @@ final class PartitionDelivery {
 
   /** Acked or dead-lettered: the record is done. */
   private void finish(Entry e) {
+    deadLettering.remove(e);
     e.state = State.DONE;
     e.member = null;
     ready.remove(e.offset);
@@ -454,6 +479,7 @@ final class PartitionDelivery {
   }
 
   private Future<Void> deadLetter(Entry e, String reason) {
+    deadLettering.add(e);
     e.state = State.DEAD_LETTERING;
     e.member = null;
     e.deadLetterReason = reason;
@@ -556,7 +582,7 @@ final class PartitionDelivery {
         break;
       }
     }
-    for (Entry e : new ArrayList<>(entries.values())) {
+    for (Entry e : new ArrayList<>(deadLettering)) {
       if (e.state == State.DEAD_LETTERING && e.deadLetterRetryAt <= now) {
         work.add(sendDeadLetter(e));
       }
@@ -663,6 +689,7 @@ final class PartitionDelivery {
         boolean parked = e.offset < committed || e.attempts > 0;
         if (e.offset >= offset || !parked || e.state == State.DONE) {
           it.remove();
+          deadLettering.remove(e);
           dirty.add(e.offset);
         } else if (e.state != State.READY) {
           e.state = State.READY;

@@ -651,37 +651,35 @@ final class PartitionWriter implements PartitionLog {
     return new ReadResult(records, next, highWatermark, logStartOffset);
   }
 
-  /** Reads stored batches one at a time (cold path) until the bounds are met or the committed end is reached. */
+  /** Reads stored batches (cold path), many rows per query, until the bounds are met or the committed end is reached. */
   private Future<ReadResult> readStored(long offset, long end, int maxRecords, int maxBytes, List<LogRecord> out,
                                         long bytes) {
     Map.Entry<Long, Long> segment = segmentStarts.floorEntry(offset);
-    if (segment == null || offset >= end) {
+    if (segment == null || offset >= end || out.size() >= maxRecords) {
       return Future.succeededFuture(result(out, offset));
     }
-    return store.client().preparedQuery(Sql.batchAt(topic.id(), segment.getValue()))
-        .execute(Tuple.of(partition, offset))
+    int rows = Math.max(1, maxRecords - out.size());
+    return store.client().preparedQuery(Sql.batchesFrom(topic.id(), segment.getValue()))
+        .execute(Tuple.of(partition, offset, rows, Math.max(1, maxBytes - bytes)))
         .recover(err -> relocate(err, offset))
-        .compose(rows -> {
-          if (rows.rowCount() == 0) {
-            return Future.succeededFuture(result(out, offset));
-          }
-          Row row = rows.iterator().next();
-          List<LogRecord> records = RecordBlock.decode(row.getBuffer("block"), row.getLong("base_offset"));
+        .compose(result -> {
           long size = bytes;
           long next = offset;
-          for (LogRecord r : records) {
-            if (r.offset() < offset) {
-              continue;
+          for (Row row : result) {
+            for (LogRecord r : RecordBlock.decode(row.getBuffer("block"), row.getLong("base_offset"))) {
+              if (r.offset() < next) {
+                continue;
+              }
+              if (out.size() >= maxRecords || (!out.isEmpty() && size + r.encodedSize() > maxBytes)) {
+                return Future.succeededFuture(result(out, next));
+              }
+              out.add(r);
+              size += r.encodedSize();
+              next = r.offset() + 1;
             }
-            if (out.size() >= maxRecords || (!out.isEmpty() && size + r.encodedSize() > maxBytes)) {
-              return Future.succeededFuture(result(out, next));
-            }
-            out.add(r);
-            size += r.encodedSize();
-            next = r.offset() + 1;
           }
           if (next == offset) {
-            return Future.succeededFuture(result(out, offset));
+            return Future.succeededFuture(result(out, offset));  // nothing more in this segment
           }
           return readStored(next, end, maxRecords, maxBytes, out, size);
         });

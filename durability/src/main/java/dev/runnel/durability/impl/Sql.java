@@ -102,11 +102,18 @@ final class Sql {
         + " WHERE partition = $1 ORDER BY base_offset DESC LIMIT 1";
   }
 
-  /** The batch holding {@code $2}, or the first one after it. */
-  static String batchAt(UUID topic, long segment) {
+  /**
+   * The batch holding {@code $2} and the ones after it: at most {@code $3} rows, and no more than {@code $4} bytes of
+   * blocks except that the first row always comes. {@code octet_length} of an out-of-line block reads its size from
+   * the TOAST pointer, so rows past the byte bound are never fetched from TOAST.
+   */
+  static String batchesFrom(UUID topic, long segment) {
     String t = table(topic, segment);
-    return "SELECT base_offset, block FROM " + t + " WHERE partition = $1 AND last_offset >= $2"
+    return "SELECT base_offset, block FROM (SELECT base_offset, block,"
+        + " sum(octet_length(block)) OVER (ORDER BY base_offset) - octet_length(block) AS before"
+        + " FROM " + t + " WHERE partition = $1 AND last_offset >= $2"
         + " AND base_offset >= coalesce((SELECT max(base_offset) FROM " + t
-        + " WHERE partition = $1 AND base_offset <= $2), 0) ORDER BY base_offset LIMIT 1";
+        + " WHERE partition = $1 AND base_offset <= $2), 0) ORDER BY base_offset LIMIT $3) b"
+        + " WHERE before = 0 OR before < $4 ORDER BY base_offset";
   }
 }

@@ -35,9 +35,9 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
- * The HTTP API's routes (DESIGN.md section 7, first slice): topics, produce, read and health. Handlers validate the
- * request, call the {@link Broker} and answer when its future completes; nothing here blocks. Every failure goes to
- * {@link Problems}.
+ * The HTTP API's routes (DESIGN.md section 7): topics, produce, read, health, and the consumer-group routes of
+ * {@link GroupApi}. Handlers validate the request, call the {@link Broker} and answer when its future completes;
+ * nothing here blocks. Every failure goes to {@link Problems}.
  */
 final class HttpApi {
 
@@ -48,9 +48,11 @@ final class HttpApi {
 
   private static final String JSON = "application/json";
   private static final String TOPICS_PREFIX = "/topics/";
+  private static final String GROUPS_PREFIX = "/groups/";
 
   private final Vertx vertx;
   private final Broker broker;
+  private final GroupApi groups;
   private final long maxBodyBytes;
   /** Route path templates and their methods, in registration order: the Allow header of a 405. */
   private final Map<String, Set<HttpMethod>> methodsByPath = new LinkedHashMap<>();
@@ -59,16 +61,17 @@ final class HttpApi {
   HttpApi(Vertx vertx, Broker broker, long maxBodyBytes) {
     this.vertx = vertx;
     this.broker = broker;
+    this.groups = new GroupApi(broker);
     this.maxBodyBytes = maxBodyBytes;
   }
 
   Router router() {
     Router router = Router.router(vertx);
-    // Every route: a bounded body held in memory (never uploads to disk), then the topic-name check.
+    // Every route: a bounded body held in memory (never uploads to disk), then the topic- and group-name checks.
     router.route()
         .handler(BodyHandler.create(false).setHandleFileUploads(false).setBodyLimit(maxBodyBytes))
         .failureHandler(this::fail);
-    router.route().handler(this::checkTopicName);
+    router.route().handler(this::checkNames);
 
     route(router, HttpMethod.GET, "/health/live", this::live);
     route(router, HttpMethod.GET, "/health/ready", this::ready);
@@ -78,6 +81,20 @@ final class HttpApi {
     route(router, HttpMethod.DELETE, "/topics/:topic", this::deleteTopic);
     route(router, HttpMethod.POST, "/topics/:topic/records", this::produce);
     route(router, HttpMethod.GET, "/topics/:topic/partitions/:partition/records", this::read);
+
+    // Consumer groups. Each template has its own literal segments, so no route captures another's paths (a path
+    // parameter never spans a '/'); dead letters come first all the same.
+    route(router, HttpMethod.GET, "/groups", groups::list);
+    route(router, HttpMethod.GET, "/groups/:group/dead-letters", groups::deadLetters);
+    route(router, HttpMethod.POST, "/groups/:group/dead-letters/redrive", groups::redrive);
+    route(router, HttpMethod.GET, "/groups/:group", groups::describe);
+    route(router, HttpMethod.PUT, "/groups/:group", groups::configure);
+    route(router, HttpMethod.POST, "/groups/:group/members", groups::join);
+    route(router, HttpMethod.DELETE, "/groups/:group/members/:member", groups::leave);
+    route(router, HttpMethod.POST, "/groups/:group/members/:member/heartbeat", groups::heartbeat);
+    route(router, HttpMethod.POST, "/groups/:group/members/:member/fetch", groups::fetch);
+    route(router, HttpMethod.POST, "/groups/:group/acks", groups::settle);
+    route(router, HttpMethod.POST, "/groups/:group/topics/:topic/seek", groups::seek);
 
     router.errorHandler(404, this::fail);
     router.errorHandler(405, ctx -> {
@@ -112,10 +129,11 @@ final class HttpApi {
   }
 
   /**
-   * Refuses an invalid topic name in any path under {@code /topics/} before routing sees the normalized path, where
-   * {@code /topics/..}, {@code /topics/.} and {@code /topics//records} would otherwise become other routes or 404s.
+   * Refuses an invalid topic or group name in the raw request path before routing sees the normalized path, where
+   * {@code /topics/..}, {@code /topics/.} and {@code /topics//records} (or {@code /groups/g/members/../acks}) would
+   * otherwise become other routes or 404s.
    */
-  private void checkTopicName(RoutingContext ctx) {
+  private void checkNames(RoutingContext ctx) {
     String path = ctx.request().path();
     if (path != null && path.startsWith(TOPICS_PREFIX)) {
       int end = path.indexOf('/', TOPICS_PREFIX.length());
@@ -123,8 +141,34 @@ final class HttpApi {
       if (end >= 0 || path.length() > TOPICS_PREFIX.length()) {
         TopicNames.check(percentDecode(path.substring(TOPICS_PREFIX.length(), end < 0 ? path.length() : end)));
       }
+    } else if (path != null && path.startsWith(GROUPS_PREFIX) && path.length() > GROUPS_PREFIX.length()) {
+      checkGroupPath(path.substring(GROUPS_PREFIX.length()));
     }
     ctx.next();
+  }
+
+  /**
+   * Under {@code /groups/}: the group segment follows the topic-name rule (INVALID_REQUEST, as the broker answers for a
+   * bad group name), the segment after {@code topics} is a topic name (INVALID_TOPIC_NAME), and no other segment may
+   * be empty, {@code .} or {@code ..} (one trailing '/' is allowed, as on every route).
+   */
+  private static void checkGroupPath(String rest) {
+    String[] segments = rest.split("/", -1);
+    int count = segments.length > 1 && segments[segments.length - 1].isEmpty() ? segments.length - 1 : segments.length;
+    for (int i = 0; i < count; i++) {
+      String segment = percentDecode(segments[i]);
+      if (i == 0) {
+        if (!TopicNames.isValid(segment)) {
+          throw new BrokerException(BrokerError.INVALID_REQUEST, "invalid group name '" + segment
+              + "': use 1 to 249 of the characters A-Z a-z 0-9 . _ -");
+        }
+      } else if (i == 2 && segments[1].equals("topics")) {
+        TopicNames.check(segment);
+      } else if (segment.isEmpty() || segment.equals(".") || segment.equals("..")) {
+        throw new BrokerException(BrokerError.INVALID_REQUEST, "invalid path segment '" + segment + "' in /groups/"
+            + rest);
+      }
+    }
   }
 
   /** RFC 3986 percent-decoding of one path segment ('+' stays '+'); a broken escape is kept as is. */
@@ -241,13 +285,7 @@ final class HttpApi {
   }
 
   private void deleteTopic(RoutingContext ctx) {
-    broker.deleteTopic(ctx.pathParam("topic")).onComplete(ar -> {
-      if (ar.failed()) {
-        ctx.fail(BrokerException.from(ar.cause()));
-      } else if (!ctx.response().closed()) {
-        ctx.response().setStatusCode(204).end();
-      }
-    });
+    noContent(ctx, broker.deleteTopic(ctx.pathParam("topic")));
   }
 
   static JsonObject topic(TopicDescription t) {
@@ -290,7 +328,7 @@ final class HttpApi {
         result -> RecordCodec.readResponse(partition, result));
   }
 
-  private static int bounded(RoutingContext ctx, String name, int defaultValue, int max) {
+  static int bounded(RoutingContext ctx, String name, int defaultValue, int max) {
     String raw = query(ctx, name);
     if (raw == null) {
       return defaultValue;
@@ -311,7 +349,7 @@ final class HttpApi {
     }
   }
 
-  private static String query(RoutingContext ctx, String name) {
+  static String query(RoutingContext ctx, String name) {
     List<String> values = ctx.queryParam(name);
     return values.isEmpty() ? null : values.get(0);
   }
@@ -319,7 +357,7 @@ final class HttpApi {
   // ---- answers
 
   /** Answers {@code status} with the future's result as JSON, or the failure as a problem. */
-  private static <T> void answer(RoutingContext ctx, Future<T> future, int status, Function<T, JsonObject> body) {
+  static <T> void answer(RoutingContext ctx, Future<T> future, int status, Function<T, JsonObject> body) {
     future.onComplete(ar -> {
       try {
         if (ar.succeeded()) {
@@ -333,7 +371,18 @@ final class HttpApi {
     });
   }
 
-  private static void json(RoutingContext ctx, int status, JsonObject body) {
+  /** Answers 204 when the future succeeds, or the failure as a problem. */
+  static void noContent(RoutingContext ctx, Future<?> future) {
+    future.onComplete(ar -> {
+      if (ar.failed()) {
+        ctx.fail(BrokerException.from(ar.cause()));
+      } else if (!ctx.response().closed()) {
+        ctx.response().setStatusCode(204).end();
+      }
+    });
+  }
+
+  static void json(RoutingContext ctx, int status, JsonObject body) {
     if (ctx.response().closed()) {
       return;
     }

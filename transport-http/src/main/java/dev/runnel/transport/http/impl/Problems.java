@@ -47,7 +47,7 @@ public final class Problems {
       case BODY_TOO_LARGE -> new Kind(413, "Request body too large");
       case OFFSET_OUT_OF_RANGE -> new Kind(416, "Offset out of range");
       case INVALID_REQUEST -> new Kind(400, "Invalid request");
-      case INVALID_CONFIG -> new Kind(400, "Invalid topic config");
+      case INVALID_CONFIG -> new Kind(400, "Invalid config");
       case NOT_FOUND -> new Kind(404, "Not found");
       case METHOD_NOT_ALLOWED -> new Kind(405, "Method not allowed");
       case UNKNOWN_MEMBER -> new Kind(404, "Unknown group member");

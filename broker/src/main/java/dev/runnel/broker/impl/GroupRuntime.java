@@ -572,6 +572,11 @@ final class GroupRuntime implements PartitionDelivery.Host {
   }
 
   @Override
+  public void runLater(long delayMs, Runnable action) {
+    engine.vertx().setTimer(Math.max(1, delayMs), id -> context.execute(action));
+  }
+
+  @Override
   public long leaseMs(String member) {
     Member m = member == null ? null : members.get(member);
     return m != null ? m.leaseMs : JoinRequest.DEFAULT_LEASE_MS;

@@ -50,6 +50,7 @@ final class PartitionDelivery {
   private static final Logger LOG = LoggerFactory.getLogger(PartitionDelivery.class);
   private static final int COMPLETED_LEASES_KEPT = 10_000;
   private static final int READ_BYTES = 4 * 1024 * 1024;
+  private static final long SAVE_INTERVAL_MS = 10;
 
   private enum State { READY, IN_FLIGHT, DEAD_LETTERING, DONE }
 
@@ -98,6 +99,9 @@ final class PartitionDelivery {
     /** Runs on the group's context (from another one). */
     void runOnGroupContext(Runnable action);
 
+    /** Runs {@code action} on the group's context after {@code delayMs}. */
+    void runLater(long delayMs, Runnable action);
+
     /** The lease length of a member (the default when it is gone). */
     long leaseMs(String member);
   }
@@ -134,6 +138,8 @@ final class PartitionDelivery {
   private int parkedCount;
   private boolean committedDirty;
   private boolean flushing;
+  private boolean saveScheduled;
+  private long lastSaveNanos;
   private boolean reading;
   private final Set<Long> loadingRecords = new HashSet<>();
   private Future<Void> loaded;
@@ -207,10 +213,18 @@ final class PartitionDelivery {
     });
   }
 
-  /** Loads records into the window while it has room and the log has more. */
+  /**
+   * Loads records into the window when it has room and the log has more. From the backlog it waits until half the
+   * window is free, so it reads in large chunks rather than one record per ack; at the tail it reads whatever came.
+   */
   private void fill() {
-    int room = host.windowRecords() - (int) Math.min(Integer.MAX_VALUE, loadedUpTo - committed);
+    int window = host.windowRecords();
+    int room = window - (int) Math.min(Integer.MAX_VALUE, loadedUpTo - committed);
     if (loaded == null || !loaded.succeeded() || reading || room <= 0 || loadedUpTo >= highWatermark) {
+      return;
+    }
+    boolean backlog = highWatermark - loadedUpTo >= room;
+    if (backlog && room < Math.max(1, window / 2)) {
       return;
     }
     reading = true;
@@ -627,11 +641,26 @@ final class PartitionDelivery {
     }
   }
 
-  /** Writes the committed offset and parked-row changes in one statement; one write in flight, the rest batched. */
+  /**
+   * Writes the committed offset and parked-row changes in one statement: one write in flight, and at most one per
+   * {@value #SAVE_INTERVAL_MS} ms, so thousands of acks make a handful of commits.
+   */
   private void flush() {
     if (flushing || (!committedDirty && dirty.isEmpty()) || loaded == null || !loaded.succeeded()) {
       return;
     }
+    long sinceLast = (System.nanoTime() - lastSaveNanos) / 1_000_000;
+    if (sinceLast < SAVE_INTERVAL_MS) {
+      if (!saveScheduled) {
+        saveScheduled = true;
+        host.runLater(SAVE_INTERVAL_MS - sinceLast, () -> {
+          saveScheduled = false;
+          flush();
+        });
+      }
+      return;
+    }
+    lastSaveNanos = System.nanoTime();
     flushing = true;
     List<Long> offsets = new ArrayList<>(dirty);
     dirty.clear();

@@ -63,6 +63,22 @@ public final class ConsumerBenchmark {
 
       long t1 = System.nanoTime();
       AtomicLong acked = new AtomicLong();
+      Thread progress = new Thread(() -> {
+        try {
+          while (acked.get() < backlog) {
+            Thread.sleep(1000);
+            System.out.printf("drain progress: %,d acked after %.0f s%n", acked.get(), (System.nanoTime() - t1) / 1e9);
+            if (System.getenv("BENCH_DEBUG") != null) {
+              broker.describeGroup("drain").onSuccess(d -> d.partitions().forEach(p -> System.out.printf(
+                  "  p%d committed %d hw %d lag %d%n", p.partition(), p.committedOffset(), p.highWatermark(), p.records())));
+            }
+          }
+        } catch (InterruptedException ignored) {
+          // done
+        }
+      });
+      progress.setDaemon(true);
+      progress.start();
       Histogram ignored = new Histogram(3);
       consume(broker, "drain", "backlog", acked, ignored, () -> acked.get() >= backlog, System.nanoTime() + TimeUnit.MINUTES.toNanos(5));
       double drain = acked.get() / ((System.nanoTime() - t1) / 1e9);

@@ -638,7 +638,7 @@ final class PartitionWriter implements PartitionLog {
     if (i == segments.size()) {
       return Future.succeededFuture(highWatermark);
     }
-    return store.client().preparedQuery(Sql.batchAtTime(topic.id(), segments.get(i)))
+    return store.readClient().preparedQuery(Sql.batchAtTime(topic.id(), segments.get(i)))
         .execute(Tuple.of(partition, timestamp))
         .recover(err -> Future.succeededFuture(null))  // a segment dropped meanwhile: look further
         .compose(rows -> rows != null && rows.rowCount() == 1
@@ -659,7 +659,7 @@ final class PartitionWriter implements PartitionLog {
       return Future.succeededFuture(result(out, offset));
     }
     int rows = Math.max(1, maxRecords - out.size());
-    return store.client().preparedQuery(Sql.batchesFrom(topic.id(), segment.getValue()))
+    return store.readClient().preparedQuery(Sql.batchesFrom(topic.id(), segment.getValue()))
         .execute(Tuple.of(partition, offset, rows, Math.max(1, maxBytes - bytes)))
         .recover(err -> relocate(err, offset))
         .compose(result -> {
@@ -688,7 +688,7 @@ final class PartitionWriter implements PartitionLog {
   /** A segment table vanished under a reader: retention dropped it. Tell out-of-range from a transient failure. */
   private Future<RowSet<Row>> relocate(Throwable err, long offset) {
     if (err instanceof DatabaseException db && "42P01".equals(db.getSqlState())) {
-      return store.client().preparedQuery(Sql.LOG_START).execute(Tuple.of(topic.id(), partition))
+      return store.readClient().preparedQuery(Sql.LOG_START).execute(Tuple.of(topic.id(), partition))
           .compose(rows -> {
             long start = rows.rowCount() == 0 ? Long.MAX_VALUE : rows.iterator().next().getLong(0);
             return Future.failedFuture(offset < start

@@ -48,6 +48,8 @@ public final class PgLogStore implements LogStore {
   private final Vertx vertx;
   private final StoreOptions options;
   private final SqlClient client;
+  /** Reads of the log go on connections of their own, so they never wait behind commits. */
+  private final SqlClient readClient;
   private final TailCache cache;
   private final PgGroupStateStore groupState;
   private final List<ContextInternal> writerContexts = new ArrayList<>();
@@ -74,6 +76,16 @@ public final class PgLogStore implements LogStore {
     this.client = PgBuilder.client()
         .with(new PoolOptions().setMaxSize(options.getPoolSize()))
         .connectingTo(connect)
+        .using(vertx)
+        .build();
+    // One query at a time on each read connection: vertx-pg-client's decoder (5.0.8) keeps cumulating into one
+    // composite buffer, copied again every 16 chunks, until a network read ends exactly between two messages. With
+    // large results pipelined back to back that rarely happens and reads slow down quadratically; a result that ends
+    // the connection's traffic always drains it.
+    this.readClient = PgBuilder.client()
+        .with(new PoolOptions().setMaxSize(Math.max(2, options.getPoolSize())))
+        .connectingTo(new PgConnectOptions(connect).setPipeliningLimit(1)
+            .addProperty("application_name", "runnel " + options.getNodeId() + " reads"))
         .using(vertx)
         .build();
     this.cache = new TailCache(options.getTailCacheBytes());
@@ -146,6 +158,10 @@ public final class PgLogStore implements LogStore {
 
   SqlClient client() {
     return client;
+  }
+
+  SqlClient readClient() {
+    return readClient;
   }
 
   TailCache cache() {
@@ -358,7 +374,7 @@ public final class PgLogStore implements LogStore {
     List<Future<Void>> closing = new ArrayList<>();
     writers.values().forEach(w -> closing.add(w.close()));
     return Future.join(closing)
-        .transform(ar -> client.close())
+        .transform(ar -> Future.join(client.close(), readClient.close()).<Void>mapEmpty())
         .andThen(ar -> LOG.info("log store closed ({} partitions released)", closing.size()));
   }
 }

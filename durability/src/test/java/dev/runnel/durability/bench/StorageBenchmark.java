@@ -50,7 +50,8 @@ public final class StorageBenchmark {
       report.append("| value size | Runnel appends/s | ceiling, batch rows of the same size (rec/s) | ratio "
           + "| ceiling, 1 row per record (rec/s) | records per write | ack p50 / p99 ms (saturated) |\n");
       report.append("|---|---|---|---|---|---|---|\n");
-      for (int size : new int[] {100, 1024}) {
+      boolean latencyOnly = "latency".equals(System.getenv("BENCH_ONLY"));
+      for (int size : latencyOnly ? new int[0] : new int[] {100, 1024}) {
         Throughput t = throughput(pg, size, seconds);
         double batchCeiling = ceiling(pg, size, Math.max(1, Math.round(t.recordsPerWrite)), seconds / 2);
         double rowCeiling = ceiling(pg, size, 0, seconds / 2);

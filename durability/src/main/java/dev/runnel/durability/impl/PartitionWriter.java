@@ -519,8 +519,9 @@ final class PartitionWriter implements PartitionLog {
     });
   }
 
-  /** Retention moved the log start: forget what lies below it. */
-  void logStartMoved(long newStart) {
+  /** Retention moved the log start: forget what lies below it. Completes once applied. */
+  Future<Void> logStartMoved(long newStart) {
+    Promise<Void> applied = context.promise();
     context.execute(() -> {
       if (newStart > logStartOffset) {
         logStartOffset = newStart;
@@ -536,7 +537,9 @@ final class PartitionWriter implements PartitionLog {
           currentSegment = Long.MIN_VALUE;
         }
       }
+      applied.complete();
     });
+    return applied.future();
   }
 
   /** Lets queued appends finish, then gives the lease back so a restart or another node need not wait for expiry. */

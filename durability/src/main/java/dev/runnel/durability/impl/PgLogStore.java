@@ -343,14 +343,15 @@ public final class PgLogStore implements LogStore {
   private Future<Void> publishLogStarts(TopicMetadata topic) {
     return client.preparedQuery("SELECT partition, log_start_offset FROM partitions WHERE topic_id = $1")
         .execute(Tuple.of(topic.id()))
-        .map(rows -> {
+        .compose(rows -> {
+          List<Future<Void>> applied = new ArrayList<>();
           for (Row r : rows) {
             PartitionWriter w = writers.get(topic.id() + ":" + r.getInteger(0));
             if (w != null) {
-              w.logStartMoved(r.getLong(1));
+              applied.add(w.logStartMoved(r.getLong(1)));
             }
           }
-          return null;
+          return Future.all(applied).mapEmpty();
         });
   }
 

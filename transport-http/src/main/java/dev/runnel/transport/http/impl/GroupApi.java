@@ -70,7 +70,7 @@ final class GroupApi {
     Set<String> topics = new LinkedHashSet<>();
     for (Object o : array) {
       if (!(o instanceof String s)) {
-        throw invalid("'topics' must contain topic names (strings), not " + render(o));
+        throw invalid("'topics' must contain topic names (strings), not " + RecordCodec.render(o));
       }
       TopicNames.check(s);
       topics.add(s);  // a topic named twice is one subscription
@@ -78,7 +78,7 @@ final class GroupApi {
     GroupMode mode = switch (string(body, "mode", "partitioned")) {
       case "partitioned" -> GroupMode.PARTITIONED;
       case "shared" -> GroupMode.SHARED;
-      default -> throw invalid("'mode' must be \"partitioned\" or \"shared\", not " + render(body.getValue("mode")));
+      default -> throw invalid("'mode' must be \"partitioned\" or \"shared\", not " + RecordCodec.render(body.getValue("mode")));
     };
     long sessionTimeoutMs = integer(body, "sessionTimeoutMs", JoinRequest.DEFAULT_SESSION_TIMEOUT_MS,
         MIN_SESSION_TIMEOUT_MS, MAX_SESSION_TIMEOUT_MS);
@@ -87,7 +87,7 @@ final class GroupApi {
     boolean startAtLatest = switch (string(body, "startFrom", "earliest")) {
       case "earliest" -> false;
       case "latest" -> true;
-      default -> throw invalid("'startFrom' must be \"earliest\" or \"latest\", not " + render(body.getValue("startFrom")));
+      default -> throw invalid("'startFrom' must be \"earliest\" or \"latest\", not " + RecordCodec.render(body.getValue("startFrom")));
     };
     JoinRequest request = new JoinRequest(List.copyOf(topics), mode, sessionTimeoutMs, leaseMs, startAtLatest);
     broker.join(group, request).onComplete(ar -> {
@@ -191,7 +191,7 @@ final class GroupApi {
     List<String> acks = new ArrayList<>();
     for (Object o : list(body, "ack")) {
       if (!(o instanceof String token)) {
-        throw invalid("'ack' must be an array of tokens (strings), not contain " + render(o));
+        throw invalid("'ack' must be an array of tokens (strings), not contain " + RecordCodec.render(o));
       }
       acks.add(token);
     }
@@ -236,7 +236,7 @@ final class GroupApi {
 
   private static JsonObject item(String list, Object o) {
     if (!(o instanceof JsonObject object)) {
-      throw invalid("each item of '" + list + "' must be an object with a 'token', not " + render(o));
+      throw invalid("each item of '" + list + "' must be an object with a 'token', not " + RecordCodec.render(o));
     }
     return object;
   }
@@ -261,7 +261,7 @@ final class GroupApi {
     Set<Integer> seen = new HashSet<>();
     for (Object o : array) {
       if (!(o instanceof JsonObject item)) {
-        throw invalid("each item of 'partitions' must be an object {\"partition\":n,\"to\":...}, not " + render(o));
+        throw invalid("each item of 'partitions' must be an object {\"partition\":n,\"to\":...}, not " + RecordCodec.render(o));
       }
       if (item.getValue("partition") == null) {
         throw invalid("each item of 'partitions' needs a 'partition'");
@@ -296,7 +296,7 @@ final class GroupApi {
             integer(object, "timestamp", 0, 0, Long.MAX_VALUE, "to"));
       }
     }
-    throw invalid(expected + ", not " + render(to));
+    throw invalid(expected + ", not " + RecordCodec.render(to));
   }
 
   // ---- group config
@@ -343,12 +343,12 @@ final class GroupApi {
       Object v = e.getValue();
       if (INTEGER_RETRY_KEYS.contains(key)) {
         if (!(v instanceof Integer || v instanceof Long)) {
-          throw invalidConfig("retry policy '" + key + "' must be an integer, not " + render(v));
+          throw invalidConfig("retry policy '" + key + "' must be an integer, not " + RecordCodec.render(v));
         }
         out.put(key, ((Number) v).longValue());
       } else if (DECIMAL_RETRY_KEYS.contains(key)) {
         if (!(v instanceof Number n)) {
-          throw invalidConfig("retry policy '" + key + "' must be a number, not " + render(v));
+          throw invalidConfig("retry policy '" + key + "' must be a number, not " + RecordCodec.render(v));
         }
         double d = n.doubleValue();
         if (!Double.isFinite(d)) {
@@ -462,7 +462,7 @@ final class GroupApi {
       toGroup = false;
     } else {
       throw invalid("'to' must be \"group\" (this group only) or \"topic\" (the original topic, every group), not "
-          + render(to));
+          + RecordCodec.render(to));
     }
     List<Long> offsets = null;
     Object o = body.getValue("offsets");
@@ -473,7 +473,7 @@ final class GroupApi {
       offsets = new ArrayList<>(array.size());
       for (Object item : array) {
         if (!(item instanceof Integer || item instanceof Long) || ((Number) item).longValue() < 0) {
-          throw invalid("'offsets' must contain offsets (integers of 0 or more), not " + render(item));
+          throw invalid("'offsets' must contain offsets (integers of 0 or more), not " + RecordCodec.render(item));
         }
         offsets.add(((Number) item).longValue());
       }
@@ -510,7 +510,7 @@ final class GroupApi {
     String range = min == Long.MIN_VALUE ? "an integer" : max == Long.MAX_VALUE ? "an integer of " + min + " or more"
         : "an integer between " + min + " and " + max;
     if (!(v instanceof Integer || v instanceof Long || v instanceof BigInteger)) {
-      throw invalid(what + " must be " + range + ", not " + render(v));
+      throw invalid(what + " must be " + range + ", not " + RecordCodec.render(v));
     }
     if (v instanceof BigInteger || ((Number) v).longValue() < min || ((Number) v).longValue() > max) {
       throw invalid(what + " must be " + range + ", not " + v);
@@ -532,22 +532,6 @@ final class GroupApi {
       throw invalid("'" + name + "' in '" + in + "' must be a string");
     }
     return (String) v;
-  }
-
-  private static String render(Object v) {
-    if (v == null) {
-      return "null";
-    }
-    if (v instanceof String s) {
-      return "\"" + s + "\"";
-    }
-    if (v instanceof JsonObject) {
-      return "an object";
-    }
-    if (v instanceof JsonArray) {
-      return "an array";
-    }
-    return v.toString();
   }
 
   private static BrokerException invalid(String message) {

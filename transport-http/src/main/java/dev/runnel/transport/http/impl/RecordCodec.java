@@ -154,7 +154,8 @@ final class RecordCodec {
     }
   }
 
-  private static String render(Object v) {
+  /** A JSON value as an error message shows it. */
+  static String render(Object v) {
     if (v == null) {
       return "null";
     }

@@ -433,6 +433,32 @@ class ConsumerGroupTest {
     assertThat(broker.listGroups().await()).extracting(GroupDescription::name).doesNotContain(ghost);
   }
 
+  @Test
+  void parkedRecordsAreDeadLetteredAsExpiredBeforeRetentionDropsTheirSegment() {
+    String topic = unique("t");
+    JsonObject slowRetry = NO_JITTER.copy().put("initialDelayMs", 3_600_000).put("maxDelayMs", 3_600_000);
+    broker.createTopic(topic, 1, new TopicConfig(5_000, -1, 1_000, 1 << 20).withRetryPolicy(slowRetry)).await();
+    produce(topic, "k=stuck", "k=behind", "=free");
+    String group = unique("g");
+    Membership m = join(group, topic, GroupMode.SHARED);
+    List<Delivery> got = fetch(group, m, 10);
+    assertThat(got).extracting(ConsumerGroupTest::value).containsExactly("stuck", "free");
+    nack(group, got.get(0), "try later");  // retried in an hour: parked, with "behind" blocked behind it
+    ack(group, got.get(1));
+    clock.advance(10_000);
+    produce(topic, "=new");
+
+    store.enforceRetention().await();
+
+    List<DeadLetter> letters = broker.deadLetters(group, topic, 10).await();
+    assertThat(letters).extracting(DeadLetter::offset).containsExactlyInAnyOrder(0L, 1L);
+    assertThat(letters).allSatisfy(l -> assertThat(l.reason()).isEqualTo("expired"));
+    assertThat(letters).extracting(l -> new String(l.record().value(), StandardCharsets.UTF_8))
+        .containsExactlyInAnyOrder("stuck", "behind");
+    assertThat(broker.describeTopic(topic).await().partitions().get(0).logStartOffset()).isEqualTo(3);
+    assertThat(fetch(group, m, 10)).extracting(ConsumerGroupTest::value).containsExactly("new");
+  }
+
   /** Waits (bounded) until the group's committed offset in partition 0 is stored; saves are asynchronous batches. */
   private void awaitCommitted(String group, long expected) throws Exception {
     long stored = -1;

@@ -23,6 +23,9 @@ public interface GroupStateStore {
   Future<Void> save(String group, UUID topicId, int partition, long epoch, long committedOffset, long skipped,
                     List<ParkedRecord> upserts, List<Long> deletes);
 
+  /** Every group's parked offsets in a partition below {@code offset}: group name → offsets. */
+  Future<Map<String, List<Long>>> parkedBelow(UUID topicId, int partition, long offset);
+
   /** The dead-letter origin of a record, or null. */
   Future<DeadLetterOrigin> deadLetterOrigin(String group, UUID topicId, int partition, long offset);
 

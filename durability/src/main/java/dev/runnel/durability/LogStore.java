@@ -34,6 +34,9 @@ public interface LogStore {
   /** Consumer-group state kept beside the log. */
   GroupStateStore groupState();
 
+  /** Retention calls this before each segment it drops (at most one guard). */
+  void setRetentionGuard(RetentionGuard guard);
+
   /** Drops every segment that the retention settings of its topic no longer keep. */
   Future<Void> enforceRetention();
 

@@ -2,6 +2,7 @@ package dev.runnel.broker.impl;
 
 import dev.runnel.broker.BrokerOptions;
 import dev.runnel.durability.LogStore;
+import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
@@ -75,6 +76,26 @@ final class DeliveryEngine {
       all.add(g.call(g::tick));
     }
     return Future.join(all).mapEmpty();
+  }
+
+  /**
+   * Retention is about to drop a segment: every group's parked records below the new log starts are dead-lettered
+   * (reason {@code expired}) first, through each group's own state machine.
+   */
+  Future<Void> expireParked(TopicMetadata topic, Map<Integer, Long> newLogStarts) {
+    return ready().compose(v -> {
+      List<Future<Void>> all = new ArrayList<>();
+      newLogStarts.forEach((partition, start) -> all.add(store.groupState().parkedBelow(topic.id(), partition, start)
+          .compose(byGroup -> {
+            List<Future<Void>> groups = new ArrayList<>();
+            byGroup.forEach((name, offsets) -> {
+              GroupRuntime g = group(name);
+              groups.add(g.call(() -> g.expireParked(topic, partition, offsets)));
+            });
+            return Future.all(groups).mapEmpty();
+          })));
+      return Future.all(all).mapEmpty();
+    });
   }
 
   double random() {

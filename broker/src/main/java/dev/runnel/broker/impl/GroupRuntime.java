@@ -418,6 +418,15 @@ final class GroupRuntime implements PartitionDelivery.Host {
     });
   }
 
+  /** Dead-letters parked records whose segment retention is about to drop. */
+  Future<Void> expireParked(TopicMetadata topic, int partition, List<Long> offsets) {
+    return loadConfig().compose(v -> {
+      topics.put(topic.name(), topic);
+      PartitionDelivery pd = delivery(topic, partition);
+      return pd.load(false).compose(x -> pd.expire(offsets));
+    });
+  }
+
   int memberCount() {
     return members.size();
   }

@@ -49,6 +49,7 @@ public final class LocalBroker implements Broker {
   public LocalBroker(Vertx vertx, LogStore store, BrokerOptions options) {
     this.store = store;
     this.engine = new DeliveryEngine(vertx, store, this, options);
+    store.setRetentionGuard(engine::expireParked);
   }
 
   @Override

@@ -386,6 +386,27 @@ final class PartitionDelivery {
     return e != null && e.state == State.IN_FLIGHT && e.leaseId == t.leaseId() ? e : null;
   }
 
+  /** Retention is dropping these parked records' segment: dead-letter them now, while they can still be read. */
+  Future<Void> expire(List<Long> offsets) {
+    List<Future<Void>> letters = new ArrayList<>();
+    for (long offset : offsets) {
+      Entry e = entries.get(offset);
+      if (e == null || e.state == State.DONE || e.state == State.DEAD_LETTERING) {
+        continue;
+      }
+      long now = host.now();
+      e.lastError = "retention removed the record before it was processed";
+      e.lastFailure = now;
+      if (e.firstFailure == 0) {
+        e.firstFailure = now;
+      }
+      // If the dead letter could not be stored, fail: retention keeps the segment and tries again later.
+      letters.add(deadLetter(e, "expired").compose(v -> e.state == State.DONE ? Future.<Void>succeededFuture()
+          : Future.failedFuture("could not dead-letter " + topic.name() + "/" + partition + "@" + offset)));
+    }
+    return Future.all(letters).mapEmpty();
+  }
+
   /** Gives a delivery back without counting an attempt (its consumer never saw it). */
   Status release(DeliveryToken t) {
     Entry e = current(t);

@@ -115,6 +115,20 @@ final class PgGroupStateStore implements GroupStateStore {
   }
 
   @Override
+  public Future<Map<String, List<Long>>> parkedBelow(UUID topicId, int partition, long offset) {
+    return client.preparedQuery("SELECT group_name, record_offset FROM parked"
+            + " WHERE topic_id = $1 AND partition = $2 AND record_offset < $3 ORDER BY group_name, record_offset")
+        .execute(Tuple.of(topicId, partition, offset))
+        .map(rows -> {
+          Map<String, List<Long>> byGroup = new HashMap<>();
+          for (Row r : rows) {
+            byGroup.computeIfAbsent(r.getString(0), g -> new ArrayList<>()).add(r.getLong(1));
+          }
+          return byGroup;
+        });
+  }
+
+  @Override
   public Future<DeadLetterOrigin> deadLetterOrigin(String group, UUID topicId, int partition, long offset) {
     return client.preparedQuery("SELECT * FROM dead_letter_origins WHERE group_name = $1 AND topic_id = $2"
             + " AND partition = $3 AND record_offset = $4")

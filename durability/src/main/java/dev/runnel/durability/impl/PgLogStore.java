@@ -3,6 +3,7 @@ package dev.runnel.durability.impl;
 import dev.runnel.durability.GroupStateStore;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.PartitionLog;
+import dev.runnel.durability.RetentionGuard;
 import dev.runnel.durability.StorageException;
 import dev.runnel.durability.StorageFailure;
 import dev.runnel.durability.StoreOptions;
@@ -58,6 +59,7 @@ public final class PgLogStore implements LogStore {
   private final long renewTimer;
   private final long retentionTimer;
   private volatile boolean closed;
+  private volatile RetentionGuard retentionGuard = (topic, starts) -> Future.succeededFuture();
 
   private PgLogStore(Vertx vertx, StoreOptions options) {
     this.vertx = vertx;
@@ -239,6 +241,11 @@ public final class PgLogStore implements LogStore {
   }
 
   @Override
+  public void setRetentionGuard(RetentionGuard guard) {
+    this.retentionGuard = guard;
+  }
+
+  @Override
   public GroupStateStore groupState() {
     return groupState;
   }
@@ -327,8 +334,17 @@ public final class PgLogStore implements LogStore {
           }
           Future<Void> chain = Future.succeededFuture();
           for (long segment : drop) {
-            chain = chain.compose(v -> client.preparedQuery("SELECT runnel_drop_segment($1, $2)")
-                .execute(Tuple.of(topic.id(), segment)).<Void>mapEmpty());
+            // First the guard (the broker dead-letters parked records in the segment), then the drop.
+            chain = chain
+                .compose(v -> client.preparedQuery("SELECT partition, max(last_offset) + 1 FROM "
+                    + Sql.table(topic.id(), segment) + " GROUP BY partition").execute())
+                .compose(ends -> {
+                  Map<Integer, Long> starts = new java.util.HashMap<>();
+                  ends.forEach(r -> starts.put(r.getInteger(0), r.getLong(1)));
+                  return retentionGuard.beforeDrop(topic, starts);
+                })
+                .compose(v -> client.preparedQuery("SELECT runnel_drop_segment($1, $2)")
+                    .execute(Tuple.of(topic.id(), segment)).<Void>mapEmpty());
           }
           return chain
               .recover(err -> {

@@ -63,12 +63,20 @@ final class Sql {
         + " WHERE topic_id = $1 AND partition = $2 AND epoch = $3 FOR KEY SHARE";
   }
 
-  /** One write that also records the dead-letter origins of its records; answers the number of batch rows (0: fenced). */
-  static String appendDeadLetters(UUID topic, long segment) {
+  /**
+   * The start of a write that also writes side rows: {@code lease} (the epoch check, as in {@link #append}) and
+   * {@code ins} (the batch row); the side rows insert only {@code WHERE EXISTS (SELECT 1 FROM ins)}.
+   */
+  private static String batchInsertWithLease(UUID topic, long segment) {
     return "WITH lease AS (SELECT 1 FROM partitions WHERE topic_id = $1 AND partition = $2 AND epoch = $3 FOR KEY SHARE),"
         + " ins AS (INSERT INTO " + table(topic, segment)
         + " (partition, base_offset, last_offset, max_timestamp, record_count, block)"
-        + " SELECT $2, $4, $5, $6, $7, $8 FROM lease RETURNING 1),"
+        + " SELECT $2, $4, $5, $6, $7, $8 FROM lease RETURNING 1),";
+  }
+
+  /** One write that also records the dead-letter origins of its records; answers the number of batch rows (0: fenced). */
+  static String appendDeadLetters(UUID topic, long segment) {
+    return batchInsertWithLease(topic, segment)
         + " origins AS (INSERT INTO dead_letter_origins (group_name, topic_id, partition, record_offset, dlq_topic_id,"
         + " dlq_partition, dlq_offset, reason, dead_lettered_at)"
         + " SELECT u.g, u.t, u.p, u.o, $1, $2, u.d, u.r, $6"
@@ -79,10 +87,7 @@ final class Sql {
 
   /** One write that also records the idempotency keys of its records ($9 keys, $10 offsets, $11 expiry). */
   static String appendWithDedupKeys(UUID topic, long segment) {
-    return "WITH lease AS (SELECT 1 FROM partitions WHERE topic_id = $1 AND partition = $2 AND epoch = $3 FOR KEY SHARE),"
-        + " ins AS (INSERT INTO " + table(topic, segment)
-        + " (partition, base_offset, last_offset, max_timestamp, record_count, block)"
-        + " SELECT $2, $4, $5, $6, $7, $8 FROM lease RETURNING 1),"
+    return batchInsertWithLease(topic, segment)
         + " keys AS (INSERT INTO dedup_keys (topic_id, partition, idempotency_key, record_offset, record_timestamp, expires_at)"
         + " SELECT $1, $2, u.k, u.o, $6, $11 FROM unnest($9::text[], $10::bigint[]) AS u(k, o)"
         + " WHERE EXISTS (SELECT 1 FROM ins)"

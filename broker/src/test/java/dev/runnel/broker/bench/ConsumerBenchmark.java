@@ -86,6 +86,9 @@ public final class ConsumerBenchmark {
           backlog, drain));
       System.out.println(report);
 
+      if ("drain".equals(System.getenv("BENCH_ONLY"))) {
+        return;
+      }
       broker.createTopic("steady", PARTITIONS, TopicConfig.DEFAULT).await();
       AtomicBoolean stop = new AtomicBoolean();
       AtomicLong consumed = new AtomicLong();

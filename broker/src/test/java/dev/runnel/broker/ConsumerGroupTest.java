@@ -459,6 +459,27 @@ class ConsumerGroupTest {
     assertThat(fetch(group, m, 10)).extracting(ConsumerGroupTest::value).containsExactly("new");
   }
 
+  @Test
+  void aRecordWhoseAttemptsAreUsedUpIsDeadLetteredInsteadOfDeliveredAgain() {
+    String topic = topic(1, NO_JITTER);
+    produce(topic, "k=tired");
+    String group = unique("g");
+    Membership m = join(group, topic, GroupMode.SHARED);
+    nack(group, fetch(group, m, 1).get(0), "first");
+    advance(1000);
+    nack(group, fetch(group, m, 1).get(0), "second");  // 2 attempts used; the topic allows 4
+    broker.configureGroup(group, new JsonObject().put("retryPolicy", new JsonObject().put("maxRetries", 1))).await();
+    advance(2000);
+    assertThat(broker.fetch(group, m.memberId(), 10, 1 << 20, 0).await()).as("not delivered a third time").isEmpty();
+    broker.tick().await();
+    List<DeadLetter> letters = broker.deadLetters(group, topic, 10).await();
+    assertThat(letters).singleElement().satisfies(l -> {
+      assertThat(l.reason()).isEqualTo("max-retries");
+      assertThat(header(l.record(), "runnel.dlq.attempts")).isEqualTo("2");
+      assertThat(header(l.record(), "runnel.dlq.last-error")).isEqualTo("second");
+    });
+  }
+
   /** Waits (bounded) until the group's committed offset in partition 0 is stored; saves are asynchronous batches. */
   private void awaitCommitted(String group, long expected) throws Exception {
     long stored = -1;

@@ -338,6 +338,9 @@ final class PartitionDelivery {
       if (e.notBefore > now || !isKeyHead(e)) {
         continue;
       }
+      if (e.attempts > policy.maxRetries()) {
+        continue;  // its attempts are used up: the next tick dead-letters it
+      }
       if (e.record == null) {
         needRecords = true;
         continue;
@@ -610,12 +613,18 @@ final class PartitionDelivery {
       }
     }
     boolean due = false;
+    List<Entry> spent = new ArrayList<>();
     for (Long offset : ready) {
       Entry e = entries.get(offset);
-      if (e.attempts > 0 && e.notBefore <= now && isKeyHead(e)) {
+      if (e.attempts > policy.maxRetries()) {
+        // Attempts used up without a dead letter: a crash caught it in flight, or the policy was lowered.
+        spent.add(e);
+      } else if (e.attempts > 0 && e.notBefore <= now && isKeyHead(e)) {
         due = true;
-        break;
       }
+    }
+    for (Entry e : spent) {
+      work.add(deadLetter(e, "max-retries"));
     }
     for (Entry e : new ArrayList<>(deadLettering)) {
       if (e.state == State.DEAD_LETTERING && e.deadLetterRetryAt <= now) {

@@ -1,5 +1,7 @@
 package dev.runnel.transport.http;
 
+import static dev.runnel.transport.http.Reply.assertProblem;
+
 import dev.runnel.broker.Broker;
 import dev.runnel.broker.BrokerOptions;
 import dev.runnel.broker.impl.LocalBroker;
@@ -753,37 +755,6 @@ class GroupHttpTest {
   private static void advance(long ms) {
     CLOCK.advance(ms);
     ((LocalBroker) broker).tick().await();
-  }
-
-  private static void assertProblem(Reply reply, int status, String code) {
-    assertThat(reply.status()).as("status of %s", reply.body()).isEqualTo(status);
-    assertThat(reply.contentType()).isEqualTo("application/problem+json");
-    JsonObject problem = reply.json();
-    assertThat(problem.fieldNames()).containsExactlyInAnyOrder("type", "title", "status", "detail", "code");
-    assertThat(problem.getString("code")).isEqualTo(code);
-    assertThat(problem.getInteger("status")).isEqualTo(status);
-    assertThat(problem.getString("type"))
-        .isEqualTo("urn:runnel:problem:" + code.toLowerCase(Locale.ROOT).replace('_', '-'));
-    assertThat(problem.getString("title")).isNotBlank();
-    assertThat(problem.getString("detail")).isNotBlank().doesNotContain("Exception").doesNotContain("\tat ");
-  }
-
-  record Reply(int status, HttpResponse<String> response) {
-    String body() {
-      return response.body();
-    }
-
-    JsonObject json() {
-      return new JsonObject(response.body());
-    }
-
-    String contentType() {
-      return header("Content-Type");
-    }
-
-    String header(String name) {
-      return response.headers().firstValue(name).orElse(null);
-    }
   }
 
   private static URI uri(String path) {

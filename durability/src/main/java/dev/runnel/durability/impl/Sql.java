@@ -108,17 +108,21 @@ final class Sql {
   }
 
   /**
-   * The batch holding {@code $2} and the ones after it: at most {@code $3} rows, and no more than {@code $4} bytes of
-   * blocks except that the first row always comes. {@code octet_length} of an out-of-line block reads its size from
-   * the TOAST pointer, so rows past the byte bound are never fetched from TOAST.
+   * The batch holding {@code $2} and the ones after it, no more than needed for {@code $3} records from {@code $2}
+   * and no more than {@code $4} bytes of blocks, except that the first row always comes. Both bounds are counted
+   * without touching the blocks ({@code octet_length} of an out-of-line block reads its size from the TOAST pointer),
+   * so rows past them are never fetched from TOAST.
    */
   static String batchesFrom(UUID topic, long segment) {
     String t = table(topic, segment);
+    String records = "(last_offset - greatest(base_offset, $2) + 1)";
     return "SELECT base_offset, block FROM (SELECT base_offset, block,"
-        + " sum(octet_length(block)) OVER (ORDER BY base_offset) - octet_length(block) AS before"
+        + " sum(octet_length(block)) OVER w - octet_length(block) AS bytes_before,"
+        + " sum(" + records + ") OVER w - " + records + " AS records_before"
         + " FROM " + t + " WHERE partition = $1 AND last_offset >= $2"
         + " AND base_offset >= coalesce((SELECT max(base_offset) FROM " + t
-        + " WHERE partition = $1 AND base_offset <= $2), 0) ORDER BY base_offset LIMIT $3) b"
-        + " WHERE before = 0 OR before < $4 ORDER BY base_offset";
+        + " WHERE partition = $1 AND base_offset <= $2), 0)"
+        + " WINDOW w AS (ORDER BY base_offset) ORDER BY base_offset LIMIT $3) b"
+        + " WHERE records_before < $3 AND (bytes_before = 0 OR bytes_before < $4) ORDER BY base_offset";
   }
 }

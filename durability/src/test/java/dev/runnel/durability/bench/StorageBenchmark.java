@@ -6,6 +6,7 @@ import dev.runnel.durability.LogStore;
 import dev.runnel.durability.PartitionLog;
 import dev.runnel.durability.StoreOptions;
 import dev.runnel.durability.TopicConfig;
+import dev.runnel.durability.test.TestPostgres;
 import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Vertx;
 import org.HdrHistogram.Histogram;
@@ -67,6 +68,7 @@ public final class StorageBenchmark {
           fixed.getValueAtPercentile(99.9) / 1000.0, fixed.getMaxValue() / 1000.0, fixed.getTotalCount()));
     } finally {
       pg.close();
+      TestPostgres.deleteQuietly(dir);  // a run writes gigabytes
     }
     System.out.println(report);
     Files.writeString(Path.of("target", "storage-benchmark.md"), report);

@@ -69,7 +69,8 @@ public final class TestPostgres implements BeforeAllCallback {
     return server;
   }
 
-  private static void deleteQuietly(Path dir) {
+  /** Deletes a temporary directory tree, best effort. */
+  public static void deleteQuietly(Path dir) {
     try (var walk = Files.walk(dir)) {
       walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
     } catch (IOException ignored) {

@@ -8,6 +8,7 @@ import dev.runnel.durability.TopicConfig;
 import dev.runnel.durability.test.ManualClock;
 import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -21,6 +22,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -478,6 +482,47 @@ class ConsumerGroupTest {
       assertThat(header(l.record(), "runnel.dlq.attempts")).isEqualTo("2");
       assertThat(header(l.record(), "runnel.dlq.last-error")).isEqualTo("second");
     });
+  }
+
+  /**
+   * A long poll answered with records may fetch again from its own callback, as in-process consumers do; with one
+   * event loop that call runs inline, in the middle of waking the long polls. Every other long poll with something to
+   * take must still get it, and nothing may throw.
+   */
+  @Test
+  void aConsumerFetchingAgainFromItsCallbackDoesNotHoldUpTheOtherLongPolls() throws Exception {
+    broker.close();
+    store.close().await();
+    vertx.close().await();
+    vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1));
+    store = LogStore.open(vertx, PG.options().setClock(clock)).await();
+    broker = broker(10);
+    String topic = topic(1, NO_JITTER);
+    String quiet = topic(1, NO_JITTER);
+    String group = unique("g");
+    Membership a = join(group, topic, GroupMode.SHARED);
+    Membership b = join(group, topic, GroupMode.SHARED);
+    Membership c = join(group, quiet, GroupMode.SHARED);
+    List<Throwable> unhandled = new CopyOnWriteArrayList<>();
+    vertx.exceptionHandler(unhandled::add);
+    List<CompletableFuture<List<Delivery>>> answers = new ArrayList<>();
+    for (Membership m : List.of(a, b)) {
+      CompletableFuture<List<Delivery>> answer = new CompletableFuture<>();
+      answers.add(answer);
+      // The answered member makes c wait in a long poll of its own, from the callback.
+      broker.fetch(group, m.memberId(), 1, 1 << 20, 60_000).onSuccess(d -> {
+        broker.fetch(group, c.memberId(), 1, 1 << 20, 60_000);
+        answer.complete(d);
+      });
+    }
+    broker.describeGroup(group).await();  // both long polls are registered (the group runs its calls in order)
+    produce(topic, "k1=x", "k2=y");
+    List<Delivery> got = new ArrayList<>();
+    for (CompletableFuture<List<Delivery>> answer : answers) {
+      got.addAll(answer.get(10, TimeUnit.SECONDS));
+    }
+    assertThat(got).extracting(ConsumerGroupTest::value).containsExactlyInAnyOrder("x", "y");
+    assertThat(unhandled).isEmpty();
   }
 
   /** Waits (bounded) until the group's committed offset in partition 0 is stored; saves are asynchronous batches. */

@@ -299,35 +299,53 @@ final class GroupRuntime implements PartitionDelivery.Host {
     return out;
   }
 
+  /**
+   * Wakes the long polls on a later turn of the group's context: several partitions becoming deliverable at once make
+   * one pass, and the pass never runs inside a state machine's own update.
+   */
   @Override
   public void deliverable() {
     if (waiters.isEmpty() || wakeScheduled) {
       return;
     }
     wakeScheduled = true;
-    context.execute(() -> {
+    context.runOnContext(v -> {
       wakeScheduled = false;
+      List<Waiter> answered = new ArrayList<>();
+      List<List<Delivery>> answers = new ArrayList<>();
       for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
         Waiter w = it.next();
         List<Delivery> deliveries = collect(w.member, w.maxRecords, w.maxBytes);
         if (!deliveries.isEmpty()) {
           it.remove();
           engine.vertx().cancelTimer(w.timer);
-          w.promise.tryComplete(deliveries);
+          answered.add(w);
+          answers.add(deliveries);
         }
+      }
+      // Answered after the pass: an answer's callback may fetch again (in-process consumers do) and so add a waiter.
+      for (int i = 0; i < answered.size(); i++) {
+        answered.get(i).promise.tryComplete(answers.get(i));
       }
     });
   }
 
   private void answerWaiters(Member member, List<Delivery> answer) {
-    for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
-      Waiter w = it.next();
-      if (w.member == member) {
-        it.remove();
-        engine.vertx().cancelTimer(w.timer);
-        w.promise.tryComplete(answer);
+    removeWaiters(member).forEach(w -> w.promise.tryComplete(answer));
+  }
+
+  /** Removes a member's long polls and stops their timers; callers answer them after, since an answer may fetch again. */
+  private List<Waiter> removeWaiters(Member member) {
+    List<Waiter> removed = new ArrayList<>();
+    waiters.removeIf(w -> {
+      if (w.member != member) {
+        return false;
       }
-    }
+      engine.vertx().cancelTimer(w.timer);
+      removed.add(w);
+      return true;
+    });
+    return removed;
   }
 
   // ---- outcomes --------------------------------------------------------------------------------------------------
@@ -523,14 +541,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
       for (PartitionDelivery pd : partitions.values()) {
         pd.release(m.id, true);
       }
-      for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
-        Waiter w = it.next();
-        if (w.member == m) {
-          it.remove();
-          engine.vertx().cancelTimer(w.timer);
-          w.promise.tryFail(unknownMember(m.id));
-        }
-      }
+      removeWaiters(m).forEach(w -> w.promise.tryFail(unknownMember(m.id)));
     }
     if (!expired.isEmpty()) {
       rebalance();

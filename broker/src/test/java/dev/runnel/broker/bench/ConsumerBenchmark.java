@@ -68,60 +68,13 @@ public final class ConsumerBenchmark {
             System.nanoTime() + TimeUnit.MINUTES.toNanos(5));
         System.out.printf("warmed up on %,d records%n", warmup);
       }
-      broker.createTopic("backlog", PARTITIONS, TopicConfig.DEFAULT).await();
-      long t0 = System.nanoTime();
-      produceAtFullSpeed(broker, "backlog", backlog, Long.MAX_VALUE, new AtomicBoolean());
-      double preload = backlog / ((System.nanoTime() - t0) / 1e9);
-      System.out.printf("preloaded %,d records at %,.0f/s%n", backlog, preload);
-
-      long t1 = System.nanoTime();
-      AtomicLong acked = new AtomicLong();
-      Thread progress = new Thread(() -> {
-        try {
-          while (acked.get() < backlog) {
-            Thread.sleep(1000);
-            System.out.printf("drain progress: %,d acked after %.0f s%n", acked.get(), (System.nanoTime() - t1) / 1e9);
-            if (System.getenv("BENCH_DEBUG") != null) {
-              broker.describeGroup("drain").onSuccess(d -> d.partitions().forEach(p -> System.out.printf(
-                  "  p%d committed %d hw %d lag %d%n", p.partition(), p.committedOffset(), p.highWatermark(), p.records())));
-            }
-          }
-        } catch (InterruptedException ignored) {
-          // done
-        }
-      });
-      progress.setDaemon(true);
-      progress.start();
-      Histogram ignored = new Histogram(3);
-      consume(broker, "drain", "backlog", acked, ignored, () -> acked.get() >= backlog, System.nanoTime() + TimeUnit.MINUTES.toNanos(5));
-      double drain = acked.get() / ((System.nanoTime() - t1) / 1e9);
-      report.append(String.format("- drain a backlog of %,d: **%,.0f delivered-and-acked records/s** (target 150,000)%n",
-          backlog, drain));
-      System.out.println(report);
-
-      if ("drain".equals(System.getenv("BENCH_ONLY"))) {
+      String only = System.getenv().getOrDefault("BENCH_ONLY", "");
+      if (!only.equals("latency")) {
+        drainAndSteady(broker, backlog, seconds, only, report);
+      }
+      if (only.equals("drain")) {
         return;
       }
-      broker.createTopic("steady", PARTITIONS, TopicConfig.DEFAULT).await();
-      AtomicBoolean stop = new AtomicBoolean();
-      AtomicLong consumed = new AtomicLong();
-      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-      Future<Long> producing = Future.fromCompletionStage(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-        try {
-          return produceAtFullSpeed(broker, "steady", Integer.MAX_VALUE, end, stop);
-        } catch (Exception e) {
-          throw new RuntimeException(e);
-        }
-      }));
-      long t2 = System.nanoTime();
-      consume(broker, "steady-group", "steady", consumed, new Histogram(3), () -> System.nanoTime() >= end, end + 1);
-      double elapsed = (System.nanoTime() - t2) / 1e9;
-      long produced = producing.toCompletionStage().toCompletableFuture().get();
-      report.append(String.format("- steady produce plus consume, %d s: produced **%,.0f/s**, consumed and acked "
-          + "**%,.0f/s** (target 50,000), left unconsumed at the end: %,d%n", seconds, produced / elapsed,
-          consumed.get() / elapsed, produced - consumed.get()));
-      System.out.println(report);
-
       Histogram produceAcked = new Histogram(60_000_000, 3);
       Histogram e2e = fixedRate(broker, 10_000, seconds, produceAcked);
       report.append(String.format("- end to end at a fixed 10,000 records/s, %d s (open loop, from the intended send "
@@ -141,6 +94,64 @@ public final class ConsumerBenchmark {
     }
     System.out.println(report);
     Files.writeString(Path.of("target", "consumer-benchmark.md"), report);
+  }
+
+  /** Phases 1 and 2: drain a preloaded backlog, then produce and consume at full speed together. */
+  private static void drainAndSteady(Broker broker, int backlog, int seconds, String only, StringBuilder report)
+      throws Exception {
+    broker.createTopic("backlog", PARTITIONS, TopicConfig.DEFAULT).await();
+    long t0 = System.nanoTime();
+    produceAtFullSpeed(broker, "backlog", backlog, Long.MAX_VALUE, new AtomicBoolean());
+    double preload = backlog / ((System.nanoTime() - t0) / 1e9);
+    System.out.printf("preloaded %,d records at %,.0f/s%n", backlog, preload);
+
+    long t1 = System.nanoTime();
+    AtomicLong acked = new AtomicLong();
+    Thread progress = new Thread(() -> {
+      try {
+        while (acked.get() < backlog) {
+          Thread.sleep(1000);
+          System.out.printf("drain progress: %,d acked after %.0f s%n", acked.get(), (System.nanoTime() - t1) / 1e9);
+          if (System.getenv("BENCH_DEBUG") != null) {
+            broker.describeGroup("drain").onSuccess(d -> d.partitions().forEach(p -> System.out.printf(
+                "  p%d committed %d hw %d lag %d%n", p.partition(), p.committedOffset(), p.highWatermark(), p.records())));
+          }
+        }
+      } catch (InterruptedException ignored) {
+        // done
+      }
+    });
+    progress.setDaemon(true);
+    progress.start();
+    Histogram ignored = new Histogram(3);
+    consume(broker, "drain", "backlog", acked, ignored, () -> acked.get() >= backlog, System.nanoTime() + TimeUnit.MINUTES.toNanos(5));
+    double drain = acked.get() / ((System.nanoTime() - t1) / 1e9);
+    report.append(String.format("- drain a backlog of %,d: **%,.0f delivered-and-acked records/s** (target 150,000)%n",
+        backlog, drain));
+    System.out.println(report);
+
+    if (only.equals("drain")) {
+      return;
+    }
+    broker.createTopic("steady", PARTITIONS, TopicConfig.DEFAULT).await();
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicLong consumed = new AtomicLong();
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    Future<Long> producing = Future.fromCompletionStage(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      try {
+        return produceAtFullSpeed(broker, "steady", Integer.MAX_VALUE, end, stop);
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    }));
+    long t2 = System.nanoTime();
+    consume(broker, "steady-group", "steady", consumed, new Histogram(3), () -> System.nanoTime() >= end, end + 1);
+    double elapsed = (System.nanoTime() - t2) / 1e9;
+    long produced = producing.toCompletionStage().toCompletableFuture().get();
+    report.append(String.format("- steady produce plus consume, %d s: produced **%,.0f/s**, consumed and acked "
+        + "**%,.0f/s** (target 50,000), left unconsumed at the end: %,d%n", seconds, produced / elapsed,
+        consumed.get() / elapsed, produced - consumed.get()));
+    System.out.println(report);
   }
 
   /** Random values and keys made once: generating them per record would cost the benchmark more than the broker. */

@@ -292,7 +292,7 @@ final class PartitionWriter implements PartitionLog {
       boolean written = ar.succeeded()
           && (counted ? ar.result().iterator().next().getLong("written") == 1 : ar.result().rowCount() == 1);
       if (written) {
-        committed(write, block.length());
+        committed(write, block);
       } else if (ar.succeeded()) {
         LOG.warn("{} was fenced: its epoch {} is no longer current", name(), epoch);
         state = State.LOST;
@@ -309,7 +309,7 @@ final class PartitionWriter implements PartitionLog {
         failAll(write.batch, new StorageException(StorageFailure.UNAVAILABLE, "could not store records in " + name()
             + ": " + ar.cause().getMessage(), ar.cause()));
       } else {
-        recoverUnknownOutcome(write, block.length(), ar.cause());
+        recoverUnknownOutcome(write, block, ar.cause());
         return;
       }
       flush();
@@ -365,12 +365,12 @@ final class PartitionWriter implements PartitionLog {
     return true;
   }
 
-  private void committed(Write write, long bytes) {
+  private void committed(Write write, Buffer block) {
     long last = write.last();
     nextOffset = last + 1;
     highWatermark = last + 1;
     lastTimestamp = write.timestamp;
-    store.cache().put(cached, write.stored, bytes);
+    store.cache().put(cached, block, write.base, last);
     dedup.remember(write.newKeys, write.timestamp);
     write.complete();
     for (LongConsumer listener : commitListeners) {
@@ -382,7 +382,7 @@ final class PartitionWriter implements PartitionLog {
    * The connection broke with a write in flight. Acquiring again bumps the epoch, which waits until the old
    * statement has finished one way or the other; then the true end offset says whether it committed.
    */
-  private void recoverUnknownOutcome(Write write, long bytes, Throwable cause) {
+  private void recoverUnknownOutcome(Write write, Buffer block, Throwable cause) {
     LOG.warn("write to {} has an unknown outcome ({}); re-reading the end of the log", name(), cause.toString());
     state = State.LOST;
     nextOffset = highWatermark;
@@ -391,7 +391,7 @@ final class PartitionWriter implements PartitionLog {
         failAll(write.batch, new StorageException(StorageFailure.OUTCOME_UNKNOWN, "the write to " + name()
             + " may or may not have been stored: " + cause.getMessage(), cause));
       } else if (nextOffset > write.last()) {
-        committed(write, bytes);
+        committed(write, block);
       } else {
         failAll(write.batch, new StorageException(StorageFailure.UNAVAILABLE, "could not store records in " + name()
             + ": " + cause.getMessage(), cause));
@@ -621,7 +621,7 @@ final class PartitionWriter implements PartitionLog {
       if (fromCache != null) {
         return Future.succeededFuture(result(fromCache, offset));
       }
-      return readStored(offset, end, maxRecords, maxBytes, new ArrayList<>(), 0);
+      return readStored(offset, end, new RecordBlock.Gathered(maxRecords, maxBytes));
     }).onComplete(promise);
     return promise.future();
   }
@@ -655,36 +655,26 @@ final class PartitionWriter implements PartitionLog {
   }
 
   /** Reads stored batches (cold path), many rows per query, until the bounds are met or the committed end is reached. */
-  private Future<ReadResult> readStored(long offset, long end, int maxRecords, int maxBytes, List<LogRecord> out,
-                                        long bytes) {
+  private Future<ReadResult> readStored(long offset, long end, RecordBlock.Gathered out) {
     Map.Entry<Long, Long> segment = segmentStarts.floorEntry(offset);
-    if (segment == null || offset >= end || out.size() >= maxRecords) {
-      return Future.succeededFuture(result(out, offset));
+    if (segment == null || offset >= end || out.full()) {
+      return Future.succeededFuture(result(out.records, offset));
     }
-    int rows = Math.max(1, maxRecords - out.size());
+    int rows = Math.max(1, out.maxRecords - out.records.size());
     return store.readClient().preparedQuery(Sql.batchesFrom(topic.id(), segment.getValue()))
-        .execute(Tuple.of(partition, offset, rows, Math.max(1, maxBytes - bytes)))
+        .execute(Tuple.of(partition, offset, rows, Math.max(1, out.maxBytes - out.bytes())))
         .recover(err -> relocate(err, offset))
         .compose(result -> {
-          long size = bytes;
-          long next = offset;
           for (Row row : result) {
-            for (LogRecord r : RecordBlock.decode(row.getBuffer("block"), row.getLong("base_offset"))) {
-              if (r.offset() < next) {
-                continue;
-              }
-              if (out.size() >= maxRecords || (!out.isEmpty() && size + r.encodedSize() > maxBytes)) {
-                return Future.succeededFuture(result(out, next));
-              }
-              out.add(r);
-              size += r.encodedSize();
-              next = r.offset() + 1;
+            if (!out.addFrom(row.getBuffer("block"), row.getLong("base_offset"), out.next(offset))) {
+              return Future.succeededFuture(result(out.records, out.next(offset)));
             }
           }
+          long next = out.next(offset);
           if (next == offset) {
-            return Future.succeededFuture(result(out, offset));  // nothing more in this segment
+            return Future.succeededFuture(result(out.records, offset));  // nothing more in this segment
           }
-          return readStored(next, end, maxRecords, maxBytes, out, size);
+          return readStored(next, end, out);
         });
   }
 

@@ -392,6 +392,7 @@ public final class PgLogStore implements LogStore {
     writers.values().forEach(w -> closing.add(w.close()));
     return Future.join(closing)
         .transform(ar -> Future.join(client.close(), readClient.close()).<Void>mapEmpty())
+        .andThen(ar -> cache.clearAll())  // its blocks are direct memory
         .andThen(ar -> LOG.info("log store closed ({} partitions released)", closing.size()));
   }
 }

@@ -54,15 +54,108 @@ final class RecordBlock {
   }
 
   static List<LogRecord> decode(Buffer b, long baseOffset) {
-    int pos = 0;
-    byte version = b.getByte(pos++);
-    if (version != VERSION) {
-      throw new IllegalStateException("unknown record block version " + version);
+    Cursor cursor = new Cursor(b, baseOffset);
+    List<LogRecord> records = new ArrayList<>(cursor.count);
+    while (cursor.hasNext()) {
+      records.add(cursor.next());
     }
-    int count = b.getInt(pos);
-    pos += 4;
-    List<LogRecord> records = new ArrayList<>(count);
-    for (int i = 0; i < count; i++) {
+    return records;
+  }
+
+  /** The records of one read, gathered from blocks in offset order within a record bound and a byte bound. */
+  static final class Gathered {
+    final List<LogRecord> records = new ArrayList<>();
+    final int maxRecords;
+    final long maxBytes;
+    private long bytes;
+
+    Gathered(int maxRecords, long maxBytes) {
+      this.maxRecords = maxRecords;
+      this.maxBytes = maxBytes;
+    }
+
+    long bytes() {
+      return bytes;
+    }
+
+    boolean full() {
+      return records.size() >= maxRecords;
+    }
+
+    /** The offset after the last record gathered, or {@code otherwise} if there is none. */
+    long next(long otherwise) {
+      return records.isEmpty() ? otherwise : records.get(records.size() - 1).offset() + 1;
+    }
+
+    /**
+     * Adds the block's records from offset {@code from} on. Returns false once a bound stops it; the first record
+     * of a read is taken whatever its size.
+     */
+    boolean addFrom(Buffer block, long baseOffset, long from) {
+      Cursor cursor = new Cursor(block, baseOffset);
+      while (cursor.hasNext() && cursor.nextOffset() < from) {
+        cursor.skip();
+      }
+      while (cursor.hasNext()) {
+        if (full()) {
+          return false;
+        }
+        LogRecord r = cursor.next();
+        int size = r.encodedSize();
+        if (!records.isEmpty() && bytes + size > maxBytes) {
+          return false;
+        }
+        records.add(r);
+        bytes += size;
+      }
+      return true;
+    }
+  }
+
+  /** Reads a block's records in offset order; {@link #skip} passes one without allocating anything. */
+  static final class Cursor {
+    private final Buffer b;
+    private final long baseOffset;
+    private final int count;
+    private int index;
+    private int pos;
+
+    Cursor(Buffer b, long baseOffset) {
+      byte version = b.getByte(0);
+      if (version != VERSION) {
+        throw new IllegalStateException("unknown record block version " + version);
+      }
+      this.b = b;
+      this.baseOffset = baseOffset;
+      this.count = b.getInt(1);
+      this.pos = 5;
+    }
+
+    boolean hasNext() {
+      return index < count;
+    }
+
+    long nextOffset() {
+      return baseOffset + index;
+    }
+
+    void skip() {
+      pos += 8;
+      int keyLength = b.getInt(pos);
+      pos += 4 + Math.max(0, keyLength);
+      pos += 4 + b.getInt(pos);
+      pos += 2 + b.getShort(pos);
+      int headerCount = b.getShort(pos);
+      pos += 2;
+      for (int h = 0; h < headerCount; h++) {
+        pos += 2 + b.getShort(pos);
+        pos += 4 + b.getInt(pos);
+      }
+      pos += 2 + Math.max(0, b.getShort(pos));
+      index++;
+    }
+
+    LogRecord next() {
       long timestamp = b.getLong(pos);
       pos += 8;
       int keyLength = b.getInt(pos);
@@ -76,33 +169,32 @@ final class RecordBlock {
       pos += 4;
       byte[] value = b.getBytes(pos, pos + valueLength);
       pos += valueLength;
-      int ctLength = b.getShort(pos);
-      pos += 2;
-      String contentType = b.getString(pos, pos + ctLength, "UTF-8");
-      pos += ctLength;
+      String contentType = shortString();
       int headerCount = b.getShort(pos);
       pos += 2;
       List<Header> headers = new ArrayList<>(headerCount);
       for (int h = 0; h < headerCount; h++) {
-        int nameLength = b.getShort(pos);
-        pos += 2;
-        String name = b.getString(pos, pos + nameLength, "UTF-8");
-        pos += nameLength;
+        String name = shortString();
         int hvLength = b.getInt(pos);
         pos += 4;
         headers.add(new Header(name, b.getBytes(pos, pos + hvLength)));
         pos += hvLength;
       }
-      int idLength = b.getShort(pos);
-      pos += 2;
-      String idempotencyKey = null;
-      if (idLength >= 0) {
-        idempotencyKey = b.getString(pos, pos + idLength, "UTF-8");
-        pos += idLength;
-      }
-      records.add(new LogRecord(key, value, contentType, headers, idempotencyKey, baseOffset + i, timestamp));
+      String idempotencyKey = shortString();
+      return new LogRecord(key, value, contentType, headers, idempotencyKey, baseOffset + index++, timestamp);
     }
-    return records;
+
+    /** A string stored as a 2-byte length (-1: null) and its UTF-8 bytes. */
+    private String shortString() {
+      int length = b.getShort(pos);
+      pos += 2;
+      if (length < 0) {
+        return null;
+      }
+      String s = b.getString(pos, pos + length, "UTF-8");
+      pos += length;
+      return s;
+    }
   }
 
   private static void appendShortString(Buffer b, String s) {

@@ -484,6 +484,27 @@ class ConsumerGroupTest {
     });
   }
 
+  @Test
+  void anExtendedLeaseOutlivesItsFirstDeadlineAndExpiresAtTheNewOne() {
+    String topic = topic(1, NO_JITTER);
+    produce(topic, "k=slow");
+    String group = unique("g");
+    Membership m = join(group, topic, GroupMode.SHARED);  // 30 s leases
+    Delivery first = fetch(group, m, 1).get(0);
+    assertThat(broker.settle(group, new Outcomes(List.of(), List.of(), List.of(),
+        List.of(new Outcomes.Extend(first.token(), 60_000L)))).await().get(0).status()).isEqualTo(OutcomeResult.Status.OK);
+    advance(40_000);
+    assertThat(fetch(group, m, 1)).as("past the first deadline, still leased").isEmpty();
+    advance(20_000);  // the extended deadline: the lease expires, and the retry waits its 1 s backoff
+    assertThat(fetch(group, m, 1)).isEmpty();
+    advance(1000);
+    Delivery second = fetch(group, m, 1).get(0);
+    assertThat(second.attempt()).isEqualTo(2);
+    assertThat(ack(group, first)).isEqualTo(OutcomeResult.Status.LEASE_EXPIRED);
+    assertThat(ack(group, second)).isEqualTo(OutcomeResult.Status.OK);
+    assertThat(ack(group, second)).as("acking twice").isEqualTo(OutcomeResult.Status.OK);
+  }
+
   /**
    * A long poll answered with records may fetch again from its own callback, as in-process consumers do; with one
    * event loop that call runs inline, in the middle of waking the long polls. Every other long poll with something to

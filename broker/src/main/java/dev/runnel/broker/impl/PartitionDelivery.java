@@ -23,13 +23,13 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -48,7 +48,8 @@ import java.util.TreeSet;
 final class PartitionDelivery {
 
   private static final Logger LOG = LoggerFactory.getLogger(PartitionDelivery.class);
-  private static final int COMPLETED_LEASES_KEPT = 10_000;
+  /** How many of the latest leases remember whether they were acked, so that acking twice answers OK. */
+  private static final int RECENT_LEASES = 16_384;
   private static final int READ_BYTES = 4 * 1024 * 1024;
   private static final long SAVE_INTERVAL_MS = 10;
 
@@ -68,6 +69,8 @@ final class PartitionDelivery {
     String lastError;
     long leaseId;
     long deadline;
+    /** Its place in the deadline queue while in flight. */
+    Lease lease;
     String member;
     String deadLetterReason;
     long deadLetterRetryAt;
@@ -75,6 +78,14 @@ final class PartitionDelivery {
     Entry(long offset) {
       this.offset = offset;
     }
+  }
+
+  /**
+   * An in-flight lease in the deadline queue. Immutable, so that the queue's order cannot change under it; a lease is
+   * removed when it ends, so the queue holds only what is in flight (a queue cleaned lazily at the deadline kept
+   * every acked lease for its whole lease length, tens of megabytes that each young collection copied).
+   */
+  private record Lease(long deadline, long id, Entry entry) {
   }
 
   interface Host {
@@ -117,17 +128,13 @@ final class PartitionDelivery {
   private final TreeMap<Long, Entry> entries = new TreeMap<>();
   private final TreeSet<Long> ready = new TreeSet<>();
   private final Map<Integer, TreeSet<Long>> byKey = new HashMap<>();
-  private final PriorityQueue<long[]> deadlines = new PriorityQueue<>((a, b) -> Long.compare(a[0], b[0]));
+  private final TreeSet<Lease> leases = new TreeSet<>(Comparator.comparingLong(Lease::deadline).thenComparingLong(Lease::id));
   private final Set<Long> dirty = new HashSet<>();
   /** Entries whose dead letter is being stored (or waits to be retried). */
   private final Set<Entry> deadLettering = new HashSet<>();
   private final Set<Long> storedRows = new HashSet<>();
-  private final Map<Long, Boolean> completedLeases = new LinkedHashMap<>(16, 0.75f, false) {
-    @Override
-    protected boolean removeEldestEntry(Map.Entry<Long, Boolean> eldest) {
-      return size() > COMPLETED_LEASES_KEPT;
-    }
-  };
+  /** Bit {@code id % RECENT_LEASES}: whether lease {@code id}, one of the latest handed out, ended in an ack. */
+  private final BitSet ackedLeases = new BitSet(RECENT_LEASES);
 
   private long incarnation;
   private long nextLeaseId;
@@ -356,9 +363,9 @@ final class PartitionDelivery {
       ready.remove(e.offset);
       e.state = State.IN_FLIGHT;
       e.leaseId = ++nextLeaseId;
-      e.deadline = now + leaseMs;
+      ackedLeases.clear((int) (e.leaseId % RECENT_LEASES));
       e.member = member;
-      deadlines.add(new long[] {e.deadline, e.offset, e.leaseId});
+      leaseUntil(e, now + leaseMs);
       int attempt = e.attempts + 1;
       String token = new DeliveryToken(topic.id(), partition, e.offset, attempt, e.leaseId, incarnation,
           host.groupHash()).encode(host.tokenKey());
@@ -424,9 +431,11 @@ final class PartitionDelivery {
   Status ack(DeliveryToken t) {
     Entry e = current(t);
     if (e == null) {
-      return t.incarnation() == incarnation && completedLeases.containsKey(t.leaseId()) ? Status.OK : Status.LEASE_EXPIRED;
+      boolean recent = t.leaseId() <= nextLeaseId && t.leaseId() > nextLeaseId - RECENT_LEASES;
+      return t.incarnation() == incarnation && recent && ackedLeases.get((int) (t.leaseId() % RECENT_LEASES))
+          ? Status.OK : Status.LEASE_EXPIRED;
     }
-    completedLeases.put(e.leaseId, Boolean.TRUE);
+    ackedLeases.set((int) (e.leaseId % RECENT_LEASES));
     finish(e);
     return Status.OK;
   }
@@ -463,9 +472,24 @@ final class PartitionDelivery {
       return Status.LEASE_EXPIRED;
     }
     long ms = leaseMs != null ? leaseMs : host.leaseMs(e.member);
-    e.deadline = host.now() + Math.max(1, Math.min(ms, dev.runnel.broker.JoinRequest.MAX_LEASE_MS));
-    deadlines.add(new long[] {e.deadline, e.offset, e.leaseId});
+    leaseUntil(e, host.now() + Math.max(1, Math.min(ms, dev.runnel.broker.JoinRequest.MAX_LEASE_MS)));
     return Status.OK;
+  }
+
+  /** Sets the deadline of the entry's current lease (its place in the deadline queue). */
+  private void leaseUntil(Entry e, long deadline) {
+    endLease(e);
+    e.deadline = deadline;
+    e.lease = new Lease(deadline, e.leaseId, e);
+    leases.add(e.lease);
+  }
+
+  /** The entry is no longer in flight: its lease leaves the deadline queue. */
+  private void endLease(Entry e) {
+    if (e.lease != null) {
+      leases.remove(e.lease);
+      e.lease = null;
+    }
   }
 
   /** A delivery failed (nack or lease expiry): retry after the backoff, or dead-letter after the last retry. */
@@ -494,6 +518,7 @@ final class PartitionDelivery {
   }
 
   private void toReady(Entry e) {
+    endLease(e);
     e.state = State.READY;
     e.member = null;
     ready.add(e.offset);
@@ -501,6 +526,7 @@ final class PartitionDelivery {
 
   /** Acked or dead-lettered: the record is done. */
   private void finish(Entry e) {
+    endLease(e);
     deadLettering.remove(e);
     e.state = State.DONE;
     e.member = null;
@@ -517,6 +543,7 @@ final class PartitionDelivery {
   }
 
   private Future<Void> deadLetter(Entry e, String reason) {
+    endLease(e);
     deadLettering.add(e);
     e.state = State.DEAD_LETTERING;
     e.member = null;
@@ -605,12 +632,10 @@ final class PartitionDelivery {
    */
   Future<Boolean> tick(long now) {
     List<Future<Void>> work = new ArrayList<>();
-    while (!deadlines.isEmpty() && deadlines.peek()[0] <= now) {
-      long[] d = deadlines.poll();
-      Entry e = entries.get(d[1]);
-      if (e != null && e.state == State.IN_FLIGHT && e.leaseId == d[2] && e.deadline <= now) {
-        work.add(failed(e, "lease expired", null));
-      }
+    while (!leases.isEmpty() && leases.first().deadline() <= now) {
+      Entry e = leases.first().entry();
+      endLease(e);
+      work.add(failed(e, "lease expired", null));
     }
     boolean due = false;
     List<Entry> spent = new ArrayList<>();
@@ -742,7 +767,7 @@ final class PartitionDelivery {
     };
     return target.map(offset -> {
       incarnation = newIncarnation();
-      deadlines.clear();
+      leases.clear();
       for (Iterator<Entry> it = entries.values().iterator(); it.hasNext(); ) {
         Entry e = it.next();
         boolean parked = e.offset < committed || e.attempts > 0;
@@ -753,6 +778,7 @@ final class PartitionDelivery {
         } else if (e.state != State.READY) {
           e.state = State.READY;
           e.member = null;
+          e.lease = null;
         }
       }
       committed = offset;

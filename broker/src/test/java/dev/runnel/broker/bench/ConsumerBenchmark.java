@@ -53,7 +53,8 @@ public final class ConsumerBenchmark {
         + Runtime.getRuntime().availableProcessors() + " cores, Java " + System.getProperty("java.version")
         + ", embedded PostgreSQL 17.6 (fsync on), 1 group, 8 partitions, 1 KB records, 10,000 keys\n\n");
     Vertx vertx = Vertx.vertx();
-    LogStore store = LogStore.open(vertx, pg.storeOptions().setSchema("bench").setRetentionCheckMs(0)).await();
+    LogStore store = LogStore.open(vertx, pg.storeOptions().setSchema("bench").setRetentionCheckMs(0)
+        .setTailCacheBytes(Long.parseLong(System.getenv().getOrDefault("BENCH_TAIL_CACHE_MB", "64")) << 20)).await();
     Broker broker = Broker.create(vertx, store, new BrokerOptions()
         .setWindowRecords(Integer.parseInt(System.getenv().getOrDefault("BENCH_WINDOW", "1000"))));
     try {

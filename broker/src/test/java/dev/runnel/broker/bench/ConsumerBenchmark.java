@@ -273,6 +273,8 @@ public final class ConsumerBenchmark {
     broker.createTopic("latency", PARTITIONS, TopicConfig.DEFAULT).await();
     Histogram latency = new Histogram(60_000_000, 3);
     Histogram warm = new Histogram(60_000_000, 3);
+    // The first seconds (BENCH_LATENCY_WARMUP, default 2) warm up and are not counted.
+    int warmupSeconds = Integer.parseInt(System.getenv().getOrDefault("BENCH_LATENCY_WARMUP", "2"));
     long total = (long) rate * seconds;
     AtomicLong consumed = new AtomicLong();
     Vertx timerVertx = Vertx.vertx();
@@ -295,7 +297,7 @@ public final class ConsumerBenchmark {
             return;
           }
           long now = System.nanoTime();
-          if (now > start + TimeUnit.SECONDS.toNanos(2)) {
+          if (now > start + TimeUnit.SECONDS.toNanos(warmupSeconds)) {
             synchronized (acked) {
               intended.forEach(t -> acked.recordValue(Math.max(0, (now - t) / 1000)));
             }
@@ -303,8 +305,7 @@ public final class ConsumerBenchmark {
         });
       }
     });
-    // The first two seconds warm up; then every delivery counts.
-    long warmupEnd = start + TimeUnit.SECONDS.toNanos(2);
+    long warmupEnd = start + TimeUnit.SECONDS.toNanos(warmupSeconds);
     Histogram recorder = new Histogram(60_000_000, 3) {
       @Override
       public void recordValue(long value) {

@@ -19,6 +19,7 @@ import java.util.List;
  *   per header: short nameLength, name (UTF-8), int valueLength, value,
  *   short idempotencyKeyLength (-1: null), idempotencyKey (UTF-8)
  * </pre>
+ * (all big-endian). SQL reads the same format in {@code runnel_decode_block} (migration V3): a new version needs both.
  */
 final class RecordBlock {
 
@@ -51,15 +52,6 @@ final class RecordBlock {
       }
     }
     return b;
-  }
-
-  static List<LogRecord> decode(Buffer b, long baseOffset) {
-    Cursor cursor = new Cursor(b, baseOffset);
-    List<LogRecord> records = new ArrayList<>(cursor.count);
-    while (cursor.hasNext()) {
-      records.add(cursor.next());
-    }
-    return records;
   }
 
   /** The records of one read, gathered from blocks in offset order within a record bound and a byte bound. */

@@ -363,7 +363,7 @@ final class PartitionDelivery {
       ready.remove(e.offset);
       e.state = State.IN_FLIGHT;
       e.leaseId = ++nextLeaseId;
-      ackedLeases.clear((int) (e.leaseId % RECENT_LEASES));
+      ackedLeases.clear((int) Math.floorMod(e.leaseId, (long) RECENT_LEASES));
       e.member = member;
       leaseUntil(e, now + leaseMs);
       int attempt = e.attempts + 1;
@@ -432,10 +432,10 @@ final class PartitionDelivery {
     Entry e = current(t);
     if (e == null) {
       boolean recent = t.leaseId() <= nextLeaseId && t.leaseId() > nextLeaseId - RECENT_LEASES;
-      return t.incarnation() == incarnation && recent && ackedLeases.get((int) (t.leaseId() % RECENT_LEASES))
+      return t.incarnation() == incarnation && recent && ackedLeases.get((int) Math.floorMod(t.leaseId(), (long) RECENT_LEASES))
           ? Status.OK : Status.LEASE_EXPIRED;
     }
-    ackedLeases.set((int) (e.leaseId % RECENT_LEASES));
+    ackedLeases.set((int) Math.floorMod(e.leaseId, (long) RECENT_LEASES));
     finish(e);
     return Status.OK;
   }

@@ -9,31 +9,45 @@ import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Random produce / fetch / ack / nack / reject / lease expiry / join / leave / restart against the real engine on
- * the real Postgres, checked against a simple reference model. Seeded: a failure names its seed, and the same seed
- * replays the same run. A restart throws away every in-memory structure (broker, store, Vert.x).
+ * Random produce / fetch / ack / nack / reject / extend / lease expiry / join / leave / save / crash / clean restart
+ * against the real engine on the real Postgres, checked against an exact reference model, one operation at a time.
+ * After each operation the test waits until the engine has no storage work in flight ({@link LocalBroker#idle()}),
+ * and time is the injected clock only, so a seed replays exactly: each run is made twice and the two traces of what
+ * the engine answered must be equal. A restart throws away every in-memory structure (broker, store, Vert.x); a crash
+ * restart also loses the saves the engine's pacing held back, a clean one saves everything first.
  *
- * <p>Invariants: no acknowledged (produced) record is lost; a key's records are delivered one at a time and only when
- * every earlier record of the key is finished; every record ends acked or dead-lettered, and a dead-lettered one is in
- * the dead-letter topic exactly once; no delivery exceeds the policy's attempts; committed offsets never go back.
+ * <p>Invariants, each checked where it can be broken:
+ * <ul>
+ *   <li>a record finished (acked or dead-lettered) in the current incarnation is never delivered again; an acked
+ *       record comes back after a restart only if a crash came before its ack was saved; a dead-lettered record
+ *       never comes back (its dead letter is stored before the outcome is answered);</li>
+ *   <li>each delivery's attempt is exactly one more than the failures counted so far (nacks, rejects, lease expiries;
+ *       releases count none), except right after a crash that came before the latest failure was saved, and then
+ *       one lower at most; never beyond the policy; a retry never comes before its backoff's lower bound;</li>
+ *   <li>a key's records are delivered one at a time, in offset order, each only once the earlier ones finished;</li>
+ *   <li>outcomes answer exactly: OK for a current lease, OK for acking twice, LEASE_EXPIRED for a settled lease, a
+ *       lease released by a rebalance, or a token from before a restart;</li>
+ *   <li>committed offsets never go back, and end at the high watermark with no parked row left; the log holds every
+ *       acknowledged record; every record ends acked or in the dead-letter topic exactly once, with the attempts and
+ *       reason the model expects, and no acked record is in the dead-letter topic.</li>
+ * </ul>
  */
 class ConsumerGroupModelTest {
 
@@ -42,29 +56,35 @@ class ConsumerGroupModelTest {
 
   private static final int PARTITIONS = 2;
   private static final int MAX_RETRIES = 2;
-  private static final JsonObject POLICY = new JsonObject().put("maxRetries", MAX_RETRIES).put("initialDelayMs", 100)
-      .put("backoffMultiplier", 2).put("maxDelayMs", 1000).put("jitter", 0.5);
+  private static final long INITIAL_DELAY_MS = 100;
+  private static final double JITTER = 0.5;
+  private static final JsonObject POLICY = new JsonObject().put("maxRetries", MAX_RETRIES)
+      .put("initialDelayMs", INITIAL_DELAY_MS).put("backoffMultiplier", 2).put("maxDelayMs", 1000).put("jitter", JITTER);
   private static final long LEASE_MS = 2_000;
+  private static final int OPERATIONS = 2_200;
 
-  private final ManualClock clock = new ManualClock(2_000_000_000_000L);
-  private Vertx vertx;
-  private LogStore store;
-  private LocalBroker broker;
+  private enum Fate { OPEN, ACKED, DEAD }
 
-  /** A produced record and what became of it. */
+  /** A produced record and what the model knows of it. */
   private static final class Rec {
     final int partition;
     final long offset;
     final String key;
     final String value;
-    boolean finished;
-    boolean deadLettered;
-    /** A lease the model lost track of (a rebalance) ran out on its last attempt: the engine may have dead-lettered it. */
-    boolean maybeDeadLettered;
-
-    boolean settled() {
-      return finished || maybeDeadLettered;
-    }
+    Fate fate = Fate.OPEN;
+    /** The incarnation in which it was last finished. */
+    int finishedIn = -1;
+    /** A save came after its finish, so it is stored. */
+    boolean finishSaved;
+    /** A crash came before its finish was saved: the engine may deliver it again. */
+    boolean mayComeBack;
+    /** Failed deliveries the engine has counted. */
+    int failures;
+    boolean failureSaved = true;
+    /** A crash came before its latest failure was saved: its next attempt may be one lower. */
+    boolean mayHaveLostFailure;
+    long lastFailureAt;
+    String deadLetterReason;
 
     Rec(int partition, long offset, String key, String value) {
       this.partition = partition;
@@ -72,86 +92,152 @@ class ConsumerGroupModelTest {
       this.key = key;
       this.value = value;
     }
+
+    String id() {
+      return partition + "/" + offset;
+    }
   }
 
-  private record Lease(Delivery delivery, String member, Rec rec) {
+  private static final class Lease {
+    final String token;
+    final String member;
+    final Rec rec;
+    long deadline;
+
+    Lease(String token, String member, Rec rec, long deadline) {
+      this.token = token;
+      this.member = member;
+      this.rec = rec;
+      this.deadline = deadline;
+    }
   }
 
+  private ManualClock clock;
+  private Vertx vertx;
+  private LogStore store;
+  private LocalBroker broker;
+
+  // The state of one run.
+  private long seed;
   private final Map<String, Rec> records = new HashMap<>();  // "p/offset"
-  private final Map<String, Lease> valid = new HashMap<>();  // token → lease the model believes current
-  private final Map<String, Lease> uncertain = new HashMap<>();  // leases a rebalance may have revoked
+  private final Map<String, Lease> leases = new LinkedHashMap<>();  // token → lease, in hand-out order
+  /** Tokens of leases that ended without an ack in this incarnation, or before a restart. */
+  private final List<String> staleTokens = new ArrayList<>();
+  /** Tokens acked in this incarnation: acking again answers OK. */
+  private final List<String> ackedTokens = new ArrayList<>();
   private final List<String> members = new ArrayList<>();
   private final long[] lastCommitted = new long[PARTITIONS];
+  private final List<String> trace = new ArrayList<>();
+  private int incarnation;
+  private int crashes;
+  private int cleanRestarts;
+  private int redeliveredAfterCrash;
 
-  private void open(String schemaGroup) {
+  private void open() {
     vertx = Vertx.vertx();
     store = LogStore.open(vertx, PG.options().setClock(clock)).await();
-    broker = (LocalBroker) Broker.create(vertx, store,
-        new BrokerOptions().setClock(clock).setTickMs(0).setWindowRecords(8).setRandomSeed(11L));
+    broker = (LocalBroker) Broker.create(vertx, store, new BrokerOptions().setClock(clock).setTickMs(0)
+        .setWindowRecords(8).setRandomSeed(seed * 31 + incarnation));
   }
 
-  private void restart() {
+  private void shutDown() {
     broker.close();
     store.close().await();
     vertx.close().await();
-    valid.clear();
-    uncertain.clear();
-    members.clear();
-    open(null);
+    broker = null;
   }
 
   @AfterEach
   void close() {
     if (broker != null) {
-      broker.close();
-      store.close().await();
-      vertx.close().await();
+      shutDown();
     }
   }
 
   @ParameterizedTest(name = "seed {0}, {1}")
   @CsvSource({"20261122, SHARED", "4242, PARTITIONED"})
-  void randomOperationsKeepEveryInvariant(long seed, GroupMode mode) throws Exception {
+  void randomOperationsKeepEveryInvariantAndReplayFromTheSeed(long seed, GroupMode mode) throws Exception {
+    List<String> first = run(seed, mode, "a");
+    List<String> second = run(seed, mode, "b");
+    int differs = 0;
+    while (differs < Math.min(first.size(), second.size()) && first.get(differs).equals(second.get(differs))) {
+      differs++;
+    }
+    assertThat(differs).as("seed %d: the replay differs at step %d: %s vs %s", seed, differs,
+        differs < first.size() ? first.get(differs) : "(end)", differs < second.size() ? second.get(differs) : "(end)")
+        .isEqualTo(Math.max(first.size(), second.size()));
+  }
+
+  /** One whole run; answers its trace. */
+  private List<String> run(long seed, GroupMode mode, String name) throws Exception {
+    this.seed = seed;
+    clock = new ManualClock(2_000_000_000_000L);
+    records.clear();
+    leases.clear();
+    staleTokens.clear();
+    ackedTokens.clear();
+    members.clear();
+    trace.clear();
+    java.util.Arrays.fill(lastCommitted, 0);
+    incarnation = 0;
+    crashes = 0;
+    cleanRestarts = 0;
+    redeliveredAfterCrash = 0;
     Random random = new Random(seed);
-    String topic = "model-" + seed;
-    String group = "group-" + seed;
-    open(null);
+    String topic = "model-" + seed + "-" + name;
+    String group = "group-" + seed + "-" + name;
+    open();
     broker.createTopic(topic, PARTITIONS, TopicConfig.DEFAULT.withRetryPolicy(POLICY)).await();
-    int produced = 0;
-    int operations = 2_200;
-    for (int op = 0; op < operations; op++) {
+    for (int op = 0; op < OPERATIONS; op++) {
       int dice = random.nextInt(100);
-      String context = "seed " + seed + ", operation " + op;
-      if (dice < 18 && produced < 400) {
-        produced += produce(topic, random);
+      String context = "seed " + seed + " run " + name + ", operation " + op;
+      if (dice < 18 && records.size() < 400) {
+        produce(topic, random);
       } else if (dice < 22 && members.size() < 3) {
-        members.add(broker.join(group, new JoinRequest(List.of(topic), mode, 3_600_000, LEASE_MS, false)).await().memberId());
-        invalidateRebalanced(mode);
+        String member = broker.join(group, new JoinRequest(List.of(topic), mode, 3_600_000, LEASE_MS, false))
+            .await().memberId();
+        members.add(member);
+        trace.add("join " + member);
+        probeLeases(group, mode, context);
       } else if (dice < 24 && members.size() > 1) {
         String leaving = members.remove(random.nextInt(members.size()));
         broker.leave(group, leaving).await();
-        valid.values().removeIf(l -> l.member.equals(leaving));
-        invalidateRebalanced(mode);
+        trace.add("leave " + leaving);
+        leases.values().removeIf(l -> l.member.equals(leaving));  // released: no attempt counted
+        probeLeases(group, mode, context);
       } else if (dice < 50 && !members.isEmpty()) {
-        fetch(group, members.get(random.nextInt(members.size())), 1 + random.nextInt(5), 0, context);
-      } else if (dice < 80 && !valid.isEmpty()) {
+        fetch(group, members.get(random.nextInt(members.size())), 1 + random.nextInt(5), context);
+      } else if (dice < 78 && !leases.isEmpty()) {
         settleRandom(group, random, context);
+      } else if (dice < 80 && !staleTokens.isEmpty()) {
+        String stale = staleTokens.get(random.nextInt(staleTokens.size()));
+        assertThat(status(group, new Outcomes(List.of(stale), List.of(), List.of(), List.of())))
+            .as("%s: ack of a lease that ended unacked or before a restart", context)
+            .isEqualTo(OutcomeResult.Status.LEASE_EXPIRED);
+      } else if (dice < 81 && !ackedTokens.isEmpty()) {
+        String acked = ackedTokens.get(random.nextInt(ackedTokens.size()));
+        assertThat(status(group, new Outcomes(List.of(acked), List.of(), List.of(), List.of())))
+            .as("%s: acking again in the same incarnation", context).isEqualTo(OutcomeResult.Status.OK);
       } else if (dice < 92) {
-        clock.advance(random.nextInt(1_500));
-        expireLeases();
-        broker.tick().await();
-      } else if (dice < 94) {
-        restart();
-        checkCommittedNeverBack(group, context);
+        passTime(random.nextInt(1_500));
+      } else if (dice < 93) {
+        broker.saveAll().await();
+        markSaved(group);
+        trace.add("saved");
+      } else if (dice < 95) {
+        restart(group, random.nextBoolean(), context);
       } else {
         checkCommittedNeverBack(group, context);
       }
+      broker.idle().await();
     }
-    drain(group, topic, mode, "seed " + seed + ", drain");
-    checkFinalState(group, topic, "seed " + seed);
+    drain(group, topic, mode, "seed " + seed + " run " + name + ", drain");
+    checkFinalState(group, topic, "seed " + seed + " run " + name);
+    shutDown();
+    return new ArrayList<>(trace);
   }
 
-  private int produce(String topic, Random random) {
+  private void produce(String topic, Random random) {
     int n = 1 + random.nextInt(3);
     List<ProduceRecord> batch = new ArrayList<>();
     List<String> keys = new ArrayList<>();
@@ -165,91 +251,198 @@ class ConsumerGroupModelTest {
     List<ProduceResult> results = broker.produce(topic, batch).await();
     for (int i = 0; i < n; i++) {
       ProduceResult r = results.get(i);
-      records.put(r.partition() + "/" + r.offset(), new Rec(r.partition(), r.offset(), keys.get(i),
-          new String(batch.get(i).value(), StandardCharsets.UTF_8)));
-    }
-    return n;
-  }
-
-  /** In partitioned mode a rebalance may revoke leases: the model no longer knows whether they are current. */
-  private void invalidateRebalanced(GroupMode mode) {
-    if (mode == GroupMode.PARTITIONED) {
-      uncertain.putAll(valid);
-      valid.clear();
+      Rec rec = new Rec(r.partition(), r.offset(), keys.get(i), new String(batch.get(i).value(), StandardCharsets.UTF_8));
+      assertThat(records.put(rec.id(), rec)).as("offset %s given twice", rec.id()).isNull();
+      trace.add("produced " + rec.id());
     }
   }
 
-  /** Lease expiry counts an attempt; on the last attempt the engine dead-letters the record. */
-  private void expireLeases() {
+  /**
+   * After a join or a leave, a rebalance may have released leases of partitions that moved (no attempt counted): an
+   * extend to the lease's own deadline tells exactly which are still current. In shared mode all of them are.
+   */
+  private void probeLeases(String group, GroupMode mode, String context) {
     long now = clock.millis();
-    for (Lease l : valid.values()) {
-      if (l.delivery.leaseExpiresAt() <= now && l.delivery.attempt() > MAX_RETRIES) {
-        l.rec.finished = true;
-        l.rec.deadLettered = true;
+    for (var it = leases.values().iterator(); it.hasNext(); ) {
+      Lease l = it.next();
+      OutcomeResult.Status s = status(group, new Outcomes(List.of(), List.of(), List.of(),
+          List.of(new Outcomes.Extend(l.token, l.deadline - now))));
+      if (mode == GroupMode.SHARED) {
+        assertThat(s).as("%s: a rebalance in shared mode kept the lease of %s", context, l.rec.id())
+            .isEqualTo(OutcomeResult.Status.OK);
       }
-    }
-    for (Lease l : uncertain.values()) {
-      if (l.delivery.leaseExpiresAt() <= now && l.delivery.attempt() > MAX_RETRIES) {
-        l.rec.maybeDeadLettered = true;
+      if (s == OutcomeResult.Status.LEASE_EXPIRED) {
+        it.remove();
+        staleTokens.add(l.token);
       }
+      trace.add("probe " + l.rec.id() + " " + s);
     }
-    valid.values().removeIf(l -> l.delivery.leaseExpiresAt() <= now);
-    uncertain.values().removeIf(l -> l.delivery.leaseExpiresAt() <= now);
   }
 
-  private List<Delivery> fetch(String group, String member, int max, long waitMs, String context) {
-    List<Delivery> deliveries = broker.fetch(group, member, max, 1 << 20, waitMs).await();
+  /** Time passes; leases past their deadline expire at the tick, counting a failure. */
+  private void passTime(long ms) {
+    clock.advance(ms);
+    long now = clock.millis();
+    for (var it = leases.values().iterator(); it.hasNext(); ) {
+      Lease l = it.next();
+      if (l.deadline <= now) {
+        it.remove();
+        staleTokens.add(l.token);
+        failed(l.rec, now, "max-retries");
+      }
+    }
+    broker.tick().await();
+    trace.add("time " + now);
+  }
+
+  private void failed(Rec rec, long now, String reasonIfLast) {
+    rec.failures++;
+    rec.failureSaved = false;
+    rec.lastFailureAt = now;
+    if (rec.failures > MAX_RETRIES || reasonIfLast.equals("rejected")) {
+      finished(rec, Fate.DEAD);
+      rec.deadLetterReason = reasonIfLast;
+    }
+  }
+
+  private void finished(Rec rec, Fate fate) {
+    rec.fate = fate;
+    rec.finishedIn = incarnation;
+    rec.finishSaved = false;
+  }
+
+  /**
+   * Everything is saved: failures are stored, and so are finishes below the committed offset (an ack past it is not
+   * stored: the committed offset advances over the done prefix only) and every dead letter.
+   */
+  private void markSaved(String group) throws Exception {
+    Map<Integer, Long> committed = committed(group);
+    for (Rec r : records.values()) {
+      r.failureSaved = true;
+      if (r.fate == Fate.DEAD || r.fate == Fate.ACKED && r.offset < committed.getOrDefault(r.partition, 0L)) {
+        r.finishSaved = true;
+      }
+    }
+  }
+
+  private List<Delivery> fetch(String group, String member, int max, String context) {
+    List<Delivery> deliveries = broker.fetch(group, member, max, 1 << 20, 0).await();
+    long now = clock.millis();
     for (Delivery d : deliveries) {
       Rec rec = records.get(d.partition() + "/" + d.offset());
       assertThat(rec).as("%s: delivered a record never produced: %s", context, d).isNotNull();
-      assertThat(new String(d.record().value(), StandardCharsets.UTF_8)).as(context).isEqualTo(rec.value);
-      assertThat(d.attempt()).as("%s: attempts within the policy", context).isBetween(1, MAX_RETRIES + 1);
+      String what = context + ": " + rec.id() + " attempt " + d.attempt() + " (history: " + history(rec) + ")";
+      assertThat(new String(d.record().value(), StandardCharsets.UTF_8)).as(what).isEqualTo(rec.value);
+      assertThat(leases.values()).as("%s: delivered while its lease is current", what).noneMatch(l -> l.rec == rec);
+      if (rec.fate != Fate.OPEN) {
+        assertThat(rec.fate).as("%s: a dead-lettered record delivered again", what).isEqualTo(Fate.ACKED);
+        assertThat(rec.finishedIn).as("%s: a record acked in this incarnation delivered again", what)
+            .isLessThan(incarnation);
+        assertThat(rec.mayComeBack).as("%s: a record whose ack was stored below the committed offset delivered again",
+            what).isTrue();
+        rec.fate = Fate.OPEN;  // the crash lost its ack
+        redeliveredAfterCrash++;
+      }
+      int expected = rec.failures + 1;
+      if (rec.mayHaveLostFailure) {
+        assertThat(d.attempt()).as("%s: after a crash that may have lost one failure", what)
+            .isBetween(expected - 1, expected);
+      } else {
+        assertThat(d.attempt()).as("%s: attempts counted exactly", what).isEqualTo(expected);
+        if (rec.failures > 0) {
+          long earliest = rec.lastFailureAt + (long) Math.floor(
+              Math.min(1000, INITIAL_DELAY_MS * Math.pow(2, rec.failures - 1)) * (1 - JITTER));
+          assertThat(now).as("%s: retried before its backoff", what).isGreaterThanOrEqualTo(earliest);
+        }
+      }
+      assertThat(d.attempt()).as("%s: within the policy", what).isBetween(1, MAX_RETRIES + 1);
+      rec.failures = d.attempt() - 1;
+      rec.mayHaveLostFailure = false;
+      rec.mayComeBack = false;
       if (rec.key != null) {
         for (Rec other : records.values()) {
           if (other.partition == rec.partition && rec.key.equals(other.key) && other.offset < rec.offset) {
-            assertThat(other.settled()).as("%s: %s/%d of key %s delivered before %d was finished", context,
-                rec.partition, rec.offset, rec.key, other.offset).isTrue();
+            assertThat(other.fate).as("%s: key %s delivered before %s was finished", what, rec.key, other.id())
+                .isNotEqualTo(Fate.OPEN);
           }
         }
-        for (Lease l : valid.values()) {
-          assertThat(l.rec.partition == rec.partition && rec.key.equals(l.rec.key) && l.rec != rec)
-              .as("%s: two records of key %s in flight at once", context, rec.key).isFalse();
-        }
+        assertThat(leases.values()).as("%s: two records of key %s in flight at once", what, rec.key)
+            .noneMatch(l -> l.rec.partition == rec.partition && rec.key.equals(l.rec.key));
       }
-      valid.values().removeIf(l -> l.rec == rec);  // an older lease of the same record is gone
-      uncertain.values().removeIf(l -> l.rec == rec);
-      valid.put(d.token(), new Lease(d, member, rec));
+      leases.put(d.token(), new Lease(d.token(), member, rec, d.leaseExpiresAt()));
+      trace.add("delivered " + rec.id() + " attempt " + d.attempt() + " to " + member + " until " + d.leaseExpiresAt());
     }
     return deliveries;
   }
 
   private void settleRandom(String group, Random random, String context) {
-    List<String> tokens = new ArrayList<>(valid.keySet());
-    tokens.sort(null);
-    String token = tokens.get(random.nextInt(tokens.size()));
-    Lease lease = valid.remove(token);
-    int kind = random.nextInt(10);
-    if (lease.rec.finished || kind < 6) {
-      // A record finished before (its ack lost to a restart) is simply acked again.
-      assertThat(status(group, new Outcomes(List.of(token), List.of(), List.of(), List.of())))
-          .as("%s: ack of a current lease", context).isEqualTo(OutcomeResult.Status.OK);
-      lease.rec.finished = true;
-    } else if (kind < 9) {
-      assertThat(status(group, new Outcomes(List.of(), List.of(new Outcomes.Nack(token, null, "nack")), List.of(),
-          List.of()))).as("%s: nack of a current lease", context).isEqualTo(OutcomeResult.Status.OK);
-      if (lease.delivery.attempt() > MAX_RETRIES) {
-        lease.rec.finished = true;
-        lease.rec.deadLettered = true;
-      }
-    } else {
-      assertThat(status(group, new Outcomes(List.of(), List.of(), List.of(new Outcomes.Reject(token, "bad")),
-          List.of()))).as("%s: reject of a current lease", context).isEqualTo(OutcomeResult.Status.OK);
-      lease.rec.finished = true;
-      lease.rec.deadLettered = true;
+    List<Lease> current = new ArrayList<>(leases.values());
+    Lease lease = current.get(random.nextInt(current.size()));
+    Rec rec = lease.rec;
+    long now = clock.millis();
+    int kind = random.nextInt(20);
+    String what = context + ": " + rec.id();
+    if (kind < 2) {
+      long ms = 1 + random.nextInt(3_000);
+      assertThat(status(group, new Outcomes(List.of(), List.of(), List.of(), List.of(new Outcomes.Extend(lease.token, ms)))))
+          .as("%s: extend of a current lease", what).isEqualTo(OutcomeResult.Status.OK);
+      lease.deadline = now + ms;
+      trace.add("extended " + rec.id() + " until " + lease.deadline);
+      return;
     }
-    // A lease the model already dropped must be refused.
-    assertThat(status(group, new Outcomes(List.of(), List.of(new Outcomes.Nack(token, null, "late")), List.of(),
-        List.of()))).as("%s: a settled lease is no longer current", context).isEqualTo(OutcomeResult.Status.LEASE_EXPIRED);
+    leases.remove(lease.token);
+    (kind < 13 ? ackedTokens : staleTokens).add(lease.token);
+    if (kind < 13) {
+      assertThat(status(group, new Outcomes(List.of(lease.token), List.of(), List.of(), List.of())))
+          .as("%s: ack of a current lease", what).isEqualTo(OutcomeResult.Status.OK);
+      finished(rec, Fate.ACKED);
+      assertThat(status(group, new Outcomes(List.of(lease.token), List.of(), List.of(), List.of())))
+          .as("%s: acking twice", what).isEqualTo(OutcomeResult.Status.OK);
+      trace.add("acked " + rec.id());
+    } else if (kind < 18) {
+      assertThat(status(group, new Outcomes(List.of(), List.of(new Outcomes.Nack(lease.token, null, "nack")),
+          List.of(), List.of()))).as("%s: nack of a current lease", what).isEqualTo(OutcomeResult.Status.OK);
+      failed(rec, now, "max-retries");
+      trace.add("nacked " + rec.id());
+    } else {
+      assertThat(status(group, new Outcomes(List.of(), List.of(), List.of(new Outcomes.Reject(lease.token, "bad")),
+          List.of()))).as("%s: reject of a current lease", what).isEqualTo(OutcomeResult.Status.OK);
+      failed(rec, now, "rejected");
+      trace.add("rejected " + rec.id());
+    }
+    if (kind >= 13) {
+      assertThat(status(group, new Outcomes(List.of(), List.of(new Outcomes.Nack(lease.token, null, "late")),
+          List.of(), List.of()))).as("%s: a settled lease is no longer current", what)
+          .isEqualTo(OutcomeResult.Status.LEASE_EXPIRED);
+    }
+  }
+
+  private void restart(String group, boolean clean, String context) throws Exception {
+    if (clean) {
+      broker.saveAll().await();
+      markSaved(group);
+      cleanRestarts++;
+    } else {
+      crashes++;  // nothing is in flight (idle), but the saves held back by the pacing are lost
+    }
+    shutDown();
+    for (Rec r : records.values()) {
+      if (r.fate == Fate.ACKED && !r.finishSaved) {
+        r.mayComeBack = true;
+      }
+      if (!r.failureSaved) {
+        r.mayHaveLostFailure = true;
+      }
+    }
+    leases.values().forEach(l -> staleTokens.add(l.token));
+    staleTokens.addAll(ackedTokens);
+    ackedTokens.clear();
+    leases.clear();  // in flight at the restart: delivered again with no attempt counted
+    members.clear();
+    incarnation++;
+    open();
+    trace.add(clean ? "clean restart" : "crash");
+    checkCommittedNeverBack(group, context);
   }
 
   private OutcomeResult.Status status(String group, Outcomes outcomes) {
@@ -257,95 +450,130 @@ class ConsumerGroupModelTest {
   }
 
   private void checkCommittedNeverBack(String group, String context) throws Exception {
-    try (Connection c = PG.jdbc(); ResultSet rs = c.createStatement().executeQuery(
-        "SELECT partition, committed_offset FROM group_offsets WHERE group_name = '" + group + "'")) {
-      while (rs.next()) {
-        int p = rs.getInt(1);
-        long committed = rs.getLong(2);
-        assertThat(committed).as("%s: committed offset of partition %d went back", context, p)
-            .isGreaterThanOrEqualTo(lastCommitted[p]);
-        lastCommitted[p] = committed;
-      }
+    for (Map.Entry<Integer, Long> e : committed(group).entrySet()) {
+      int p = e.getKey();
+      assertThat(e.getValue()).as("%s: committed offset of partition %d went back", context, p)
+          .isGreaterThanOrEqualTo(lastCommitted[p]);
+      lastCommitted[p] = e.getValue();
     }
   }
 
+  private Map<Integer, Long> committed(String group) throws Exception {
+    Map<Integer, Long> committed = new HashMap<>();
+    try (Connection c = PG.jdbc(); ResultSet rs = c.createStatement().executeQuery(
+        "SELECT partition, committed_offset FROM group_offsets WHERE group_name = '" + group + "'")) {
+      while (rs.next()) {
+        committed.put(rs.getInt(1), rs.getLong(2));
+      }
+    }
+    return committed;
+  }
+
   /** One member acks everything it gets, with time moving on, until every record is finished. */
-  private void drain(String group, String topic, GroupMode mode, String context) throws Exception {
+  private void drain(String group, String topic, GroupMode mode, String context) {
     for (String m : members) {
       broker.leave(group, m).await();
     }
     members.clear();
-    valid.clear();
-    uncertain.clear();
+    leases.clear();
     String member = broker.join(group, new JoinRequest(List.of(topic), mode, 3_600_000, LEASE_MS, false)).await().memberId();
     members.add(member);
-    for (int round = 0; round < 400 && records.values().stream().anyMatch(r -> !r.settled()); round++) {
-      List<Delivery> got = fetch(group, member, 50, 20, context);
+    for (int round = 0; round < 400 && records.values().stream().anyMatch(r -> r.fate == Fate.OPEN); round++) {
+      broker.idle().await();
+      List<Delivery> got = fetch(group, member, 50, context);
       for (Delivery d : got) {
-        assertThat(status(group, new Outcomes(List.of(d.token()), List.of(), List.of(), List.of()))).isEqualTo(OutcomeResult.Status.OK);
-        valid.remove(d.token());
-        records.get(d.partition() + "/" + d.offset()).finished = true;
+        assertThat(status(group, new Outcomes(List.of(d.token()), List.of(), List.of(), List.of())))
+            .as("%s: ack", context).isEqualTo(OutcomeResult.Status.OK);
+        leases.remove(d.token());
+        finished(records.get(d.partition() + "/" + d.offset()), Fate.ACKED);
+        trace.add("acked " + d.partition() + "/" + d.offset());
       }
       if (got.isEmpty()) {
-        clock.advance(500);
-        broker.tick().await();
+        passTime(500);
       }
     }
-    checkCommittedNeverBack(group, context);
+    broker.saveAll().await();
   }
 
   private void checkFinalState(String group, String topic, String context) throws Exception {
-    assertThat(records.values().stream().filter(r -> !r.settled()).map(r -> r.partition + "/" + r.offset).toList())
+    assertThat(records.values().stream().filter(r -> r.fate == Fate.OPEN).map(Rec::id).toList())
         .as("%s: records never finished", context).isEmpty();
+    checkCommittedNeverBack(group, context);
     // No acknowledged record lost: the log holds every produced record at its offset.
+    long[] highWatermarks = new long[PARTITIONS];
     for (int p = 0; p < PARTITIONS; p++) {
       long offset = 0;
-      while (true) {
-        List<LogRecord> page = broker.read(topic, p, offset, 1000, 1 << 20).await().records();
-        if (page.isEmpty()) {
-          break;
-        }
-        for (LogRecord r : page) {
-          Rec rec = records.get(p + "/" + r.offset());
-          assertThat(rec).as("%s: unexpected record %d/%d", context, p, r.offset()).isNotNull();
-          assertThat(new String(r.value(), StandardCharsets.UTF_8)).isEqualTo(rec.value);
-        }
-        offset = page.get(page.size() - 1).offset() + 1;
+      for (LogRecord r : readAll(topic, p)) {
+        Rec rec = records.get(p + "/" + r.offset());
+        assertThat(rec).as("%s: unexpected record %d/%d", context, p, r.offset()).isNotNull();
+        assertThat(new String(r.value(), StandardCharsets.UTF_8)).isEqualTo(rec.value);
+        offset = r.offset() + 1;
       }
       int partition = p;
       assertThat(offset).as("%s: partition %d holds every produced record", context, p)
           .isEqualTo(records.values().stream().filter(r -> r.partition == partition).count());
+      highWatermarks[p] = offset;
     }
-    // Dead letters: each dead-lettered record exactly once in the group's dead-letter topic, none for the others.
+    // The group's position ends at the high watermark, with nothing parked.
+    Map<Integer, Long> committed = committed(group);
+    for (int p = 0; p < PARTITIONS; p++) {
+      if (highWatermarks[p] > 0) {
+        assertThat(committed.get(p)).as("%s: committed offset of partition %d", context, p).isEqualTo(highWatermarks[p]);
+      }
+    }
+    try (Connection c = PG.jdbc(); ResultSet rs = c.createStatement().executeQuery(
+        "SELECT count(*) FROM parked WHERE group_name = '" + group + "'")) {
+      rs.next();
+      assertThat(rs.getLong(1)).as("%s: parked rows left", context).isZero();
+    }
+    // Every record is acked or in the dead-letter topic exactly once, never both.
     String dlq = topic + "." + group + ".dlq";
     Map<String, Integer> letters = new HashMap<>();
-    Set<String> expected = new HashSet<>();
-    records.values().stream().filter(r -> r.deadLettered).forEach(r -> expected.add(r.partition + "/" + r.offset));
-    if (!expected.isEmpty() || broker.listTopics().await().stream().anyMatch(t -> t.name().equals(dlq))) {
-      for (int p = 0; p < PARTITIONS; p++) {
-        long offset = 0;
-        while (true) {
-          List<LogRecord> page = broker.read(dlq, p, offset, 1000, 1 << 20).await().records();
-          if (page.isEmpty()) {
-            break;
-          }
-          for (LogRecord r : page) {
-            String origin = header(r, "runnel.dlq.partition") + "/" + header(r, "runnel.dlq.offset");
-            letters.merge(origin, 1, Integer::sum);
-            assertThat(Integer.parseInt(header(r, "runnel.dlq.attempts"))).isBetween(1, MAX_RETRIES + 1);
-          }
-          offset = page.get(page.size() - 1).offset() + 1;
-        }
+    for (int p = 0; p < PARTITIONS; p++) {
+      for (LogRecord r : readAll(dlq, p)) {
+        String origin = header(r, "runnel.dlq.partition") + "/" + header(r, "runnel.dlq.offset");
+        letters.merge(origin, 1, Integer::sum);
+        Rec rec = records.get(origin);
+        assertThat(rec).as("%s: a dead letter of a record never produced: %s", context, origin).isNotNull();
+        assertThat(rec.fate).as("%s: %s is acked and in the dead-letter topic", context, origin).isEqualTo(Fate.DEAD);
+        assertThat(header(r, "runnel.dlq.attempts")).as("%s: attempts of the dead letter of %s", context, origin)
+            .isEqualTo(Integer.toString(rec.failures));
+        assertThat(header(r, "runnel.dlq.reason")).as("%s: reason of the dead letter of %s", context, origin)
+            .isEqualTo(rec.deadLetterReason);
+        assertThat(new String(r.value(), StandardCharsets.UTF_8)).isEqualTo(rec.value);
       }
     }
     assertThat(letters.values()).as("%s: a record dead-lettered twice", context).allMatch(n -> n == 1);
-    // Every record the model saw dead-lettered is there; a record the model believes acked may be there too only if
-    // a lease expiry (which the model does not see as an outcome) dead-lettered it first.
-    assertThat(letters.keySet()).as("%s: dead letters", context).containsAll(expected);
-    records.values().stream().filter(r -> !r.finished).forEach(r -> assertThat(letters)
-        .as("%s: %d/%d was settled only by an unseen expiry, so it must be a dead letter", context, r.partition, r.offset)
-        .containsKey(r.partition + "/" + r.offset));
-    assertThat(expected).as("%s: the run dead-lettered something", context).isNotEmpty();
+    assertThat(letters.keySet()).as("%s: dead letters", context).containsExactlyInAnyOrderElementsOf(
+        records.values().stream().filter(r -> r.fate == Fate.DEAD).map(Rec::id).toList());
+    // The run exercised what it checks.
+    assertThat(letters).as("%s: the run dead-lettered something", context).isNotEmpty();
+    assertThat(crashes).as("%s: crashes", context).isPositive();
+    assertThat(cleanRestarts).as("%s: clean restarts", context).isPositive();
+    trace.add("redelivered after a crash: " + redeliveredAfterCrash);
+  }
+
+  private List<LogRecord> readAll(String topic, int partition) {
+    List<LogRecord> all = new ArrayList<>();
+    if (broker.listTopics().await().stream().noneMatch(t -> t.name().equals(topic))) {
+      return all;
+    }
+    long offset = 0;
+    while (true) {
+      List<LogRecord> page = broker.read(topic, partition, offset, 1000, 1 << 20).await().records();
+      if (page.isEmpty()) {
+        return all;
+      }
+      all.addAll(page);
+      offset = page.get(page.size() - 1).offset() + 1;
+    }
+  }
+
+  /** The trace lines about a record and the restarts and saves between them, for failure messages. */
+  private String history(Rec rec) {
+    String id = " " + rec.id() + " ";
+    return String.join("; ", trace.stream().filter(t -> (t + " ").contains(id) || t.equals("crash")
+        || t.equals("clean restart") || t.equals("saved")).toList());
   }
 
   private static String header(LogRecord r, String name) {

@@ -4,6 +4,7 @@ import dev.runnel.broker.BrokerOptions;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.internal.VertxInternal;
@@ -12,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -96,6 +98,44 @@ final class DeliveryEngine {
           })));
       return Future.all(all).mapEmpty();
     });
+  }
+
+  /**
+   * Completes when no group has storage work in flight (with {@code save}: and everything is saved), so a test can
+   * tell exactly what is stored before it restarts the node; checks every millisecond, fails after 30 s.
+   */
+  Future<Void> idle(boolean save) {
+    Promise<Void> done = Promise.promise();
+    checkIdle(save, done, System.nanoTime() + 30_000_000_000L);
+    return done.future();
+  }
+
+  private void checkIdle(boolean save, Promise<Void> done, long giveUpAt) {
+    List<Future<Boolean>> all = new ArrayList<>();
+    for (GroupRuntime g : groups.values()) {
+      all.add(g.call(() -> Future.succeededFuture(g.idle(save))));
+    }
+    Future.all(all).onComplete(ar -> {
+      if (ar.failed()) {
+        done.fail(ar.cause());
+      } else if (ar.result().<Boolean>list().stream().allMatch(Boolean.TRUE::equals)) {
+        done.complete();
+      } else if (System.nanoTime() - giveUpAt > 0) {
+        done.fail(new IllegalStateException("the delivery engine did not become idle in 30 s"));
+      } else {
+        vertx.setTimer(1, id -> checkIdle(save, done, giveUpAt));
+      }
+    });
+  }
+
+  /** A new member's id: random, from the seeded source when there is one (so a seeded test replays exactly). */
+  String memberId() {
+    if (options.getRandomSeed() == null) {
+      return UUID.randomUUID().toString();
+    }
+    synchronized (random) {
+      return new UUID(random.nextLong(), random.nextLong()).toString();
+    }
   }
 
   double random() {

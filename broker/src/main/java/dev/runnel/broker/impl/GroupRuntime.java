@@ -29,7 +29,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.UUID;
 import java.util.function.Supplier;
 
 /**
@@ -123,7 +122,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
       return Future.all(loads);
     }).map(v -> {
       mode = request.mode();
-      Member member = new Member(UUID.randomUUID().toString(), request.topics().stream().distinct().toList(),
+      Member member = new Member(engine.memberId(), request.topics().stream().distinct().toList(),
           request.sessionTimeoutMs(),
           request.leaseMs(), now());
       members.put(member.id, member);
@@ -592,14 +591,24 @@ final class GroupRuntime implements PartitionDelivery.Host {
   }
 
   @Override
-  public void runLater(long delayMs, Runnable action) {
-    engine.vertx().setTimer(Math.max(1, delayMs), id -> context.execute(action));
-  }
-
-  @Override
   public long leaseMs(String member) {
     Member m = member == null ? null : members.get(member);
     return m != null ? m.leaseMs : JoinRequest.DEFAULT_LEASE_MS;
+  }
+
+  /**
+   * Whether no state machine of this group has storage work in flight and no wake-up pass is pending; with
+   * {@code save}, whether everything is saved too (starting the saves the pacing held back).
+   */
+  boolean idle(boolean save) {
+    boolean idle = !wakeScheduled;
+    for (PartitionDelivery pd : partitions.values()) {
+      if (save && pd.idle() && pd.unsaved()) {
+        pd.saveNow();
+      }
+      idle &= pd.idle() && !(save && pd.unsaved());
+    }
+    return idle;
   }
 
   /** Whether anything of this group exists on this node: members, or partitions it has worked on. */

@@ -362,6 +362,16 @@ public final class LocalBroker implements Broker {
     engine.close();
   }
 
+  /** Completes when no consumer group has storage work in flight (saves held back by the pacing may be pending). */
+  public Future<Void> idle() {
+    return engine.idle(false);
+  }
+
+  /** Saves every group's pending position and parked-record changes now; completes when they are stored. */
+  public Future<Void> saveAll() {
+    return engine.idle(true);
+  }
+
   /** Runs the group timers now (tests drive time with an injected clock). */
   public Future<Void> tick() {
     return engine.tick();

@@ -110,9 +110,6 @@ final class PartitionDelivery {
     /** Runs on the group's context (from another one). */
     void runOnGroupContext(Runnable action);
 
-    /** Runs {@code action} on the group's context after {@code delayMs}. */
-    void runLater(long delayMs, Runnable action);
-
     /** The lease length of a member (the default when it is gone). */
     long leaseMs(String member);
   }
@@ -133,6 +130,8 @@ final class PartitionDelivery {
   /** Entries whose dead letter is being stored (or waits to be retried). */
   private final Set<Entry> deadLettering = new HashSet<>();
   private final Set<Long> storedRows = new HashSet<>();
+  /** Offsets past the committed one whose dead letter is stored (found at load): done when they are read. */
+  private final Set<Long> deadLetteredAhead = new HashSet<>();
   /** Bit {@code id % RECENT_LEASES}: whether lease {@code id}, one of the latest handed out, ended in an ack. */
   private final BitSet ackedLeases = new BitSet(RECENT_LEASES);
 
@@ -145,9 +144,10 @@ final class PartitionDelivery {
   private int parkedCount;
   private boolean committedDirty;
   private boolean flushing;
-  private boolean saveScheduled;
-  private long lastSaveNanos;
+  /** When the last save started, by the injected clock. */
+  private long lastSaveAt = Long.MIN_VALUE / 2;
   private boolean reading;
+  private int deadLettersInFlight;
   private final Set<Long> loadingRecords = new HashSet<>();
   private Future<Void> loaded;
   /** The member that owns this partition in partitioned mode. */
@@ -187,7 +187,14 @@ final class PartitionDelivery {
         committedDirty = state.committedOffset() < 0;
         skipped = state.skipped();
         loadedUpTo = committed;
+        Set<Long> deadLettered = new HashSet<>(state.deadLettered());
         for (ParkedRecord p : state.parked()) {
+          if (deadLettered.remove(p.offset())) {
+            // Its dead letter is stored; a stop came before it was saved as done: done now, its row goes.
+            storedRows.add(p.offset());
+            dirty.add(p.offset());
+            continue;
+          }
           Entry e = new Entry(p.offset());
           e.keyHash = p.keyHash();
           e.attempts = p.attempts();
@@ -198,6 +205,7 @@ final class PartitionDelivery {
           entries.put(e.offset, e);
           storedRows.add(e.offset);
         }
+        deadLetteredAhead.addAll(deadLettered);
         rebuildIndexes();
         log.onCommit(this::onHighWatermark);
         return null;
@@ -255,6 +263,9 @@ final class PartitionDelivery {
         if (e == null) {
           e = new Entry(r.offset());
           e.keyHash = r.key() == null ? null : Partitioner.murmur2(r.key());
+          if (deadLetteredAhead.remove(e.offset)) {
+            e.state = State.DONE;  // dead-lettered before a stop that came before it was saved as done
+          }
           entries.put(e.offset, e);
           index(e);
         }
@@ -558,6 +569,7 @@ final class PartitionDelivery {
    */
   private Future<Void> sendDeadLetter(Entry e) {
     e.deadLetterRetryAt = Long.MAX_VALUE;
+    deadLettersInFlight++;
     Future<LogRecord> record = e.record != null ? Future.succeededFuture(e.record)
         : log.read(e.offset, 1, READ_BYTES).map(r -> r.records().get(0));
     return record.compose(r -> {
@@ -568,6 +580,7 @@ final class PartitionDelivery {
             List.of(new DeadLetterOrigin(group, topic.id(), partition, e.offset, null, partition, -1,
                 e.deadLetterReason, host.now())))).mapEmpty())
         .<Void>transform(ar -> {
+          deadLettersInFlight--;
           Entry current = entries.get(e.offset);
           if (current != e || e.state != State.DEAD_LETTERING) {
             return Future.succeededFuture();  // a seek dropped it meanwhile
@@ -678,6 +691,9 @@ final class PartitionDelivery {
       }
       if (e.state == State.DONE) {
         entries.remove(committed);
+        if (storedRows.contains(committed)) {
+          dirty.add(committed);  // its row goes in the statement that passes it
+        }
       } else if (e.state == State.READY && (e.attempts > 0 || !isKeyHead(e))) {
         if (parkedCount >= host.maxParked()) {
           break;
@@ -698,24 +714,18 @@ final class PartitionDelivery {
 
   /**
    * Writes the committed offset and parked-row changes in one statement: one write in flight, and at most one per
-   * {@value #SAVE_INTERVAL_MS} ms, so thousands of acks make a handful of commits.
+   * {@value #SAVE_INTERVAL_MS} ms by the injected clock, so thousands of acks make a handful of commits. A change
+   * held back by the pacing is saved by the next outcome or tick.
    */
   private void flush() {
-    if (flushing || (!committedDirty && dirty.isEmpty()) || loaded == null || !loaded.succeeded()) {
+    if (flushing || !unsaved() || loaded == null || !loaded.succeeded()) {
       return;
     }
-    long sinceLast = (System.nanoTime() - lastSaveNanos) / 1_000_000;
-    if (sinceLast < SAVE_INTERVAL_MS) {
-      if (!saveScheduled) {
-        saveScheduled = true;
-        host.runLater(SAVE_INTERVAL_MS - sinceLast, () -> {
-          saveScheduled = false;
-          flush();
-        });
-      }
+    long now = host.now();
+    if (now - lastSaveAt < SAVE_INTERVAL_MS) {
       return;
     }
-    lastSaveNanos = System.nanoTime();
+    lastSaveAt = now;
     flushing = true;
     List<Long> offsets = new ArrayList<>(dirty);
     dirty.clear();
@@ -727,7 +737,9 @@ final class PartitionDelivery {
       if (e != null && e.state != State.DONE && (offset < committed || e.attempts > 0)) {
         upserts.add(new ParkedRecord(offset, e.attempts > 0 ? ParkedRecord.Kind.RETRY : ParkedRecord.Kind.BLOCKED,
             e.keyHash, e.attempts, e.notBefore, e.firstFailure, e.lastFailure, e.lastError));
-      } else if (storedRows.contains(offset)) {
+      } else if (storedRows.contains(offset) && !(e != null && e.state == State.DONE && offset >= committed)) {
+        // A done record's row stays until the committed offset passes it: acks past the committed offset are not
+        // stored, so after a restart it is delivered again, and its stored attempts keep counting.
         deletes.add(offset);
       }
     }
@@ -768,6 +780,7 @@ final class PartitionDelivery {
     return target.map(offset -> {
       incarnation = newIncarnation();
       leases.clear();
+      deadLetteredAhead.clear();  // a seek replays them
       for (Iterator<Entry> it = entries.values().iterator(); it.hasNext(); ) {
         Entry e = it.next();
         boolean parked = e.offset < committed || e.attempts > 0;
@@ -829,6 +842,7 @@ final class PartitionDelivery {
         Entry e = new Entry(r.offset());
         e.record = r;
         e.keyHash = r.key() == null ? null : Partitioner.murmur2(r.key());
+        deadLetteredAhead.remove(e.offset);
         entries.put(e.offset, e);
         if (e.offset < committed) {
           parkedCount++;
@@ -881,6 +895,23 @@ final class PartitionDelivery {
 
   long committed() {
     return committed;
+  }
+
+  /** No storage work in flight: no read, save or dead letter (a save held back by the pacing may be pending). */
+  boolean idle() {
+    return loaded == null || loaded.isComplete() && !reading && !flushing && loadingRecords.isEmpty()
+        && deadLettersInFlight == 0;
+  }
+
+  /** Changes not yet saved. */
+  boolean unsaved() {
+    return committedDirty || !dirty.isEmpty();
+  }
+
+  /** Saves the pending changes now, whatever the pacing (a clean stop; tests). */
+  void saveNow() {
+    lastSaveAt = Long.MIN_VALUE / 2;
+    flush();
   }
 
   int inFlight() {

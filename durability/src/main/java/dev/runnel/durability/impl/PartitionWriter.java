@@ -372,10 +372,12 @@ final class PartitionWriter implements PartitionLog {
     lastTimestamp = write.timestamp;
     store.cache().put(cached, block, write.base, last);
     dedup.remember(write.newKeys, write.timestamp);
-    write.complete();
+    // Readers hear of the commit before the producers get their answers: a consumer woken by a producer's answer
+    // finds the record announced.
     for (LongConsumer listener : commitListeners) {
       listener.accept(last + 1);
     }
+    write.complete();
   }
 
   /**

@@ -73,8 +73,21 @@ final class PgGroupStateStore implements GroupStateStore {
           }
           return list;
         });
-    return Future.all(offsets, parked).map(v -> new GroupPartitionState(offsets.result()[0], offsets.result()[1],
-        parked.result()));
+    Future<List<Long>> deadLettered = client.preparedQuery("""
+            SELECT d.record_offset FROM dead_letter_origins d
+             WHERE d.group_name = $1 AND d.topic_id = $2 AND d.partition = $3
+               AND (d.record_offset >= COALESCE((SELECT committed_offset FROM group_offsets o
+                                                   WHERE o.group_name = $1 AND o.topic_id = $2 AND o.partition = $3), 0)
+                    OR EXISTS (SELECT 1 FROM parked p WHERE p.group_name = $1 AND p.topic_id = $2 AND p.partition = $3
+                                 AND p.record_offset = d.record_offset))
+             ORDER BY d.record_offset""").execute(key)
+        .map(rows -> {
+          List<Long> list = new ArrayList<>();
+          rows.forEach(r -> list.add(r.getLong(0)));
+          return list;
+        });
+    return Future.all(offsets, parked, deadLettered).map(v -> new GroupPartitionState(offsets.result()[0],
+        offsets.result()[1], parked.result(), deadLettered.result()));
   }
 
   private static long orZero(Long v) {

@@ -189,10 +189,14 @@ final class PartitionDelivery {
         loadedUpTo = committed;
         Set<Long> deadLettered = new HashSet<>(state.deadLettered());
         for (ParkedRecord p : state.parked()) {
-          if (deadLettered.remove(p.offset())) {
-            // Its dead letter is stored; a stop came before it was saved as done: done now, its row goes.
+          if (deadLettered.contains(p.offset())) {
+            // Its dead letter is stored; a stop came before it was saved as done: done now, its row goes (past the
+            // committed offset, once it is passed: the read marks it done).
             storedRows.add(p.offset());
             dirty.add(p.offset());
+            if (p.offset() < committed) {
+              deadLettered.remove(p.offset());
+            }
             continue;
           }
           Entry e = new Entry(p.offset());

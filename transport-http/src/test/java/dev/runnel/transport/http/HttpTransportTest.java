@@ -4,6 +4,7 @@ import static dev.runnel.transport.http.Reply.assertProblem;
 
 import dev.runnel.broker.Broker;
 import dev.runnel.broker.Partitioner;
+import dev.runnel.broker.ProduceRecord;
 import dev.runnel.durability.LogRecord;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.TopicConfig;
@@ -34,6 +35,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
@@ -284,6 +286,16 @@ class HttpTransportTest {
     JsonObject end = call("GET", "/topics/" + FIXTURE + "/partitions/0/records?offset=3", null).json();
     assertThat(end.getJsonArray("records")).isEmpty();
     assertThat(end.getLong("nextOffset")).isEqualTo(3);
+  }
+
+  @Test
+  void aRecordThatCannotBeRenderedFailsTheReadInsteadOfHangingIt() throws Exception {
+    String topic = newTopic(1);
+    // Nested deeper than an answer can be encoded (see GroupHttpTest): stored by a producer outside the HTTP API.
+    byte[] deep = ("[".repeat(1000) + "]".repeat(1000)).getBytes(StandardCharsets.UTF_8);
+    broker.produce(topic, List.of(new ProduceRecord(null, deep, "application/json", List.of(), 0, null)))
+        .await(30, TimeUnit.SECONDS);
+    assertProblem(call("GET", "/topics/" + topic + "/partitions/0/records?offset=0", null), 500, "UNAVAILABLE");
   }
 
   // ---------------------------------------------------------------- topics

@@ -85,7 +85,7 @@ class GroupHttpTest {
   static void start() {
     vertx = Vertx.vertx();
     store = LogStore.open(vertx, PG.options().setClock(CLOCK)).await();
-    local = (LocalBroker) Broker.create(vertx, store, new BrokerOptions().setClock(CLOCK).setTickMs(0).setRandomSeed(7L));
+    local = new LocalBroker(vertx, store, new BrokerOptions().setClock(CLOCK).setTickMs(0).setRandomSeed(7L));
     broker = observingFetches(local);
     transport = HttpTransport.create(vertx, new HttpTransportOptions()
         .setHost("127.0.0.1").setPort(0).setInstances(1).setMaxBodyBytes(256 * 1024));
@@ -383,7 +383,7 @@ class GroupHttpTest {
     BlockingQueue<Future<List<Delivery>>> fetches = watchFetches(group);
     CompletableFuture<HttpResponse<String>> poll = http.sendAsync(HttpRequest.newBuilder(
                 uri("/groups/" + group + "/members/" + member + "/fetch"))
-            .POST(HttpRequest.BodyPublishers.ofString("{\"maxWaitMs\":30000}")).timeout(Duration.ofSeconds(30)).build(),
+            .POST(HttpRequest.BodyPublishers.ofString("{\"maxWaitMs\":10000}")).timeout(Duration.ofSeconds(30)).build(),
         HttpResponse.BodyHandlers.ofString());
     // Produce only once the poll waits in the broker, so the record wakes it rather than being there already.
     Future<List<Delivery>> waiting = fetches.poll(30, TimeUnit.SECONDS);
@@ -432,7 +432,7 @@ class GroupHttpTest {
 
     // Given back: the record is deliverable again with the clock unmoved (no lease expired) and no attempt counted.
     JsonArray again = fetch(group, member, "{\"maxWaitMs\":10000}");
-    assertThat(again).hasSize(1);
+    assertThat(again).as("the record the abandoned poll gave back").hasSize(1);
     JsonObject d = again.getJsonObject(0);
     assertThat(d.getLong("offset")).isZero();
     assertThat(d.getInteger("attempt")).isEqualTo(1);
@@ -449,7 +449,8 @@ class GroupHttpTest {
     // overflows the event loop's stack (with a larger stack, it passes Jackson's limit inside the answer's own
     // levels). Only a producer outside the HTTP API can store it; a produce body fails the same way.
     byte[] deep = ("[".repeat(1000) + "]".repeat(1000)).getBytes(StandardCharsets.UTF_8);
-    broker.produce(topic, List.of(new ProduceRecord(null, deep, "application/json", List.of(), 0, null))).await(30, TimeUnit.SECONDS);
+    broker.produce(topic, List.of(new ProduceRecord(null, deep, "application/json", List.of(), 0, null)))
+        .await(30, TimeUnit.SECONDS);
     String group = unique("g");
     String member = join(group, "{\"topics\":[\"" + topic + "\"]}").getString("memberId");
 
@@ -459,12 +460,14 @@ class GroupHttpTest {
     // Both deliveries of the failed answer are back, with the clock unmoved and no attempt counted. The broker's own
     // fetch shows them, since the transport cannot render the second.
     List<Delivery> back = broker.fetch(group, member, 10, 16 << 20, 10_000).await(30, TimeUnit.SECONDS);
-    assertThat(back).extracting(Delivery::offset, Delivery::attempt).containsExactly(tuple(0L, 1), tuple(1L, 1));
+    assertThat(back).as("the deliveries of the answer that could not be rendered, given back")
+        .extracting(Delivery::offset, Delivery::attempt).containsExactly(tuple(0L, 1), tuple(1L, 1));
   }
 
   @Test
   void deliveriesWhoseAnswerCouldNotBeWrittenComeBackAtOnceWithNoAttemptCounted() throws Exception {
-    // Three records of 3 MiB: their 12 MiB answer is far more than the socket buffers between server and client hold.
+    // Three records of 3 MiB: their 12 MiB answer (base64) is far more than the socket buffers between server and
+    // client hold (Linux lets a send buffer grow to 4 MiB; the client's receive buffer is kept at a few KiB).
     String topic = topic(1, null, "\"maxRecordBytes\":4194304");
     List<ProduceRecord> records = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
@@ -484,8 +487,8 @@ class GroupHttpTest {
     }
 
     List<Delivery> back = broker.fetch(group, member, 10, 16 << 20, 10_000).await(30, TimeUnit.SECONDS);
-    assertThat(back).extracting(Delivery::offset, Delivery::attempt)
-        .containsExactly(tuple(0L, 1), tuple(1L, 1), tuple(2L, 1));
+    assertThat(back).as("the deliveries of the answer that could not be written, given back")
+        .extracting(Delivery::offset, Delivery::attempt).containsExactly(tuple(0L, 1), tuple(1L, 1), tuple(2L, 1));
   }
 
   // ---------------------------------------------------------------- seek
@@ -845,10 +848,11 @@ class GroupHttpTest {
           } catch (InvocationTargetException e) {
             throw e.getCause();
           }
-          BlockingQueue<Future<List<Delivery>>> watched = method.getName().equals("fetch") ? FETCHES.get((String) args[0])
-              : null;
-          if (watched != null) {
-            watched.add((Future<List<Delivery>>) result);
+          if (method.getName().equals("fetch")) {
+            BlockingQueue<Future<List<Delivery>>> watched = FETCHES.get((String) args[0]);
+            if (watched != null) {
+              watched.add((Future<List<Delivery>>) result);
+            }
           }
           return result;
         });

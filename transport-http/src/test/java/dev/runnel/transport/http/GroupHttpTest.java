@@ -4,10 +4,13 @@ import static dev.runnel.transport.http.Reply.assertProblem;
 
 import dev.runnel.broker.Broker;
 import dev.runnel.broker.BrokerOptions;
+import dev.runnel.broker.Delivery;
+import dev.runnel.broker.ProduceRecord;
 import dev.runnel.broker.impl.LocalBroker;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.test.ManualClock;
 import dev.runnel.durability.test.TestPostgres;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -22,6 +25,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -29,16 +35,23 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.junit.jupiter.params.provider.Arguments.arguments;
 
 /**
@@ -61,7 +74,10 @@ class GroupHttpTest {
   private static final ManualClock CLOCK = new ManualClock(1_800_000_000_000L);
   private static Vertx vertx;
   private static LogStore store;
+  private static LocalBroker local;
+  /** The broker the transport serves: {@link #local}, with the fetches of watched groups reported to the tests. */
   private static Broker broker;
+  private static final Map<String, BlockingQueue<Future<List<Delivery>>>> FETCHES = new ConcurrentHashMap<>();
   private static HttpTransport transport;
   private static HttpClient http;
 
@@ -69,7 +85,8 @@ class GroupHttpTest {
   static void start() {
     vertx = Vertx.vertx();
     store = LogStore.open(vertx, PG.options().setClock(CLOCK)).await();
-    broker = Broker.create(vertx, store, new BrokerOptions().setClock(CLOCK).setTickMs(0).setRandomSeed(7L));
+    local = new LocalBroker(vertx, store, new BrokerOptions().setClock(CLOCK).setTickMs(0).setRandomSeed(7L));
+    broker = observingFetches(local);
     transport = HttpTransport.create(vertx, new HttpTransportOptions()
         .setHost("127.0.0.1").setPort(0).setInstances(1).setMaxBodyBytes(256 * 1024));
     transport.start(broker).await();
@@ -363,10 +380,15 @@ class GroupHttpTest {
     String topic = topic(1, null);
     String group = unique("g");
     String member = join(group, "{\"topics\":[\"" + topic + "\"]}").getString("memberId");
+    BlockingQueue<Future<List<Delivery>>> fetches = watchFetches(group);
     CompletableFuture<HttpResponse<String>> poll = http.sendAsync(HttpRequest.newBuilder(
                 uri("/groups/" + group + "/members/" + member + "/fetch"))
-            .POST(HttpRequest.BodyPublishers.ofString("{\"maxWaitMs\":5000}")).timeout(Duration.ofSeconds(30)).build(),
+            .POST(HttpRequest.BodyPublishers.ofString("{\"maxWaitMs\":10000}")).timeout(Duration.ofSeconds(30)).build(),
         HttpResponse.BodyHandlers.ofString());
+    // Produce only once the poll waits in the broker, so the record wakes it rather than being there already.
+    Future<List<Delivery>> waiting = fetches.poll(30, TimeUnit.SECONDS);
+    assertThat(waiting).as("the long poll reached the broker").isNotNull();
+    assertThat(waiting.isComplete()).isFalse();
     produce(topic, "{\"value\":\"awaited\"}");
     HttpResponse<String> response = poll.get(30, TimeUnit.SECONDS);
     assertThat(response.statusCode()).isEqualTo(200);
@@ -389,34 +411,84 @@ class GroupHttpTest {
   }
 
   @Test
-  void aClientThatDisconnectsDuringALongPollBreaksNothing() throws Exception {
+  void deliveriesForAClientThatDisconnectedDuringTheLongPollComeBackAtOnceWithNoAttemptCounted() throws Exception {
     String topic = topic(1, NO_JITTER);
     String group = unique("g");
     String member = join(group, "{\"topics\":[\"" + topic + "\"]}").getString("memberId");
-    String body = "{\"maxWaitMs\":30000}";
-    try (Socket socket = new Socket("127.0.0.1", transport.actualPort())) {
-      OutputStream out = socket.getOutputStream();
-      out.write(("POST /groups/" + group + "/members/" + member + "/fetch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-          + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
-          .getBytes(StandardCharsets.UTF_8));
-      out.flush();
-      // Best effort only, so the poll is usually waiting when the client goes; the assertions hold either way.
-      Thread.sleep(200);
+    BlockingQueue<Future<List<Delivery>>> fetches = watchFetches(group);
+    Future<List<Delivery>> abandoned;
+    try (Socket socket = rawFetch(group, member, "{\"maxWaitMs\":30000}", 0)) {
+      abandoned = fetches.poll(30, TimeUnit.SECONDS);
+      assertThat(abandoned).as("the long poll reached the broker").isNotNull();
+      // The client goes; the server closing its side without an answer shows it saw the disconnect.
+      socket.shutdownOutput();
+      assertThat(socket.getInputStream().readAllBytes()).as("what the server answered").isEmpty();
     }
-    Thread.sleep(200);
-    produce(topic, "{\"value\":\"after the disconnect\"}");
+    assertThat(abandoned.isComplete()).as("the long poll waits: there is nothing to deliver yet").isFalse();
 
-    // The record reaches the member: at once when the abandoned poll gave it back, else once its lease expired.
-    JsonArray deliveries = fetch(group, member, "{\"maxWaitMs\":2000}");
-    for (int i = 0; i < 3 && deliveries.isEmpty(); i++) {
-      advance(60_000);
-      deliveries = fetch(group, member, "{\"maxWaitMs\":2000}");
+    produce(topic, "{\"value\":\"after the disconnect\"}");
+    List<Delivery> handedOut = abandoned.await(30, TimeUnit.SECONDS);
+    assertThat(handedOut).extracting(Delivery::offset, Delivery::attempt).containsExactly(tuple(0L, 1));
+
+    // Given back: the record is deliverable again with the clock unmoved (no lease expired) and no attempt counted.
+    JsonArray again = fetch(group, member, "{\"maxWaitMs\":10000}");
+    assertThat(again).as("the record the abandoned poll gave back").hasSize(1);
+    JsonObject d = again.getJsonObject(0);
+    assertThat(d.getLong("offset")).isZero();
+    assertThat(d.getInteger("attempt")).isEqualTo(1);
+    assertThat(d.getValue("value")).isEqualTo("after the disconnect");
+    assertThat(settle(group, "{\"ack\":[\"" + d.getString("token") + "\"]}"))
+        .containsExactly(result(d.getString("token"), "OK"));
+  }
+
+  @Test
+  void deliveriesThatCannotBeRenderedComeBackAtOnceWithNoAttemptCounted() throws Exception {
+    String topic = topic(1, null);
+    produce(topic, "{\"value\":\"fine\"}");
+    // JSON nested 1000 deep: the parser takes it (its limit is 1000 levels) but no answer can hold it: encoding it
+    // overflows the event loop's stack (with a larger stack, it passes Jackson's limit inside the answer's own
+    // levels). Only a producer outside the HTTP API can store it; a produce body fails the same way.
+    byte[] deep = ("[".repeat(1000) + "]".repeat(1000)).getBytes(StandardCharsets.UTF_8);
+    broker.produce(topic, List.of(new ProduceRecord(null, deep, "application/json", List.of(), 0, null)))
+        .await(30, TimeUnit.SECONDS);
+    String group = unique("g");
+    String member = join(group, "{\"topics\":[\"" + topic + "\"]}").getString("memberId");
+
+    assertProblem(call("POST", "/groups/" + group + "/members/" + member + "/fetch", "{\"maxRecords\":10}"), 500,
+        "UNAVAILABLE");
+
+    // Both deliveries of the failed answer are back, with the clock unmoved and no attempt counted. The broker's own
+    // fetch shows them, since the transport cannot render the second.
+    List<Delivery> back = broker.fetch(group, member, 10, 16 << 20, 10_000).await(30, TimeUnit.SECONDS);
+    assertThat(back).as("the deliveries of the answer that could not be rendered, given back")
+        .extracting(Delivery::offset, Delivery::attempt).containsExactly(tuple(0L, 1), tuple(1L, 1));
+  }
+
+  @Test
+  void deliveriesWhoseAnswerCouldNotBeWrittenComeBackAtOnceWithNoAttemptCounted() throws Exception {
+    // Three records of 3 MiB: their 12 MiB answer (base64) is far more than the socket buffers between server and
+    // client hold (Linux lets a send buffer grow to 4 MiB; the client's receive buffer is kept at a few KiB).
+    String topic = topic(1, null, "\"maxRecordBytes\":4194304");
+    List<ProduceRecord> records = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      byte[] value = new byte[3 << 20];
+      Arrays.fill(value, (byte) i);
+      records.add(new ProduceRecord(null, value, "application/octet-stream", List.of(), 0, null));
     }
-    assertThat(deliveries).hasSize(1);
-    assertThat(deliveries.getJsonObject(0).getValue("value")).isEqualTo("after the disconnect");
-    assertThat(settle(group, "{\"ack\":[\"" + token(deliveries, 0) + "\"]}"))
-        .containsExactly(result(token(deliveries, 0), "OK"));
-    assertThat(call("GET", "/health/live", null).status()).isEqualTo(200);
+    broker.produce(topic, records).await(30, TimeUnit.SECONDS);
+    String group = unique("g");
+    String member = join(group, "{\"topics\":[\"" + topic + "\"]}").getString("memberId");
+
+    try (Socket socket = rawFetch(group, member, "{\"maxRecords\":10,\"maxBytes\":16777216}", 4096)) {
+      // The answer has started, so it was rendered and is being written; most of it cannot have left the server.
+      byte[] head = socket.getInputStream().readNBytes(12);
+      assertThat(new String(head, StandardCharsets.US_ASCII)).isEqualTo("HTTP/1.1 200");
+      socket.setSoLinger(true, 0);  // closes with a reset: the rest of the answer cannot be written
+    }
+
+    List<Delivery> back = broker.fetch(group, member, 10, 16 << 20, 10_000).await(30, TimeUnit.SECONDS);
+    assertThat(back).as("the deliveries of the answer that could not be written, given back")
+        .extracting(Delivery::offset, Delivery::attempt).containsExactly(tuple(0L, 1), tuple(1L, 1), tuple(2L, 1));
   }
 
   // ---------------------------------------------------------------- seek
@@ -754,7 +826,57 @@ class GroupHttpTest {
   /** Moves the clock and runs the broker's timers (lease expiry, due retries, session expiry). */
   private static void advance(long ms) {
     CLOCK.advance(ms);
-    ((LocalBroker) broker).tick().await();
+    local.tick().await();
+  }
+
+  /** The futures of the fetches the transport makes for {@code group} from now on, in order. */
+  private static BlockingQueue<Future<List<Delivery>>> watchFetches(String group) {
+    return FETCHES.computeIfAbsent(group, g -> new LinkedBlockingQueue<>());
+  }
+
+  /**
+   * {@code real}, with each fetch of a watched group reported once the broker has it: the signal that a long poll is
+   * waiting in the broker, and then the deliveries it handed out.
+   */
+  @SuppressWarnings("unchecked")
+  private static Broker observingFetches(Broker real) {
+    return (Broker) Proxy.newProxyInstance(Broker.class.getClassLoader(), new Class<?>[] {Broker.class},
+        (proxy, method, args) -> {
+          Object result;
+          try {
+            result = method.invoke(real, args);
+          } catch (InvocationTargetException e) {
+            throw e.getCause();
+          }
+          if (method.getName().equals("fetch")) {
+            BlockingQueue<Future<List<Delivery>>> watched = FETCHES.get((String) args[0]);
+            if (watched != null) {
+              watched.add((Future<List<Delivery>>) result);
+            }
+          }
+          return result;
+        });
+  }
+
+  /** A fetch on a connection of its own; reads from it fail after 30 s instead of blocking the test. */
+  private static Socket rawFetch(String group, String member, String body, int receiveBufferBytes) throws IOException {
+    Socket socket = new Socket();
+    try {
+      if (receiveBufferBytes > 0) {
+        socket.setReceiveBufferSize(receiveBufferBytes);  // before connecting, so the TCP window stays that small
+      }
+      socket.setSoTimeout(30_000);
+      socket.connect(new InetSocketAddress("127.0.0.1", transport.actualPort()), 10_000);
+      OutputStream out = socket.getOutputStream();
+      out.write(("POST /groups/" + group + "/members/" + member + "/fetch HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+          .getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      return socket;
+    } catch (IOException | RuntimeException e) {
+      socket.close();
+      throw e;
+    }
   }
 
   private static URI uri(String path) {

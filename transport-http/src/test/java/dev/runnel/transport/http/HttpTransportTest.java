@@ -4,6 +4,7 @@ import static dev.runnel.transport.http.Reply.assertProblem;
 
 import dev.runnel.broker.Broker;
 import dev.runnel.broker.Partitioner;
+import dev.runnel.broker.ProduceRecord;
 import dev.runnel.durability.LogRecord;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.TopicConfig;
@@ -34,6 +35,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
@@ -284,6 +286,30 @@ class HttpTransportTest {
     JsonObject end = call("GET", "/topics/" + FIXTURE + "/partitions/0/records?offset=3", null).json();
     assertThat(end.getJsonArray("records")).isEmpty();
     assertThat(end.getLong("nextOffset")).isEqualTo(3);
+  }
+
+  @Test
+  void aRecordThatCannotBeRenderedFailsTheReadInsteadOfHangingIt() throws Exception {
+    // A store without a tail cache, so the read answers later from Postgres, outside the route handler (a cached read
+    // completes inside it, where the router catches what the handler throws).
+    LogStore uncached = LogStore.open(vertx, PG.options().setTailCacheBytes(0)).await();
+    HttpTransport other = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
+        .setInstances(1));
+    try {
+      Broker otherBroker = Broker.create(vertx, uncached);
+      other.start(otherBroker).await();
+      String topic = "topic-" + TOPICS.incrementAndGet();
+      assertThat(call(other.actualPort(), "PUT", "/topics/" + topic, null).status()).isEqualTo(201);
+      // Nested deeper than an answer can be encoded (see GroupHttpTest): stored by a producer outside the HTTP API.
+      byte[] deep = ("[".repeat(1000) + "]".repeat(1000)).getBytes(StandardCharsets.UTF_8);
+      otherBroker.produce(topic, List.of(new ProduceRecord(null, deep, "application/json", List.of(), 0, null)))
+          .await(30, TimeUnit.SECONDS);
+      assertProblem(call(other.actualPort(), "GET", "/topics/" + topic + "/partitions/0/records?offset=0", null), 500,
+          "UNAVAILABLE");
+    } finally {
+      other.stop().await();
+      uncached.close().await();
+    }
   }
 
   // ---------------------------------------------------------------- topics

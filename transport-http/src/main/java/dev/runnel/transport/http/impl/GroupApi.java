@@ -143,7 +143,7 @@ final class GroupApi {
         JsonArray list = new JsonArray(new ArrayList<>(deliveries.size()));
         deliveries.forEach(d -> list.add(delivery(d)));
         answer = new JsonObject().put("deliveries", list).toBuffer();
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | StackOverflowError e) {  // JSON values nested deep overflow the encoder's stack
         giveBack(group, deliveries, "the deliveries could not be rendered");
         ctx.fail(e);
         return;

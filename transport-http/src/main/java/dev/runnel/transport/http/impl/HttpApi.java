@@ -365,7 +365,7 @@ final class HttpApi {
         } else {
           ctx.fail(BrokerException.from(ar.cause()));
         }
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | StackOverflowError e) {  // JSON values nested deep overflow the encoder's stack
         ctx.fail(e);
       }
     });

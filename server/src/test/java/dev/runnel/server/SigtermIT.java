@@ -151,7 +151,8 @@ class SigtermIT {
               + "without an answer, produces answered with an error %s, %d not answered, %d refused%n",
           acknowledged.size(), acknowledged.size() - answeredAtSigterm, stored.size() - (acknowledged.size() - lost.size()),
           errors, unanswered.get(), refused.get());
-      assertThat(lost).as("acknowledged produces missing after the restart").isEmpty();
+      assertThat(lost.size()).as("acknowledged produces missing after the restart, e.g. %s",
+          GroupCrashIT.first(lost.entrySet())).isZero();
       assertThat(node.terminate()).isIn(0, 143);
     }
   }

@@ -2,6 +2,7 @@ package dev.runnel.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.net.http.HttpResponse;
@@ -25,6 +26,7 @@ class CrashIT {
   Path tmp;
 
   @Test
+  @Timeout(value = 240, unit = TimeUnit.SECONDS)  // two node starts (NodeProcess allows 120 s each) and the load
   void sigkillWhileProducingLosesNoAcknowledgedRecord() throws Exception {
     try (NodeProcess node = new NodeProcess(tmp.resolve("data"))) {
       node.start();

@@ -15,6 +15,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -36,9 +37,9 @@ class ExternalPostgresTest {
         Map.of("dataDir", dataDir.toString(), "http.port", "0", "http.host", "127.0.0.1", "postgres.schema", PG.schema()));
     RunnelNode node = new RunnelNode(config).start();
     try {
-      node.broker().createTopic("external", 1, TopicConfig.DEFAULT).await();
+      node.broker().createTopic("external", 1, TopicConfig.DEFAULT).await(30, TimeUnit.SECONDS);
       node.broker().produce("external", List.of(new ProduceRecord(null, "x".getBytes(), "text/plain", List.of(), null, null)))
-          .await();
+          .await(30, TimeUnit.SECONDS);
     } finally {
       node.stop();
     }

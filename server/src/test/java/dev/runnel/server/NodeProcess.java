@@ -27,9 +27,10 @@ final class NodeProcess implements AutoCloseable {
   private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   private final Path dataDir;
-  private final int port;
   private final Path log;
-  private Process process;
+  /** A fresh port at every start, so an answer (or a refused connection) tells which run of the node it was. */
+  private volatile int port;
+  private volatile Process process;
 
   NodeProcess(Path dataDir) throws IOException {
     this.dataDir = dataDir;
@@ -57,6 +58,9 @@ final class NodeProcess implements AutoCloseable {
   }
 
   NodeProcess start() throws Exception {
+    if (process != null) {
+      port = freePort();  // a restart: a request still aimed at the old run finds nobody listening
+    }
     List<String> command = readmeRunCommand();
     command.addAll(List.of("--data-dir", dataDir.toString(), "--http-port", Integer.toString(port), "--http-host", "127.0.0.1"));
     process = new ProcessBuilder(command).directory(PROJECT.toFile()).redirectErrorStream(true)
@@ -87,10 +91,21 @@ final class NodeProcess implements AutoCloseable {
     return process.exitValue();
   }
 
-  /** SIGKILL: no shutdown hook runs; the embedded Postgres is left running on the data dir. */
-  void kill() throws Exception {
+  /** The running (or last) node JVM's pid. */
+  long pid() {
+    return process.pid();
+  }
+
+  /**
+   * SIGKILL: no shutdown hook runs; the embedded Postgres is left running on the data dir. Returns the exit status
+   * once the process is gone (137 = 128 + SIGKILL).
+   */
+  int kill() throws Exception {
     process.destroyForcibly();
-    process.waitFor(30, TimeUnit.SECONDS);
+    if (!process.waitFor(30, TimeUnit.SECONDS)) {
+      throw new AssertionError("node still running 30 s after SIGKILL");
+    }
+    return process.exitValue();
   }
 
   String log() throws IOException {
@@ -98,12 +113,23 @@ final class NodeProcess implements AutoCloseable {
   }
 
   HttpResponse<String> get(String path) throws IOException, InterruptedException {
-    return HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl() + path)).timeout(Duration.ofSeconds(30)).GET().build(),
+    return get(port, path);
+  }
+
+  /** A GET aimed at the run of the node that listens (or listened) on {@code port}. */
+  static HttpResponse<String> get(int port, String path) throws IOException, InterruptedException {
+    return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(30)).GET().build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
   HttpResponse<String> send(String method, String path, String json) throws IOException, InterruptedException {
-    return HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl() + path)).timeout(Duration.ofSeconds(30))
+    return send(port, method, path, json);
+  }
+
+  /** A request aimed at the run of the node that listens (or listened) on {@code port}. */
+  static HttpResponse<String> send(int port, String method, String path, String json)
+      throws IOException, InterruptedException {
+    return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(30))
         .header("content-type", "application/json")
         .method(method, HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
   }

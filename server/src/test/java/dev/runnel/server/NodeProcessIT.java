@@ -2,6 +2,7 @@ package dev.runnel.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -31,6 +32,7 @@ class NodeProcessIT {
   }
 
   @Test
+  @Timeout(value = 240, unit = TimeUnit.SECONDS)  // two node starts (NodeProcess allows 120 s each)
   void quickstartWorksAsWrittenAndSurvivesARestart() throws Exception {
     try (NodeProcess node = new NodeProcess(tmp.resolve("data"))) {
       node.start();
@@ -39,11 +41,16 @@ class NodeProcessIT {
       assertThat(commands).hasSizeGreaterThanOrEqualTo(4);
       for (String command : commands) {
         String local = command.replace("localhost:8080", "127.0.0.1:" + node.port());
-        Process curl = new ProcessBuilder("bash", "-c", local).redirectErrorStream(true).start();
-        String out = new String(curl.getInputStream().readAllBytes());
-        assertThat(curl.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        assertThat(curl.exitValue()).as("exit of: %s\noutput: %s", command, out).isZero();
-        outputs.add(out);
+        // Output to a file, so that a curl that hangs fails the wait instead of blocking a read of its pipe.
+        Path out = Files.createTempFile(tmp, "curl", ".out");
+        Process curl = new ProcessBuilder("bash", "-c", local).redirectErrorStream(true)
+            .redirectOutput(out.toFile()).start();
+        if (!curl.waitFor(30, TimeUnit.SECONDS)) {
+          curl.destroyForcibly();
+          throw new AssertionError("curl did not finish within 30 s: " + command);
+        }
+        assertThat(curl.exitValue()).as("exit of: %s\noutput: %s", command, Files.readString(out)).isZero();
+        outputs.add(Files.readString(out));
       }
       JsonNode produced = NodeProcess.JSON.readTree(outputs.get(1));
       assertThat(produced.get("results")).hasSize(3);

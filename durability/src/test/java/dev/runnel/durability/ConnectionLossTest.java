@@ -373,10 +373,12 @@ class ConnectionLossTest {
     return stored;
   }
 
+  /** A JDBC connection whose statements give up after 30 s (a JDBC read cannot be interrupted by JUnit's timeout). */
   private static Connection connect() throws SQLException {
     Connection c = pg.connect();
     try (Statement s = c.createStatement()) {
       s.execute("SET search_path TO runnel");
+      s.execute("SET statement_timeout = '30s'");
     }
     return c;
   }

@@ -90,7 +90,7 @@ class EmbeddedPostgresTest {
     try (ServerSocket s = new ServerSocket(0)) {
       port = s.getLocalPort();
     }
-    pgCtl(dir, "-l", dir.resolve("postgres.log").toString(), "-w", "-o",
+    pgCtl(dir, "-l", dir.resolve("postgres.log").toString(), "-w", "-t", "40", "-o",
         "-p " + port + " -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c " + setting + "=off", "start");
     Vertx vertx = Vertx.vertx();
     try {
@@ -104,11 +104,14 @@ class EmbeddedPostgresTest {
           .hasMessageContaining("refuses to run");
     } finally {
       vertx.close().await();
-      pgCtl(dir, "-m", "fast", "-w", "stop");
+      pgCtl(dir, "-m", "fast", "-w", "-t", "40", "stop");
     }
   }
 
-  /** Runs pg_ctl on the data directory of an EmbeddedPostgres (whose start unpacked the binaries). */
+  /**
+   * Runs pg_ctl on the data directory of an EmbeddedPostgres (whose start unpacked the binaries). Callers pass
+   * {@code -t}: reading its output cannot be interrupted, so pg_ctl's own timeout is what bounds it.
+   */
   private static void pgCtl(Path dir, String... args) throws Exception {
     List<String> command = new ArrayList<>();
     if ("root".equals(System.getProperty("user.name"))) {

@@ -4,11 +4,22 @@ import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.Vertx;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -63,6 +74,56 @@ class EmbeddedPostgresTest {
     } finally {
       vertx.close().await();
     }
+  }
+
+  /**
+   * fsync and full_page_writes can be set only for the whole server, so each is turned off on a server of this test's
+   * own: initialised by {@link EmbeddedPostgres} (its password, its data directory), then started by hand with the
+   * one setting off (EmbeddedPostgres passes both as {@code -c ...=on}, which nothing else could override).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"fsync", "full_page_writes"})
+  void theStoreRefusesAServerWithFsyncOrFullPageWritesOff(String setting, @TempDir Path dir) throws Exception {
+    EmbeddedPostgres.start(dir, 0).close();
+    String password = Files.readString(dir.resolve("postgres-password"), StandardCharsets.UTF_8).trim();
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    pgCtl(dir, "-l", dir.resolve("postgres.log").toString(), "-w", "-t", "40", "-o",
+        "-p " + port + " -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c " + setting + "=off", "start");
+    Vertx vertx = Vertx.vertx();
+    try {
+      StoreOptions options = new StoreOptions().setPort(port).setUser(EmbeddedPostgres.USER).setPassword(password)
+          .setDatabase(EmbeddedPostgres.DATABASE).setSchema("careless");
+      String expected = Map.of("fsync", "fsync=off, synchronous_commit=on, full_page_writes=on",
+          "full_page_writes", "fsync=on, synchronous_commit=on, full_page_writes=off").get(setting);
+      assertThatThrownBy(() -> LogStore.open(vertx, options).await())
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("PostgreSQL is not durable (" + expected + ")")
+          .hasMessageContaining("refuses to run");
+    } finally {
+      vertx.close().await();
+      pgCtl(dir, "-m", "fast", "-w", "-t", "40", "stop");
+    }
+  }
+
+  /**
+   * Runs pg_ctl on the data directory of an EmbeddedPostgres (whose start unpacked the binaries). Callers pass
+   * {@code -t}: reading its output cannot be interrupted, so pg_ctl's own timeout is what bounds it.
+   */
+  private static void pgCtl(Path dir, String... args) throws Exception {
+    List<String> command = new ArrayList<>();
+    if ("root".equals(System.getProperty("user.name"))) {
+      command.addAll(List.of("unshare", "-U"));  // as EmbeddedPostgres does: Postgres refuses to run as root
+    }
+    command.add(Path.of(System.getProperty("java.io.tmpdir"), "runnel-postgres-17.6.0", "bin", "pg_ctl").toString());
+    command.addAll(List.of("-D", dir.resolve("postgres").toString()));
+    command.addAll(List.of(args));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(50, TimeUnit.SECONDS)).as("pg_ctl finished").isTrue();
+    assertThat(p.exitValue()).as("pg_ctl %s: %s", String.join(" ", args), out).isZero();
   }
 
   private static String show(Connection c, String setting) throws Exception {

@@ -189,6 +189,61 @@ class LogStoreTest {
   }
 
   @Test
+  void anAppendBeyondThePartitionsQueueBoundIsRefusedOverloadedAndNotStored() throws Exception {
+    String node = "small-queue";
+    LogStore small = LogStore.open(vertx, PG.options().setNodeId(node).setMaxQueuedBytesPerPartition(4096)).await();
+    try (Connection locker = PG.jdbc(); Connection admin = PG.jdbc()) {
+      TopicMetadata topic = small.createTopic("topic-" + TOPICS.incrementAndGet(), 1, TopicConfig.DEFAULT).await().topic();
+      PartitionLog log = small.partition(topic, 0);
+      log.append(List.of(record(null, "first"))).await();
+      String big = "x".repeat(3000);
+
+      // Hold the partition's row so the next write waits in Postgres, and appends behind it queue.
+      locker.setAutoCommit(false);
+      locker.createStatement().executeQuery("SELECT 1 FROM partitions WHERE topic_id = '" + topic.id() + "' FOR UPDATE")
+          .close();
+      Future<AppendResult> inFlight = log.append(List.of(record(null, "in-flight")));
+      waitForAppendWaitingOnALock(admin, "runnel " + node);
+      Future<AppendResult> queued = log.append(List.of(record(null, "queued-" + big)));
+      Future<AppendResult> refused = log.append(List.of(record(null, "refused-" + big)));
+      locker.rollback();
+
+      assertThat(inFlight.await().baseOffset()).isEqualTo(1);
+      assertThat(queued.await().baseOffset()).isEqualTo(2);
+      assertThatThrownBy(refused::await).isInstanceOfSatisfying(StorageException.class,
+          e -> assertThat(e.failure()).isEqualTo(StorageFailure.OVERLOADED));
+      // Once the queue drained, the same append goes through.
+      assertThat(log.append(List.of(record(null, "after-" + big))).await().baseOffset()).isEqualTo(3);
+      try (var rs = admin.createStatement().executeQuery("SELECT left(convert_from(value, 'UTF8'), 9) FROM runnel_records('"
+          + topic.name() + "') ORDER BY record_offset")) {
+        List<String> stored = new ArrayList<>();
+        while (rs.next()) {
+          stored.add(rs.getString(1));
+        }
+        assertThat(stored).containsExactly("first", "in-flight", "queued-xx", "after-xxx");
+      }
+    } finally {
+      small.close().await();
+    }
+  }
+
+  /** Waits until one of the node's appends waits on a lock in Postgres. */
+  private static void waitForAppendWaitingOnALock(Connection admin, String application) throws Exception {
+    long deadline = System.nanoTime() + 20_000_000_000L;
+    while (true) {
+      try (var rs = admin.createStatement().executeQuery("SELECT count(*) FROM pg_stat_activity WHERE application_name = '"
+          + application + "' AND state = 'active' AND query LIKE 'INSERT INTO log_%' AND wait_event_type = 'Lock'")) {
+        rs.next();
+        if (rs.getInt(1) == 1) {
+          return;
+        }
+      }
+      assertThat(System.nanoTime()).as("an append waiting on the lock").isLessThan(deadline);
+      Thread.sleep(5);
+    }
+  }
+
+  @Test
   void readsHonourBoundsAndRefuseOffsetsOutsideTheLog() {
     TopicMetadata topic = topic(1);
     PartitionLog log = store.partition(topic, 0);

@@ -45,6 +45,10 @@ final class PartitionWriter implements PartitionLog {
 
   private enum State { NEW, ACQUIRING, ACTIVE, LOST, CLOSING, CLOSED }
 
+  /** Attempts of one acquisition whose connection breaks, {@link #ACQUIRE_RETRY_MS} × attempt apart. */
+  private static final int ACQUIRE_ATTEMPTS = 4;
+  private static final long ACQUIRE_RETRY_MS = 50;
+
   private record Pending(List<LogRecord> records, List<DeadLetterOrigin> origins, long bytes,
                          Promise<AppendResult> promise) {
   }
@@ -435,9 +439,57 @@ final class PartitionWriter implements PartitionLog {
       return acquiring;
     }
     state = State.ACQUIRING;
+    acquiring = onContext(acquire(1)).andThen(ar -> {
+      if (ar.succeeded()) {
+        if (acquireFailing) {
+          LOG.info("acquired {} again at epoch {}, next offset {}", name(), epoch, nextOffset);
+        }
+        acquireFailing = false;
+        dedup.acquired(store.options().getClock().millis());
+        state = drained != null ? State.CLOSING : State.ACTIVE;
+        flush();
+      } else {
+        // One warning per streak of failures: while Postgres is away every append tries again.
+        if (!acquireFailing) {
+          LOG.warn("could not acquire {}: {}", name(), ar.cause().getMessage());
+        } else {
+          LOG.debug("could not acquire {}: {}", name(), ar.cause().getMessage());
+        }
+        acquireFailing = true;
+        state = drained != null ? State.CLOSING : State.LOST;
+        Throwable cause = ar.cause() instanceof StorageException ? ar.cause()
+            : new StorageException(StorageFailure.UNAVAILABLE, "could not acquire " + name() + ": "
+                + ar.cause().getMessage(), ar.cause());
+        failQueue(cause);
+        if (drained != null) {
+          drained.tryComplete();
+        }
+      }
+    });
+    return acquiring;
+  }
+
+  /**
+   * One attempt to take the partition. A connection that broke is tried again a few times: right after a backend
+   * was lost, the pool can still hand out a connection that is closing, and an unknown outcome must be told from
+   * what is stored whenever Postgres can still say it.
+   */
+  private Future<Void> acquire(int attempt) {
+    return takeAndReadEnd().recover(err -> {
+      if (err instanceof StorageException || rolledBack(err) || attempt >= ACQUIRE_ATTEMPTS || drained != null) {
+        return Future.failedFuture(err);
+      }
+      LOG.debug("acquiring {} failed on its connection ({}); trying again", name(), err.toString());
+      Promise<Void> retried = context.promise();
+      context.setTimer(ACQUIRE_RETRY_MS * attempt, id -> acquire(attempt + 1).onComplete(retried));
+      return retried.future();
+    });
+  }
+
+  private Future<Void> takeAndReadEnd() {
     long started = System.nanoTime();
     long leaseMs = store.options().getLeaseMs();
-    Future<Void> acquired = store.client().preparedQuery(Sql.ACQUIRE)
+    return store.client().preparedQuery(Sql.ACQUIRE)
         .execute(Tuple.of(topic.id(), partition, store.options().getNodeId(), leaseMs))
         .compose(rows -> {
           if (rows.rowCount() == 0) {
@@ -476,34 +528,6 @@ final class PartitionWriter implements PartitionLog {
           highWatermark = nextOffset;
           return null;
         });
-    acquiring = onContext(acquired).andThen(ar -> {
-      if (ar.succeeded()) {
-        if (acquireFailing) {
-          LOG.info("acquired {} again at epoch {}, next offset {}", name(), epoch, nextOffset);
-        }
-        acquireFailing = false;
-        dedup.acquired(store.options().getClock().millis());
-        state = drained != null ? State.CLOSING : State.ACTIVE;
-        flush();
-      } else {
-        // One warning per streak of failures: while Postgres is away every append tries again.
-        if (!acquireFailing) {
-          LOG.warn("could not acquire {}: {}", name(), ar.cause().getMessage());
-        } else {
-          LOG.debug("could not acquire {}: {}", name(), ar.cause().getMessage());
-        }
-        acquireFailing = true;
-        state = drained != null ? State.CLOSING : State.LOST;
-        Throwable cause = ar.cause() instanceof StorageException ? ar.cause()
-            : new StorageException(StorageFailure.UNAVAILABLE, "could not acquire " + name() + ": "
-                + ar.cause().getMessage(), ar.cause());
-        failQueue(cause);
-        if (drained != null) {
-          drained.tryComplete();
-        }
-      }
-    });
-    return acquiring;
   }
 
   /** The lease was renewed by a statement sent at {@code sentNanos}. */

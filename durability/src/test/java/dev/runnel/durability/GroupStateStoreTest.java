@@ -1,0 +1,101 @@
+package dev.runnel.durability;
+
+import dev.runnel.durability.test.TestPostgres;
+import io.vertx.core.Vertx;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The group-state store writes a group's position only under the partition's current epoch. */
+class GroupStateStoreTest {
+
+  @RegisterExtension
+  static final TestPostgres PG = new TestPostgres();
+
+  private Vertx vertx;
+
+  @BeforeEach
+  void open() {
+    vertx = Vertx.vertx();
+  }
+
+  @AfterEach
+  void close() {
+    vertx.close().await();
+  }
+
+  @Test
+  void aSaveUnderAStaleEpochIsFencedAndStoresNothing() throws Exception {
+    LogStore first = LogStore.open(vertx, PG.options().setNodeId("node-a")).await();
+    TopicMetadata topic = first.createTopic("fenced", 1, TopicConfig.DEFAULT).await().topic();
+    PartitionLog log = first.partition(topic, 0);
+    log.offsets().await();
+    long stale = log.epoch();
+    first.groupState().save("g", topic.id(), 0, stale, 5, 1,
+        List.of(new ParkedRecord(10, ParkedRecord.Kind.RETRY, 7, 2, 1000, 100, 200, "boom"),
+            new ParkedRecord(11, ParkedRecord.Kind.BLOCKED, 7, 0, 0, 0, 0, null)), List.of()).await();
+    first.close().await();
+
+    // Another node acquires the partition: the epoch moves on.
+    LogStore second = LogStore.open(vertx, PG.options().setNodeId("node-b")).await();
+    try {
+      PartitionLog taken = second.partition(topic, 0);
+      taken.offsets().await();
+      assertThat(taken.epoch()).isGreaterThan(stale);
+      GroupStateStore state = second.groupState();
+
+      assertThatThrownBy(() -> state.save("g", topic.id(), 0, stale, 9, 2,
+          List.of(new ParkedRecord(12, ParkedRecord.Kind.RETRY, null, 1, 2000, 300, 300, "late")), List.of(10L)).await())
+          .isInstanceOfSatisfying(StorageException.class, e -> {
+            assertThat(e.failure()).isEqualTo(StorageFailure.UNAVAILABLE);
+            assertThat(e.getMessage()).contains("fenced");
+          });
+      assertThat(offsetAndSkipped(topic)).as("committed offset and skipped after the fenced save").containsExactly(5L, 1L);
+      assertThat(parked(topic)).as("parked rows after the fenced save").containsExactly("10 r 2", "11 b 0");
+
+      // The same save under the current epoch goes through: the refusal was the epoch's.
+      state.save("g", topic.id(), 0, taken.epoch(), 9, 2,
+          List.of(new ParkedRecord(12, ParkedRecord.Kind.RETRY, null, 1, 2000, 300, 300, "late")), List.of(10L)).await();
+      assertThat(offsetAndSkipped(topic)).containsExactly(9L, 2L);
+      assertThat(parked(topic)).containsExactly("11 b 0", "12 r 1");
+    } finally {
+      second.close().await();
+    }
+  }
+
+  private static List<Long> offsetAndSkipped(TopicMetadata topic) throws Exception {
+    try (Connection c = PG.jdbc(); PreparedStatement s = c.prepareStatement(
+        "SELECT committed_offset, skipped FROM group_offsets WHERE group_name = 'g' AND topic_id = ? AND partition = 0")) {
+      s.setObject(1, topic.id());
+      try (ResultSet rs = s.executeQuery()) {
+        assertThat(rs.next()).as("a stored position").isTrue();
+        return List.of(rs.getLong(1), rs.getLong(2));
+      }
+    }
+  }
+
+  /** "offset kind attempts" of the group's parked rows, by offset. */
+  private static List<String> parked(TopicMetadata topic) throws Exception {
+    List<String> rows = new ArrayList<>();
+    try (Connection c = PG.jdbc(); PreparedStatement s = c.prepareStatement("SELECT record_offset, kind::text, attempts"
+        + " FROM parked WHERE group_name = 'g' AND topic_id = ? AND partition = 0 ORDER BY record_offset")) {
+      s.setObject(1, topic.id());
+      try (ResultSet rs = s.executeQuery()) {
+        while (rs.next()) {
+          rows.add(rs.getLong(1) + " " + rs.getString(2) + " " + rs.getInt(3));
+        }
+      }
+    }
+    return rows;
+  }
+}

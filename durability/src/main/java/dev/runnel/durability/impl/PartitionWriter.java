@@ -325,7 +325,7 @@ final class PartitionWriter implements PartitionLog {
    * error (FATAL, class 08 or 57: the backend was terminated, the server shut down) can arrive after the commit, so
    * its outcome is unknown, like a connection that simply broke.
    */
-  private static boolean rolledBack(Throwable cause) {
+  static boolean rolledBack(Throwable cause) {
     if (!(cause instanceof DatabaseException db)) {
       return false;
     }
@@ -536,9 +536,13 @@ final class PartitionWriter implements PartitionLog {
   }
 
   /** Renewal found the epoch changed: another writer owns the partition now. */
-  void fenced() {
+  /**
+   * A lease renewal sent under {@code renewedEpoch} found it no longer current. A renewal answered after the writer
+   * acquired again speaks of an older epoch and is ignored: the writer holds the current one.
+   */
+  void fenced(long renewedEpoch) {
     context.execute(() -> {
-      if (state == State.ACTIVE) {
+      if (state == State.ACTIVE && epoch == renewedEpoch) {
         LOG.warn("{} lost its lease (epoch {} no longer current)", name(), epoch);
         state = State.LOST;
       }

@@ -270,11 +270,12 @@ public final class PgLogStore implements LogStore {
         .onSuccess(rows -> {
           Set<String> renewed = new HashSet<>();
           rows.forEach(r -> renewed.add(r.getUUID(0) + ":" + r.getInteger(1)));
-          for (PartitionWriter w : held) {
+          for (int i = 0; i < held.size(); i++) {
+            PartitionWriter w = held.get(i);
             if (renewed.contains(w.topic.id() + ":" + w.partition())) {
               w.leaseRenewed(sent);
             } else {
-              w.fenced();
+              w.fenced(epochs[i]);
             }
           }
         })

@@ -106,7 +106,9 @@ class DefaultsTest {
     f.advance(29_999);
     assertThat(f.fetch(group, m, 1)).as("leased for 30 s").isEmpty();
     f.advance(1);
-    Delivery second = f.fetch(group, m, 1).get(0);
+    List<Delivery> expired = f.fetch(group, m, 1);
+    assertThat(expired).as("the lease expired at 30 s").hasSize(1);
+    Delivery second = expired.get(0);
     assertThat(second.attempt()).isEqualTo(2);
 
     // An extension of an hour is capped at 10 minutes.
@@ -116,8 +118,8 @@ class DefaultsTest {
     f.advance(599_999);
     assertThat(f.fetch(group, m, 1)).as("extended up to 10 min").isEmpty();
     f.advance(1);
-    Delivery third = f.fetch(group, m, 1).get(0);
-    assertThat(third.attempt()).as("the extended lease expired at 10 min, not at an hour").isEqualTo(3);
+    assertThat(f.fetch(group, m, 1)).as("the extended lease expired at 10 min, not at an hour").singleElement()
+        .satisfies(third -> assertThat(third.attempt()).isEqualTo(3));
 
     // A member joining with an hour's lease gets 10 minutes.
     String other = unique("g");
@@ -178,7 +180,7 @@ class DefaultsTest {
     // The fourth failure is the last: dead letters, in the default dead-letter topic.
     back.forEach(x -> f.nack(group, x, null));
     List<DeadLetter> letters = f.broker.deadLetters(group, topic, 100).await();
-    assertThat(letters).hasSize(n).allSatisfy(l -> {
+    assertThat(letters).as("the fourth failure dead-letters").hasSize(n).allSatisfy(l -> {
       assertThat(l.reason()).isEqualTo("max-retries");
       assertThat(l.deadLetterTopic()).isEqualTo(topic + "." + group + ".dlq");
     });

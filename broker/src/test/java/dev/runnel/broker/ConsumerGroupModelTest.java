@@ -570,6 +570,9 @@ class ConsumerGroupModelTest {
         assertThat(d.attempt()).as("%s: after a crash that may have lost one failure", what)
             .isBetween(expected - 1, expected);
       } else {
+        if (d.attempt() != expected) {
+          printStored(rec);  // about to fail
+        }
         assertThat(d.attempt()).as("%s: attempts counted exactly", what).isEqualTo(expected);
         if (rec.failures > 0) {
           long earliest = rec.lastFailureAt + (long) Math.floor(

@@ -10,9 +10,13 @@ import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
+import io.vertx.junit5.Checkpoint;
+import io.vertx.junit5.VertxExtension;
+import io.vertx.junit5.VertxTestContext;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.nio.charset.StandardCharsets;
@@ -22,7 +26,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -262,8 +265,13 @@ class ConsumerGroupTest {
         .isInstanceOfSatisfying(BrokerException.class, e -> assertThat(e.error()).isEqualTo(BrokerError.OFFSET_OUT_OF_RANGE));
   }
 
+  /**
+   * A rebalance ends the old owner's leases of the partitions that moved: its outcomes answer LEASE_EXPIRED (the
+   * token is the fence, DESIGN.md section 4), those of the partition it kept still count. The broker never answers
+   * STALE_GENERATION: no call of its API carries a generation, so there is nothing stale to refuse by that code.
+   */
   @Test
-  void aStaleGenerationAckIsRefused() {
+  void aRebalanceEndsTheOldOwnersLeasesOfPartitionsThatMoved() {
     String topic = topic(2, NO_JITTER);
     produce(topic, "=p0");
     broker.produce(topic, List.of(new ProduceRecord(null, "p1".getBytes(), "text/plain", List.of(), 1, null))).await();
@@ -335,28 +343,62 @@ class ConsumerGroupTest {
     Delivery retry = fetch(group, m, 10).get(0);
     assertThat(retry.attempt()).isEqualTo(2);
     nack(group, retry, "e2");  // retry 2 due 2 s later
-    broker.tick().await();
+    long due = clock.millis() + 2000;
     awaitCommitted(group, 3);
+    // The second nack's row is stored (the offset alone may have been saved before it).
+    awaitParked(group, 0, 2, due);
 
-    // Restart: every in-memory structure goes.
-    broker.close();
-    store.close().await();
-    vertx.close().await();
-    vertx = Vertx.vertx();
-    store = LogStore.open(vertx, PG.options().setClock(clock)).await();
-    broker = broker(10);
+    restart();
 
     Membership again = join(group, topic, GroupMode.SHARED);
-    assertThat(fetch(group, again, 10)).as("nothing due yet, and third waits behind first").isEmpty();
-    advance(2000);
+    // The state machine loads asynchronously (the parked row first, its record later), so a fetch at once would be
+    // empty whatever the stored schedule says. Just before the stored not-before, once the engine has loaded and has
+    // nothing in flight, nothing is eligible.
+    advance(due - clock.millis() - 1);
+    broker.idle().await();
+    assertThat(broker.fetch(group, again.memberId(), 10, 1 << 20, 0).await())
+        .as("retry 2 not before its stored time, and third waits behind first").isEmpty();
+    advance(1);
     // Parked rows come back from Postgres without their records; a due one is read from the log, so long-poll.
-    List<Delivery> due = broker.fetch(group, again.memberId(), 10, 1 << 20, 10_000).await();
-    assertThat(due).extracting(ConsumerGroupTest::value).containsExactly("first");
-    assertThat(due.get(0).attempt()).isEqualTo(3);
-    ack(group, due.get(0));
+    List<Delivery> dueNow = broker.fetch(group, again.memberId(), 10, 1 << 20, 10_000).await();
+    assertThat(dueNow).extracting(ConsumerGroupTest::value).containsExactly("first");
+    assertThat(dueNow.get(0).attempt()).as("attempts survive the restart").isEqualTo(3);
+    ack(group, dueNow.get(0));
     // "third" was parked as blocked; its content is read from the log when its turn comes, so long-poll for it.
-    assertThat(broker.fetch(group, again.memberId(), 10, 1 << 20, 10_000).await())
-        .extracting(ConsumerGroupTest::value).containsExactly("third");
+    List<Delivery> third = broker.fetch(group, again.memberId(), 10, 1 << 20, 10_000).await();
+    assertThat(third).extracting(ConsumerGroupTest::value).containsExactly("third");
+    assertThat(third.get(0).attempt()).isEqualTo(1);
+  }
+
+  /**
+   * A token handed out before a restart names a lease that is gone: every outcome with it answers LEASE_EXPIRED
+   * (nothing changed), before the group is loaded again and after, even when the new incarnation hands the same
+   * record out again under the same lease number.
+   */
+  @Test
+  void aTokenFromBeforeARestartAnswersLeaseExpired() {
+    String topic = topic(1, NO_JITTER);
+    produce(topic, "k=r");
+    String group = unique("g");
+    Membership m = join(group, topic, GroupMode.SHARED);
+    Delivery old = fetch(group, m, 1).get(0);
+
+    restart();
+
+    assertThat(ack(group, old)).as("before the group is loaded again").isEqualTo(OutcomeResult.Status.LEASE_EXPIRED);
+    Membership again = join(group, topic, GroupMode.SHARED);
+    List<Delivery> fresh = broker.fetch(group, again.memberId(), 10, 1 << 20, 10_000).await();
+    assertThat(fresh).singleElement().satisfies(d -> {
+      assertThat(d.offset()).isEqualTo(old.offset());
+      assertThat(d.attempt()).as("an in-flight lease at the restart counts no attempt").isEqualTo(1);
+    });
+    List<OutcomeResult> results = broker.settle(group, new Outcomes(List.of(old.token()),
+        List.of(new Outcomes.Nack(old.token(), null, "late")), List.of(new Outcomes.Reject(old.token(), "late")),
+        List.of(new Outcomes.Extend(old.token(), 60_000L)), List.of(old.token()))).await();
+    assertThat(results).extracting(OutcomeResult::status).as("ack, nack, reject, extend, release")
+        .containsOnly(OutcomeResult.Status.LEASE_EXPIRED).hasSize(5);
+    assertThat(broker.deadLetters(group, topic, 10).await()).as("the old reject changed nothing").isEmpty();
+    assertThat(ack(group, fresh.get(0))).isEqualTo(OutcomeResult.Status.OK);
   }
 
   @Test
@@ -511,7 +553,8 @@ class ConsumerGroupTest {
    * take must still get it, and nothing may throw.
    */
   @Test
-  void aConsumerFetchingAgainFromItsCallbackDoesNotHoldUpTheOtherLongPolls() throws Exception {
+  @ExtendWith(VertxExtension.class)
+  void aConsumerFetchingAgainFromItsCallbackDoesNotHoldUpTheOtherLongPolls(VertxTestContext test) throws Throwable {
     broker.close();
     store.close().await();
     vertx.close().await();
@@ -526,24 +569,44 @@ class ConsumerGroupTest {
     Membership c = join(group, quiet, GroupMode.SHARED);
     List<Throwable> unhandled = new CopyOnWriteArrayList<>();
     vertx.exceptionHandler(unhandled::add);
-    List<CompletableFuture<List<Delivery>>> answers = new ArrayList<>();
+    List<Delivery> got = new CopyOnWriteArrayList<>();
+    Checkpoint answered = test.checkpoint(2);
     for (Membership m : List.of(a, b)) {
-      CompletableFuture<List<Delivery>> answer = new CompletableFuture<>();
-      answers.add(answer);
       // The answered member makes c wait in a long poll of its own, from the callback.
-      broker.fetch(group, m.memberId(), 1, 1 << 20, 60_000).onSuccess(d -> {
+      broker.fetch(group, m.memberId(), 1, 1 << 20, 60_000).onComplete(test.succeeding(d -> {
         broker.fetch(group, c.memberId(), 1, 1 << 20, 60_000);
-        answer.complete(d);
-      });
+        got.addAll(d);
+        answered.flag();
+      }));
     }
     broker.describeGroup(group).await();  // both long polls are registered (the group runs its calls in order)
     produce(topic, "k1=x", "k2=y");
-    List<Delivery> got = new ArrayList<>();
-    for (CompletableFuture<List<Delivery>> answer : answers) {
-      got.addAll(answer.get(10, TimeUnit.SECONDS));
+    assertThat(test.awaitCompletion(10, TimeUnit.SECONDS)).as("both long polls answered").isTrue();
+    if (test.failed()) {
+      throw test.causeOfFailure();
     }
     assertThat(got).extracting(ConsumerGroupTest::value).containsExactlyInAnyOrder("x", "y");
     assertThat(unhandled).isEmpty();
+  }
+
+  /** Throws every in-memory structure away and starts again on the same Postgres. */
+  private void restart() {
+    broker.close();
+    store.close().await();
+    vertx.close().await();
+    vertx = Vertx.vertx();
+    store = LogStore.open(vertx, PG.options().setClock(clock)).await();
+    broker = broker(10);
+  }
+
+  /** Saves what the engine's pacing holds back, then checks the group's parked row at {@code offset} (partition 0). */
+  private void awaitParked(String group, long offset, int attempts, long notBefore) throws Exception {
+    broker.saveAll().await();
+    try (Connection c = PG.jdbc(); ResultSet rs = c.createStatement().executeQuery(
+        "SELECT attempts, not_before FROM parked WHERE group_name = '" + group + "' AND partition = 0"
+            + " AND record_offset = " + offset)) {
+      assertThat(rs.next() ? rs.getInt(1) + "@" + rs.getLong(2) : null).isEqualTo(attempts + "@" + notBefore);
+    }
   }
 
   /** Saves what the engine's pacing holds back, then checks the group's committed offset stored in partition 0. */

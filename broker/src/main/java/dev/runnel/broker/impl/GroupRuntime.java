@@ -124,7 +124,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
       mode = request.mode();
       Member member = new Member(engine.memberId(), request.topics().stream().distinct().toList(),
           request.sessionTimeoutMs(),
-          request.leaseMs(), now());
+          Math.min(request.leaseMs(), JoinRequest.MAX_LEASE_MS), now());
       members.put(member.id, member);
       rebalance();
       return membership(member);

@@ -139,6 +139,8 @@ final class PartitionDelivery {
   private long nextLeaseId;
   private long committed;
   private long skipped;
+  /** The log start the last skip moved to: offsets below it that have no entry were removed by retention. */
+  private long skippedBelow;
   private long loadedUpTo;
   private long highWatermark;
   private int parkedCount;
@@ -284,7 +286,15 @@ final class PartitionDelivery {
 
   /** The group's position fell below the retained log: move to the log start and count what was skipped. */
   private void skipToLogStart() {
-    log.offsets().onSuccess(o -> {
+    reading = true;  // no fill meanwhile, and idle() waits for it
+    log.offsets().onComplete(ar -> {
+      reading = false;
+      if (ar.failed()) {
+        LOG.warn("group {} could not read the log start of {}/{}: {}", group, topic.name(), partition,
+            ar.cause().getMessage());
+        return;
+      }
+      var o = ar.result();
       if (loadedUpTo < o.logStartOffset()) {
         long lost = 0;
         for (Iterator<Entry> it = entries.subMap(committed, o.logStartOffset()).values().iterator(); it.hasNext(); ) {
@@ -297,6 +307,7 @@ final class PartitionDelivery {
         }
         skipped += (o.logStartOffset() - loadedUpTo) + lost;
         loadedUpTo = o.logStartOffset();
+        skippedBelow = loadedUpTo;
         if (committed < loadedUpTo && entries.subMap(committed, loadedUpTo).isEmpty()) {
           committed = loadedUpTo;
         }
@@ -690,6 +701,14 @@ final class PartitionDelivery {
     while (committed < loadedUpTo) {
       Entry e = entries.get(committed);
       if (e == null) {
+        if (committed < skippedBelow) {
+          // A gap a skip to the log start left in the window (records it could not read, or removed): pass it, up to
+          // the next record still in the window (one in flight at the skip, say).
+          Long next = entries.ceilingKey(committed);
+          committed = next == null ? skippedBelow : Math.min(next, skippedBelow);
+          moved = true;
+          continue;
+        }
         // Finished and forgotten (cannot happen in the window) or never loaded: stop.
         break;
       }

@@ -330,6 +330,32 @@ class ConsumerGroupTest {
   }
 
   @Test
+  void aRecordAckedPastTheCommittedOffsetKeepsItsFailuresAcrossARestart() throws Exception {
+    String topic = topic(1, NO_JITTER);
+    produce(topic, "a=head", "=retried");
+    String group = unique("g");
+    Membership m = join(group, topic, GroupMode.SHARED);
+    List<Delivery> first = fetch(group, m, 10);
+    assertThat(first).extracting(Delivery::offset).containsExactly(0L, 1L);
+    broker.saveAll().await();  // a save now: the next one within 10 ms of the clock is held back by the pacing
+    assertThat(nack(group, first.get(1), "once")).isEqualTo(OutcomeResult.Status.OK);
+    clock.advance(1_000);  // the retry is due; no tick, so nothing has saved the nack yet
+    Delivery retry = fetch(group, m, 10).get(0);
+    assertThat(retry.offset()).isEqualTo(1);
+    assertThat(retry.attempt()).isEqualTo(2);
+    // Done, but past the committed offset (offset 0 is still in flight), so the ack is not stored.
+    assertThat(ack(group, retry)).isEqualTo(OutcomeResult.Status.OK);
+    broker.saveAll().await();
+
+    restart();
+    Membership again = join(group, topic, GroupMode.SHARED);
+    broker.idle().await();
+    // Both come again; the retried record with the failure counted before its ack, not as a first attempt.
+    assertThat(fetch(group, again, 10)).extracting(Delivery::offset, Delivery::attempt)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple(0L, 1), org.assertj.core.groups.Tuple.tuple(1L, 2));
+  }
+
+  @Test
   void attemptsRetrySchedulesAndPositionsSurviveARestart() throws Exception {
     String topic = topic(1, NO_JITTER);
     produce(topic, "k=first", "=second", "k=third");

@@ -757,12 +757,16 @@ final class PartitionDelivery {
     List<Long> deletes = new ArrayList<>();
     for (Long offset : offsets) {
       Entry e = entries.get(offset);
-      if (e != null && e.state != State.DONE && (offset < committed || e.attempts > 0)) {
+      // A record done past the committed offset is not stored as done (the committed offset advances over the done
+      // prefix only): after a restart it is delivered again, so its failures stay stored until the offset passes it.
+      boolean doneAhead = e != null && e.state == State.DONE && offset >= committed;
+      if (doneAhead && e.attempts == 0) {
+        continue;
+      }
+      if (e != null && (e.state != State.DONE || doneAhead) && (offset < committed || e.attempts > 0)) {
         upserts.add(new ParkedRecord(offset, e.attempts > 0 ? ParkedRecord.Kind.RETRY : ParkedRecord.Kind.BLOCKED,
             e.keyHash, e.attempts, e.notBefore, e.firstFailure, e.lastFailure, e.lastError));
-      } else if (storedRows.contains(offset) && !(e != null && e.state == State.DONE && offset >= committed)) {
-        // A done record's row stays until the committed offset passes it: acks past the committed offset are not
-        // stored, so after a restart it is delivered again, and its stored attempts keep counting.
+      } else if (storedRows.contains(offset)) {
         deletes.add(offset);
       }
     }

@@ -1,0 +1,88 @@
+package dev.runnel.load;
+
+import dev.runnel.load.driver.Driver;
+import dev.runnel.load.http.HttpDriver;
+
+import java.lang.reflect.InvocationTargetException;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Opens the driver a target URL names: {@code http://} Runnel, {@code kafka://} Kafka, {@code amqp://} (later). */
+@FunctionalInterface
+public interface DriverFactory {
+
+  String KAFKA_DRIVER = "dev.runnel.load.kafka.KafkaDriver";
+
+  Driver open(String target, Workload workload);
+
+  DriverFactory DEFAULT = (target, workload) -> {
+    List<URI> nodes = nodes(target);
+    String scheme = nodes.get(0).getScheme();
+    return switch (scheme) {
+      case "http" -> new HttpDriver(nodes, workload.apiKey, workload.valueKind == ValueCodec.Kind.JSON,
+          workload.startFrom == Workload.StartFrom.LATEST, workload.connections);
+      case "kafka" -> kafka(nodes);
+      case "amqp" -> throw new UsageException("amqp:// targets are not supported yet (" + target + ")");
+      default -> throw new UsageException("unknown target scheme '" + scheme + "' in " + target
+          + " (use http://host:port, kafka://host:port or amqp://host:port)");
+    };
+  };
+
+  /** The nodes of one target: {@code http://a:8080,http://b:8080} (later nodes may leave out the scheme). */
+  static List<URI> nodes(String target) {
+    List<URI> nodes = new ArrayList<>();
+    String scheme = null;
+    for (String part : target.split(",")) {
+      String p = part.trim();
+      if (p.isEmpty()) {
+        continue;
+      }
+      if (!p.contains("://")) {
+        if (scheme == null) {
+          throw new UsageException("a target must start with a scheme, e.g. http://localhost:8080 (got " + target + ")");
+        }
+        p = scheme + "://" + p;
+      }
+      URI uri;
+      try {
+        uri = URI.create(p);
+      } catch (IllegalArgumentException e) {
+        throw new UsageException("not a target URL: " + p);
+      }
+      if (uri.getHost() == null || uri.getPort() < 0) {
+        throw new UsageException("a target needs host and port, e.g. http://localhost:8080 (got " + p + ")");
+      }
+      if (scheme != null && !scheme.equals(uri.getScheme())) {
+        throw new UsageException("the nodes of one target must share a scheme (got " + target + ")");
+      }
+      scheme = uri.getScheme();
+      nodes.add(uri);
+    }
+    if (nodes.isEmpty()) {
+      throw new UsageException("empty target");
+    }
+    return nodes;
+  }
+
+  /** The Kafka driver lives in its own package (dev.runnel.load.kafka); it is looked up by name. */
+  private static Driver kafka(List<URI> nodes) {
+    StringBuilder bootstrap = new StringBuilder();
+    for (URI n : nodes) {
+      bootstrap.append(bootstrap.length() == 0 ? "" : ",").append(n.getHost()).append(':').append(n.getPort());
+    }
+    Class<?> type;
+    try {
+      type = Class.forName(KAFKA_DRIVER);
+    } catch (ClassNotFoundException e) {
+      throw new UsageException("kafka:// targets need " + KAFKA_DRIVER + ", which this build does not contain");
+    }
+    try {
+      return (Driver) type.getConstructor(String.class).newInstance(bootstrap.toString());
+    } catch (InvocationTargetException e) {
+      throw new LoadRun.ConnectionFailure("cannot open the Kafka driver: " + LoadRun.rootMessage(e.getCause()));
+    } catch (ReflectiveOperationException | ClassCastException e) {
+      throw new UsageException(KAFKA_DRIVER + " is not a Driver with a (String bootstrapServers) constructor: " + e);
+    }
+  }
+}

@@ -71,18 +71,23 @@ public interface DriverFactory {
     for (URI n : nodes) {
       bootstrap.append(bootstrap.length() == 0 ? "" : ",").append(n.getHost()).append(':').append(n.getPort());
     }
+    return byName(KAFKA_DRIVER, bootstrap.toString());
+  }
+
+  /** A driver class with a {@code (String bootstrapServers)} constructor, found by name. */
+  static Driver byName(String className, String bootstrap) {
     Class<?> type;
     try {
-      type = Class.forName(KAFKA_DRIVER);
+      type = Class.forName(className);
     } catch (ClassNotFoundException e) {
-      throw new UsageException("kafka:// targets need " + KAFKA_DRIVER + ", which this build does not contain");
+      throw new UsageException("kafka:// targets need " + className + ", which this build does not contain");
     }
     try {
-      return (Driver) type.getConstructor(String.class).newInstance(bootstrap.toString());
+      return (Driver) type.getConstructor(String.class).newInstance(bootstrap);
     } catch (InvocationTargetException e) {
       throw new LoadRun.ConnectionFailure("cannot open the Kafka driver: " + LoadRun.rootMessage(e.getCause()));
     } catch (ReflectiveOperationException | ClassCastException e) {
-      throw new UsageException(KAFKA_DRIVER + " is not a Driver with a (String bootstrapServers) constructor: " + e);
+      throw new UsageException(className + " is not a Driver with a (String bootstrapServers) constructor: " + e);
     }
   }
 }

@@ -162,7 +162,7 @@ public final class LoadRun {
         lastAt = now;
         nextProgress = now + interval;
       }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
     }
     for (ConsumerClient c : consumers) {
       try {
@@ -173,6 +173,9 @@ public final class LoadRun {
     }
 
     Verifier.Outcome o = verifier.verify();
+    if (o.acked() == 0 && errors.get() > 0) {
+      throw new ConnectionFailure("no send to " + target + " was acknowledged; the first failure: " + firstError.get());
+    }
     double seconds = w.durationValue().toNanos() / 1e9;
     double produceRate = ackedInWindow.get() / seconds;
     double consumeRate = consumedInWindow.get() / seconds;

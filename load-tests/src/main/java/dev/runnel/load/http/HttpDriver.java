@@ -86,14 +86,19 @@ public final class HttpDriver implements Driver {
 
   @Override
   public CompletionStage<Integer> prepareTopic(String topic, int partitions) {
-    URI node = nodes.get(0);
+    return prepareTopic(topic, partitions, 0).toCompletionStage();
+  }
+
+  /** On node {@code at}; a node that does not answer, or answers 503, hands over to the next one. */
+  private Future<Integer> prepareTopic(String topic, int partitions, int at) {
+    URI node = nodes.get(at);
     String path = "/topics/" + encode(topic);
-    return call(producers, node, HttpMethod.GET, path, null).compose(got -> {
+    Future<Integer> here = call(producers, node, HttpMethod.GET, path, null).compose(got -> {
       if (got.status() == 200) {
         return Future.succeededFuture(got.json().getJsonArray("partitions").size());
       }
       if (got.status() != 404) {
-        return Future.failedFuture(got.failure("GET " + path));
+        return Future.failedFuture(new NodeFailure(got.failure("GET " + path + " on " + node), got.moveOn()));
       }
       Buffer body = Buffer.buffer(new JsonObject().put("partitions", partitions).encode());
       return call(producers, node, HttpMethod.PUT, path, body).compose(created -> {
@@ -103,9 +108,26 @@ public final class HttpDriver implements Driver {
         if ("TOPIC_EXISTS".equals(created.code())) {  // created meanwhile by someone else
           return call(producers, node, HttpMethod.GET, path, null).map(again -> again.json().getJsonArray("partitions").size());
         }
-        return Future.failedFuture(created.failure("PUT " + path));
+        return Future.failedFuture(new NodeFailure(created.failure("PUT " + path + " on " + node), created.moveOn()));
       });
-    }).toCompletionStage();
+    });
+    return here.recover(err -> {
+      boolean moveOn = !(err instanceof NodeFailure f) || f.moveOn;
+      if (moveOn && at + 1 < nodes.size()) {
+        return prepareTopic(topic, partitions, at + 1);
+      }
+      return Future.failedFuture(err instanceof NodeFailure f ? f.getCause() : err);
+    });
+  }
+
+  /** An answer that was not the one wanted; {@code moveOn} when another node may give it. */
+  private static final class NodeFailure extends RuntimeException {
+    final boolean moveOn;
+
+    NodeFailure(RuntimeException cause, boolean moveOn) {
+      super(cause.getMessage(), cause);
+      this.moveOn = moveOn;
+    }
   }
 
   @Override

@@ -155,6 +155,28 @@ class HttpRunTest {
     assertThat(r.output()).doesNotContain("[" + node.url() + "]").contains("| " + node.url() + " |");
   }
 
+  /** Two targets (here the same node named two ways) and two rounds: A B A B, each verified, then the ratios. */
+  @Test
+  void repeatedTargetsRunInTurnForEachRoundWithRatios() throws Exception {
+    String a = node.url();
+    String b = node.url() + "," + node.url();
+    Run r = run(DriverFactory.DEFAULT, "run", "--target", a, "--target", b, "--rounds", "2", "--topic", "rounds",
+        "--partitions", "2", "--producers", "1", "--consumers", "1", "--rate", "200", "--warmup", "0s",
+        "--duration", "500ms");
+    assertThat(r.code()).as(r.output()).isZero();
+    JsonNode targets = r.json().get("targets");
+    assertThat(targets).extracting(t -> t.get("target").asText() + "#" + t.get("round").asInt())
+        .containsExactly(a + "#1", b + "#1", a + "#2", b + "#2");
+    for (JsonNode t : targets) {
+      assertThat(t.get("acked").asLong()).isEqualTo(100);
+      assertThat(t.get("lost").asLong()).isZero();
+    }
+    JsonNode ratio = r.json().get("ratios").get(0);
+    assertThat(ratio.get("target").asText()).isEqualTo(b);
+    assertThat(ratio.get("baseline").asText()).isEqualTo(a);
+    assertThat(r.output()).contains("Ratios to " + a);
+  }
+
   /** A node of the target that does not answer: the topic, the producers and the consumers go to the next one. */
   @Test
   void aNodeThatDoesNotAnswerIsLeftForTheNextOne() throws Exception {

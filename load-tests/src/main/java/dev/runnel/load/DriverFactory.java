@@ -16,17 +16,34 @@ public interface DriverFactory {
 
   Driver open(String target, Workload workload);
 
-  DriverFactory DEFAULT = (target, workload) -> {
-    List<URI> nodes = nodes(target);
-    String scheme = nodes.get(0).getScheme();
-    return switch (scheme) {
-      case "http" -> new HttpDriver(nodes, workload.apiKey, workload.valueKind == ValueCodec.Kind.JSON,
+  /** Fails with a usage error, before anything runs, when this factory cannot open the target. */
+  default void check(String target) {
+    nodes(target);
+  }
+
+  DriverFactory DEFAULT = new DriverFactory() {
+    @Override
+    public Driver open(String target, Workload workload) {
+      check(target);
+      List<URI> nodes = nodes(target);
+      if (nodes.get(0).getScheme().equals("kafka")) {
+        return kafka(nodes);
+      }
+      return new HttpDriver(nodes, workload.apiKey, workload.valueKind == ValueCodec.Kind.JSON,
           workload.startFrom == Workload.StartFrom.LATEST, workload.connections);
-      case "kafka" -> kafka(nodes);
-      case "amqp" -> throw new UsageException("amqp:// targets are not supported yet (" + target + ")");
-      default -> throw new UsageException("unknown target scheme '" + scheme + "' in " + target
-          + " (use http://host:port, kafka://host:port or amqp://host:port)");
-    };
+    }
+
+    @Override
+    public void check(String target) {
+      String scheme = nodes(target).get(0).getScheme();
+      switch (scheme) {
+        case "http" -> { }
+        case "kafka" -> driverClass(KAFKA_DRIVER);
+        case "amqp" -> throw new UsageException("amqp:// targets are not supported yet (" + target + ")");
+        default -> throw new UsageException("unknown target scheme '" + scheme + "' in " + target
+            + " (use http://host:port, kafka://host:port or amqp://host:port)");
+      }
+    }
   };
 
   /** The nodes of one target: {@code http://a:8080,http://b:8080} (later nodes may leave out the scheme). */
@@ -74,14 +91,17 @@ public interface DriverFactory {
     return byName(KAFKA_DRIVER, bootstrap.toString());
   }
 
-  /** A driver class with a {@code (String bootstrapServers)} constructor, found by name. */
-  static Driver byName(String className, String bootstrap) {
-    Class<?> type;
+  private static Class<?> driverClass(String className) {
     try {
-      type = Class.forName(className);
+      return Class.forName(className);
     } catch (ClassNotFoundException e) {
       throw new UsageException("kafka:// targets need " + className + ", which this build does not contain");
     }
+  }
+
+  /** A driver class with a {@code (String bootstrapServers)} constructor, found by name. */
+  static Driver byName(String className, String bootstrap) {
+    Class<?> type = driverClass(className);
     try {
       return (Driver) type.getConstructor(String.class).newInstance(bootstrap);
     } catch (InvocationTargetException e) {

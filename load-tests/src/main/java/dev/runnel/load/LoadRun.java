@@ -164,9 +164,14 @@ public final class LoadRun {
       }
       LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
     }
+    // All leave together: each may be in a long poll.
+    List<java.util.concurrent.CompletableFuture<Void>> leaving = new ArrayList<>();
     for (ConsumerClient c : consumers) {
+      leaving.add(c.stop().toCompletableFuture());
+    }
+    for (java.util.concurrent.CompletableFuture<Void> l : leaving) {
       try {
-        c.stop().toCompletableFuture().get(30, TimeUnit.SECONDS);
+        l.get(30, TimeUnit.SECONDS);
       } catch (Exception e) {
         log("a consumer did not leave cleanly: %s", rootMessage(e));
       }

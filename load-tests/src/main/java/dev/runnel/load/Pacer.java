@@ -62,7 +62,7 @@ public final class Pacer {
       inFlight++;
       return now;
     }
-    while (nextDue >= 0 && intended(nextDue) <= now && intended(nextDue) < end) {
+    while (intended(nextDue) <= now && intended(nextDue) < end) {
       if (inFlight + (nextDue - nextSend) >= maxInFlight) {
         lateRecords += batch;  // no slot at its intended time
       }

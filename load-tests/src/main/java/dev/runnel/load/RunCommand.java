@@ -143,6 +143,13 @@ public final class RunCommand implements Callable<Integer> {
     return w;
   }
 
+  private void report(List<TargetResult> results) throws IOException {
+    out.print(Report.markdown(results));
+    if (result != null) {
+      Files.writeString(result, Report.json(results));
+    }
+  }
+
   @Override
   public Integer call() throws IOException {
     Workload w;
@@ -156,20 +163,24 @@ public final class RunCommand implements Callable<Integer> {
       throw new UsageException("--rounds must be at least 1");
     }
     for (String t : targets) {
-      DriverFactory.nodes(t);  // a malformed target fails before anything runs
+      drivers.check(t);  // a target that cannot run fails before anything runs
     }
     List<TargetResult> results = new ArrayList<>();
-    for (int round = 1; round <= n; round++) {
-      for (String target : targets) {
-        try (Driver driver = drivers.open(target, w)) {
-          results.add(new LoadRun(w, target, round, driver, out, quiet).run());
+    try {
+      for (int round = 1; round <= n; round++) {
+        for (String target : targets) {
+          try (Driver driver = drivers.open(target, w)) {
+            results.add(new LoadRun(w, target, round, driver, out, quiet).run());
+          }
         }
       }
+    } catch (LoadRun.ConnectionFailure e) {
+      if (!results.isEmpty()) {  // what finished before still counts
+        report(results);
+      }
+      throw e;
     }
-    out.print(Report.markdown(results));
-    if (result != null) {
-      Files.writeString(result, Report.json(results));
-    }
+    report(results);
     boolean failed = false;
     for (TargetResult r : results) {
       if (r.failed()) {

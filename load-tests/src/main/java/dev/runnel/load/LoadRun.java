@@ -45,6 +45,7 @@ public final class LoadRun {
   private final AtomicLong ackedTotal = new AtomicLong();
   private final AtomicLong consumedTotal = new AtomicLong();
   private final AtomicLong errors = new AtomicLong();
+  private final AtomicLong unanswered = new AtomicLong();
   private final AtomicReference<String> firstError = new AtomicReference<>();
   private final List<Pacer> pacers = new ArrayList<>();
   private volatile long measureStart;
@@ -193,6 +194,10 @@ public final class LoadRun {
     if (firstError.get() != null) {
       problems.add(errors.get() + " send(s) failed, the first: " + firstError.get());
     }
+    if (unanswered.get() > 0) {
+      problems.add(unanswered.get() + " send(s) still unanswered " + w.drainTimeoutValue().toMillis()
+          + " ms after the end (counted as produced, not acknowledged)");
+    }
     if (o.foreign() > 0) {
       problems.add(o.foreign() + " record(s) received that this run did not write (ignored)");
     }
@@ -239,9 +244,13 @@ public final class LoadRun {
       }
       // Let what is in flight complete, bounded by the drain timeout.
       long deadline = System.nanoTime() + w.drainTimeoutValue().toNanos();
-      while (System.nanoTime() < deadline) {
+      while (true) {
         synchronized (pacer) {
           if (pacer.inFlight() == 0) {
+            break;
+          }
+          if (System.nanoTime() >= deadline) {
+            unanswered.addAndGet(pacer.inFlight());
             break;
           }
         }

@@ -6,6 +6,7 @@ import dev.runnel.load.driver.GroupMode;
 import dev.runnel.load.driver.ProducerClient;
 import dev.runnel.load.driver.RecordSink;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientAgent;
@@ -86,7 +87,9 @@ public final class HttpDriver implements Driver {
 
   @Override
   public CompletionStage<Integer> prepareTopic(String topic, int partitions) {
-    return prepareTopic(topic, partitions, 0).toCompletionStage();
+    Promise<Integer> done = Promise.promise();
+    vertx.getOrCreateContext().runOnContext(v -> prepareTopic(topic, partitions, 0).onComplete(done));
+    return done.future().toCompletionStage();
   }
 
   /** On node {@code at}; a node that does not answer, or answers 503, hands over to the next one. */
@@ -148,7 +151,10 @@ public final class HttpDriver implements Driver {
     return consumers;
   }
 
-  /** One request and its whole answer; fails only when no answer came (connection error, timeout). */
+  /**
+   * One request and its whole answer; fails only when no answer came (connection error, timeout). Call it on a
+   * Vert.x context (each client has its own), so the request's callbacks run where its response arrives.
+   */
   Future<Answer> call(HttpClientAgent client, URI node, HttpMethod method, String path, Buffer body) {
     return call(client, node, method, path, body, REQUEST_IDLE_TIMEOUT_MS);
   }

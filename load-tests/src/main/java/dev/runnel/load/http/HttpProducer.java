@@ -3,7 +3,9 @@ package dev.runnel.load.http;
 import dev.runnel.load.driver.Ack;
 import dev.runnel.load.driver.OutgoingRecord;
 import dev.runnel.load.driver.ProducerClient;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.json.JsonArray;
@@ -25,17 +27,30 @@ final class HttpProducer implements ProducerClient {
 
   private final HttpDriver driver;
   private final String path;
+  private final Context context;
   private volatile int node;
 
   HttpProducer(HttpDriver driver, String topic, int node) {
     this.driver = driver;
     this.path = "/topics/" + HttpDriver.encode(topic) + "/records";
     this.node = node;
+    this.context = driver.vertx().getOrCreateContext();
   }
 
+  /**
+   * Sends on the producer's own Vert.x context: built on the harness's thread, a request's chain of futures could
+   * complete on one event loop while its callbacks were dispatched to another, and a response body could end before
+   * anyone read it (sends that stayed unanswered although their records were stored).
+   */
   @Override
   public CompletionStage<List<Ack>> send(List<OutgoingRecord> records) {
     Buffer body = body(records, driver.jsonValues());
+    Promise<List<Ack>> done = Promise.promise();
+    context.runOnContext(v -> send(body).onComplete(done));
+    return done.future().toCompletionStage();
+  }
+
+  private Future<List<Ack>> send(Buffer body) {
     int at = node;
     URI target = driver.nodes().get(at);
     return driver.call(driver.producerClient(), target, HttpMethod.POST, path, body).compose(answer -> {
@@ -55,7 +70,7 @@ final class HttpProducer implements ProducerClient {
     }, err -> {
       moveFrom(at);  // no answer: connection refused, reset or timed out
       return Future.failedFuture(err);
-    }).toCompletionStage();
+    });
   }
 
   private void moveFrom(int at) {

@@ -1,0 +1,358 @@
+package dev.runnel.load;
+
+import dev.runnel.load.driver.Ack;
+import dev.runnel.load.driver.ConsumerClient;
+import dev.runnel.load.driver.Driver;
+import dev.runnel.load.driver.OutgoingRecord;
+import dev.runnel.load.driver.ProducerClient;
+import org.HdrHistogram.ConcurrentHistogram;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * One run of the workload against one target: prepare the topic, join the consumers, run the producers through the
+ * warmup and the measured duration, drain, leave, verify.
+ *
+ * <p>Latency and throughput count only what was intended inside the measured window (after the warmup); the
+ * verifier checks every record of the run, warmup included. End-to-end latency is the receive time minus the
+ * intended send time carried in the value (one JVM, one {@code System.nanoTime} clock).
+ */
+public final class LoadRun {
+
+  private final Workload w;
+  private final String target;
+  private final int round;
+  private final Driver driver;
+  private final PrintStream out;
+  private final boolean quiet;
+
+  private final int run = ThreadLocalRandom.current().nextInt(1, Integer.MAX_VALUE);
+  private final Histogram produceAck = new ConcurrentHistogram(3);
+  private final Histogram endToEnd = new ConcurrentHistogram(3);
+  private final Recorder intervalAck = new Recorder(3);
+  private final AtomicLong ackedInWindow = new AtomicLong();
+  private final AtomicLong consumedInWindow = new AtomicLong();
+  private final AtomicLong ackedTotal = new AtomicLong();
+  private final AtomicLong consumedTotal = new AtomicLong();
+  private final AtomicLong errors = new AtomicLong();
+  private final AtomicLong unanswered = new AtomicLong();
+  private final AtomicReference<String> firstError = new AtomicReference<>();
+  private final List<Pacer> pacers = new ArrayList<>();
+  private volatile long measureStart;
+  private volatile long end;
+
+  public LoadRun(Workload workload, String target, int round, Driver driver, PrintStream out, boolean quiet) {
+    this.w = workload;
+    this.target = target;
+    this.round = round;
+    this.driver = driver;
+    this.out = out;
+    this.quiet = quiet;
+  }
+
+  /** The group names of this run. */
+  public List<String> groupNames() {
+    String prefix = w.groupPrefix != null ? w.groupPrefix : "runnel-load-" + Integer.toHexString(run);
+    List<String> names = new ArrayList<>();
+    if (w.consumers > 0) {
+      for (int g = 0; g < w.groups; g++) {
+        names.add(prefix + "-" + g);
+      }
+    }
+    return names;
+  }
+
+  /** Runs it; a target that cannot be reached fails with {@link ConnectionFailure}. */
+  public TargetResult run() {
+    int partitions;
+    try {
+      partitions = driver.prepareTopic(w.topic, w.partitions).toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new ConnectionFailure("cannot prepare topic " + w.topic + " on " + target + ": " + rootMessage(e));
+    }
+    List<String> groups = groupNames();
+    Verifier verifier = new Verifier(run, w.producers, groups);
+    log("topic %s (%d partitions), %d producer(s), %d group(s) × %d consumer(s), run id %x", w.topic, partitions,
+        w.producers, groups.size(), w.consumers, run);
+
+    List<ConsumerClient> consumers = new ArrayList<>();
+    try {
+      for (String group : groups) {
+        for (int c = 0; c < w.consumers; c++) {
+          ConsumerClient consumer = driver.consumer(w.topic, group, w.mode, (key, value, partition, offset, at) -> {
+            Identity id = ValueCodec.decode(value);
+            if (id == null || id.run() != run || id.producer() < 0 || id.producer() >= w.producers) {
+              verifier.received(group, value, partition, offset);  // counted as foreign
+              return;
+            }
+            verifier.received(group, id.producer(), id.sequence(), partition, offset);
+            consumedTotal.incrementAndGet();
+            if (at >= measureStart && at < end) {
+              consumedInWindow.incrementAndGet();
+            }
+            if (id.intendedNanos() >= measureStart && id.intendedNanos() < end) {
+              endToEnd.recordValue(Math.max(0, (at - id.intendedNanos()) / 1000));
+            }
+          });
+          consumers.add(consumer);
+          consumer.start();
+        }
+      }
+    } catch (RuntimeException e) {
+      consumers.forEach(ConsumerClient::close);
+      throw new ConnectionFailure("cannot start the consumers on " + target + ": " + rootMessage(e));
+    }
+
+    long t0 = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20);
+    measureStart = t0 + w.warmupValue().toNanos();
+    end = measureStart + w.durationValue().toNanos();
+    ValueCodec codec = new ValueCodec(w.valueKind, w.size);
+    List<Thread> threads = new ArrayList<>();
+    for (int i = 0; i < w.producers; i++) {
+      Pacer pacer = new Pacer(i, w.producers, w.rate, w.batch, w.maxInFlight, t0, end);
+      pacers.add(pacer);
+      int producer = i;
+      Thread t = new Thread(() -> produce(producer, pacer, codec, verifier), "load-producer-" + i);
+      t.setDaemon(true);
+      threads.add(t);
+    }
+    threads.forEach(Thread::start);
+
+    long interval = w.progressIntervalValue().toNanos();
+    long nextProgress = System.nanoTime() + interval;
+    long lastAcked = 0, lastConsumed = 0, lastAt = System.nanoTime();
+    while (threads.stream().anyMatch(Thread::isAlive)) {
+      join(threads.get(0).isAlive() ? threads.get(0) : threads.stream().filter(Thread::isAlive).findFirst().orElse(null),
+          Math.max(1, TimeUnit.NANOSECONDS.toMillis(nextProgress - System.nanoTime())));
+      long now = System.nanoTime();
+      if (now >= nextProgress) {
+        progress(now, lastAt, lastAcked, lastConsumed, verifier);
+        lastAcked = ackedTotal.get();
+        lastConsumed = consumedTotal.get();
+        lastAt = now;
+        nextProgress = now + interval;
+      }
+    }
+
+    // Drain: until every group has every acknowledged record, or nothing arrived for drainTimeout.
+    long idle = w.drainTimeoutValue().toNanos();
+    long seen = consumedTotal.get();
+    long lastChange = System.nanoTime();
+    while (!groups.isEmpty() && !verifier.complete()) {
+      long now = System.nanoTime();
+      if (consumedTotal.get() != seen) {
+        seen = consumedTotal.get();
+        lastChange = now;
+      } else if (now - lastChange >= idle) {
+        break;
+      }
+      if (now >= nextProgress) {
+        progress(now, lastAt, lastAcked, lastConsumed, verifier);
+        lastAcked = ackedTotal.get();
+        lastConsumed = consumedTotal.get();
+        lastAt = now;
+        nextProgress = now + interval;
+      }
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+    }
+    // All leave together: each may be in a long poll.
+    List<java.util.concurrent.CompletableFuture<Void>> leaving = new ArrayList<>();
+    for (ConsumerClient c : consumers) {
+      leaving.add(c.stop().toCompletableFuture());
+    }
+    for (java.util.concurrent.CompletableFuture<Void> l : leaving) {
+      try {
+        l.get(30, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        log("a consumer did not leave cleanly: %s", rootMessage(e));
+      }
+    }
+
+    Verifier.Outcome o = verifier.verify();
+    if (o.acked() == 0 && errors.get() > 0) {
+      throw new ConnectionFailure("no send to " + target + " was acknowledged; the first failure: " + firstError.get());
+    }
+    double seconds = w.durationValue().toNanos() / 1e9;
+    double produceRate = ackedInWindow.get() / seconds;
+    double consumeRate = consumedInWindow.get() / seconds;
+    long late = pacers.stream().mapToLong(p -> {
+      synchronized (p) {
+        return p.lateRecords();
+      }
+    }).sum();
+    List<String> problems = new ArrayList<>(o.problems());
+    if (firstError.get() != null) {
+      problems.add(errors.get() + " send(s) failed, the first: " + firstError.get());
+    }
+    if (unanswered.get() > 0) {
+      problems.add(unanswered.get() + " send(s) still unanswered " + w.drainTimeoutValue().toMillis()
+          + " ms after the end (counted as produced, not acknowledged)");
+    }
+    if (o.foreign() > 0) {
+      problems.add(o.foreign() + " record(s) received that this run did not write (ignored)");
+    }
+    return new TargetResult(target, round, o.produced(), o.acked(), o.unacknowledged(), o.consumed(), o.lost(),
+        o.reordered(), o.duplicates(), late, errors.get(), produceRate, consumeRate, produceRate * w.size / 1e6,
+        consumeRate * w.size / 1e6, LatencySummary.of(produceAck), LatencySummary.of(endToEnd), problems);
+  }
+
+  private void produce(int producer, Pacer pacer, ValueCodec codec, Verifier verifier) {
+    Thread self = Thread.currentThread();
+    KeyChooser keys = new KeyChooser(w.keyDistribution, w.keys, w.zipfExponent, (long) run * 31 + producer);
+    long seq = 0;
+    try (ProducerClient client = driver.producer(w.topic)) {
+      while (true) {
+        long now = System.nanoTime();
+        long intended;
+        long wake;
+        synchronized (pacer) {
+          if (pacer.doneSending(now)) {
+            break;
+          }
+          intended = pacer.poll(now);
+          wake = pacer.wakeAt();
+        }
+        if (intended == Pacer.NONE) {
+          // Sleep until the next intended time or a completion (which unparks); never longer than 100 ms.
+          long nanos = wake == Long.MAX_VALUE ? TimeUnit.MILLISECONDS.toNanos(100) : Math.min(wake - now,
+              TimeUnit.MILLISECONDS.toNanos(100));
+          if (nanos > 0) {
+            LockSupport.parkNanos(nanos);
+          }
+          continue;
+        }
+        List<OutgoingRecord> records = new ArrayList<>(w.batch);
+        long first = seq;
+        for (int j = 0; j < w.batch; j++) {
+          int key = keys.next();
+          verifier.sent(producer, seq, key);
+          records.add(new OutgoingRecord(KeyChooser.keyName(key), codec.encode(new Identity(run, producer, key, seq,
+              intended)), w.headers));
+          seq++;
+        }
+        send(client, records, producer, first, intended, pacer, verifier, self);
+      }
+      // Let what is in flight complete, bounded by the drain timeout.
+      long deadline = System.nanoTime() + w.drainTimeoutValue().toNanos();
+      while (true) {
+        synchronized (pacer) {
+          if (pacer.inFlight() == 0) {
+            break;
+          }
+          if (System.nanoTime() >= deadline) {
+            unanswered.addAndGet(pacer.inFlight());
+            break;
+          }
+        }
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+      }
+    } catch (RuntimeException e) {
+      errors.incrementAndGet();
+      firstError.compareAndSet(null, "producer " + producer + ": " + rootMessage(e));
+    }
+  }
+
+  private void send(ProducerClient client, List<OutgoingRecord> records, int producer, long first, long intended,
+                    Pacer pacer, Verifier verifier, Thread self) {
+    java.util.concurrent.CompletionStage<List<Ack>> sent;
+    try {
+      sent = client.send(records);
+    } catch (RuntimeException e) {
+      sent = java.util.concurrent.CompletableFuture.failedFuture(e);
+    }
+    sent.whenComplete((acks, err) -> {
+      long done = System.nanoTime();
+      if (err == null && acks != null && acks.size() == records.size()) {
+        for (int j = 0; j < acks.size(); j++) {
+          verifier.acked(producer, first + j, acks.get(j).partition(), acks.get(j).offset());
+        }
+        long micros = Math.max(0, (done - intended) / 1000);
+        ackedTotal.addAndGet(records.size());
+        intervalAck.recordValueWithCount(micros, records.size());
+        if (intended >= measureStart && intended < end) {
+          produceAck.recordValueWithCount(micros, records.size());
+          ackedInWindow.addAndGet(records.size());
+        }
+      } else {
+        errors.incrementAndGet();
+        firstError.compareAndSet(null, err != null ? rootMessage(err)
+            : "the answer held " + (acks == null ? "no" : acks.size()) + " acks for " + records.size() + " records");
+      }
+      synchronized (pacer) {
+        pacer.completed();
+      }
+      LockSupport.unpark(self);
+    });
+  }
+
+  private void progress(long now, long lastAt, long lastAcked, long lastConsumed, Verifier verifier) {
+    if (quiet) {
+      return;
+    }
+    double secs = Math.max(1e-9, (now - lastAt) / 1e9);
+    Histogram h = intervalAck.getIntervalHistogram();
+    long backlog = 0;
+    for (Pacer p : pacers) {
+      synchronized (p) {
+        backlog += p.backlog() + p.inFlight();
+      }
+    }
+    long behind = Math.max(0, ackedTotal.get() - consumedTotal.get() / Math.max(1, groupNames().size()));
+    String phase = now < measureStart ? "warmup" : now < end ? "run" : "drain";
+    out.printf(Locale.ROOT, "[%s] %-6s %6.1fs produce %,.0f/s p99 %.2f ms consume %,.0f/s errors %d backlog %d "
+            + "unconsumed %d%n", target, phase, (now - measureStart) / 1e9, (ackedTotal.get() - lastAcked) / secs,
+        h.getTotalCount() == 0 ? 0.0 : h.getValueAtPercentile(99) / 1000.0, (consumedTotal.get() - lastConsumed) / secs,
+        errors.get(), backlog, w.consumers == 0 ? 0 : behind);
+  }
+
+  private void log(String format, Object... args) {
+    if (!quiet) {
+      out.printf(Locale.ROOT, "[%s] " + format + "%n", prepend(target, args));
+    }
+  }
+
+  private static Object[] prepend(Object first, Object[] rest) {
+    Object[] all = new Object[rest.length + 1];
+    all[0] = first;
+    System.arraycopy(rest, 0, all, 1, rest.length);
+    return all;
+  }
+
+  private static void join(Thread t, long millis) {
+    if (t == null) {
+      return;
+    }
+    try {
+      t.join(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+  }
+
+  static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while ((t instanceof java.util.concurrent.ExecutionException || t instanceof java.util.concurrent.CompletionException)
+        && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
+  }
+
+  /** The target could not be reached or refused the setup (exit 2). */
+  public static final class ConnectionFailure extends RuntimeException {
+    public ConnectionFailure(String message) {
+      super(message);
+    }
+  }
+}

@@ -1,0 +1,200 @@
+package dev.runnel.load;
+
+import dev.runnel.load.driver.Driver;
+import dev.runnel.load.driver.GroupMode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code run}: the workload against each target in turn (A B A B with --rounds), then the report. */
+@Command(name = "run", sortOptions = false, mixinStandardHelpOptions = true,
+    description = {"Runs the workload against each --target in turn and verifies what every group received.",
+        "Exit 0: verified; 1: a target lost or reordered acknowledged records; 2: usage or connection failure.",
+        "Flags override the --workload file; unset flags keep the file's value or the default shown."})
+public final class RunCommand implements Callable<Integer> {
+
+  @Option(names = "--target", required = true, paramLabel = "URL",
+      description = "System under test: http://host:port (Runnel), kafka://host:port (Kafka), amqp://host:port (not"
+          + " supported yet). Several nodes of one system comma-separated (http://a:8080,http://b:8080): clients are"
+          + " spread over them and move on after a connection error, a 503 or UNKNOWN_MEMBER. Repeat the flag for"
+          + " separate systems, run in turn.")
+  List<String> targets;
+
+  @Option(names = "--size", paramLabel = "BYTES", description = "Value size in bytes (default 1024).")
+  Integer size;
+
+  @Option(names = "--partitions", paramLabel = "N",
+      description = "Partitions of the topic when it has to be created (default 8); an existing topic is used as it is.")
+  Integer partitions;
+
+  @Option(names = "--keys", paramLabel = "N", description = "Distinct record keys (default 1000).")
+  Integer keys;
+
+  @Option(names = "--producers", paramLabel = "N", description = "Producers (default 4), each with its own client.")
+  Integer producers;
+
+  @Option(names = "--consumers", paramLabel = "N",
+      description = "Consumers per group (default 1); 0 produces only (nothing is verified as consumed).")
+  Integer consumers;
+
+  @Option(names = "--groups", paramLabel = "N",
+      description = "Consumer groups, each receiving every record (fan-out; default 1).")
+  Integer groups;
+
+  @Option(names = "--rate", paramLabel = "MSGS_PER_S",
+      description = "Records per second over all producers (open loop: latency from the intended send time). Absent:"
+          + " as fast as it goes (closed loop, up to --max-in-flight outstanding per producer).")
+  Double rate;
+
+  @Option(names = "--duration", paramLabel = "DURATION", description = "Measured time, after the warmup (default 30s).")
+  String duration;
+
+  @Option(names = "--warmup", paramLabel = "DURATION",
+      description = "Load before the measured time, left out of latency and throughput but verified (default 5s).")
+  String warmup;
+
+  @Option(names = "--batch", paramLabel = "N", description = "Records per produce request (default 1).")
+  Integer batch;
+
+  @Option(names = "--max-in-flight", paramLabel = "N",
+      description = "Outstanding requests per producer (default 1000). A send due while all are taken counts as late;"
+          + " its latency still runs from its intended time.")
+  Integer maxInFlight;
+
+  @Option(names = "--connections", paramLabel = "N",
+      description = "HTTP keep-alive connections per node for the producers (default 64); requests beyond them wait"
+          + " for a connection, and the wait counts in their latency.")
+  Integer connections;
+
+  @Option(names = "--topic", paramLabel = "NAME", description = "Topic (default runnel-load).")
+  String topic;
+
+  @Option(names = "--api-key", paramLabel = "NAME:SECRET",
+      description = "Credentials, sent as Authorization: Bearer NAME:SECRET.")
+  String apiKey;
+
+  @Option(names = "--result", paramLabel = "FILE.json", description = "Writes the JSON result there.")
+  Path result;
+
+  @Option(names = "--rounds", paramLabel = "N",
+      description = "Runs all targets N times, alternating (A B A B), and prints the ratios to the first (default 1).")
+  Integer rounds;
+
+  @Option(names = "--mode", paramLabel = "partitioned|shared",
+      description = "Group mode: partitioned (each partition to one member) or shared (any member any record;"
+          + " default partitioned).")
+  String mode;
+
+  @Option(names = "--workload", paramLabel = "FILE.yaml",
+      description = "Workload file for everything else: headers, keyDistribution (uniform|zipf), zipfExponent,"
+          + " valueKind (json|binary), mode, startFrom (latest|earliest), groupPrefix, drainTimeout,"
+          + " progressInterval, and any flag above by its camelCase name.")
+  Path workloadFile;
+
+  @Option(names = "--drain-timeout", paramLabel = "DURATION",
+      description = "After the producers stop, how long the consumers may receive nothing before the run ends and"
+          + " what is missing counts as lost (default 10s).")
+  String drainTimeout;
+
+  private final PrintStream out;
+  private final DriverFactory drivers;
+  private final boolean quiet;
+
+  RunCommand(PrintStream out, DriverFactory drivers, boolean quiet) {
+    this.out = out;
+    this.drivers = drivers;
+    this.quiet = quiet;
+  }
+
+  /** The workload the file and flags describe. */
+  Workload workload() throws IOException {
+    Workload w = workloadFile != null ? Workload.load(workloadFile) : new Workload();
+    if (size != null) w.size = size;
+    if (partitions != null) w.partitions = partitions;
+    if (keys != null) w.keys = keys;
+    if (producers != null) w.producers = producers;
+    if (consumers != null) w.consumers = consumers;
+    if (groups != null) w.groups = groups;
+    if (rate != null) w.rate = rate;
+    if (duration != null) w.duration = duration;
+    if (warmup != null) w.warmup = warmup;
+    if (batch != null) w.batch = batch;
+    if (maxInFlight != null) w.maxInFlight = maxInFlight;
+    if (connections != null) w.connections = connections;
+    if (topic != null) w.topic = topic;
+    if (apiKey != null) w.apiKey = apiKey;
+    if (drainTimeout != null) w.drainTimeout = drainTimeout;
+    if (mode != null) {
+      try {
+        w.mode = GroupMode.valueOf(mode.toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new UsageException("--mode must be partitioned or shared (got " + mode + ")");
+      }
+    }
+    w.check();
+    return w;
+  }
+
+  private void report(List<TargetResult> results) throws IOException {
+    out.print(Report.markdown(results));
+    if (result != null) {
+      Files.writeString(result, Report.json(results));
+    }
+  }
+
+  @Override
+  public Integer call() throws IOException {
+    Workload w;
+    try {
+      w = workload();
+    } catch (com.fasterxml.jackson.core.JacksonException e) {
+      throw new UsageException("cannot read the workload file " + workloadFile + ": " + e.getOriginalMessage());
+    }
+    int n = rounds == null ? 1 : rounds;
+    if (n < 1) {
+      throw new UsageException("--rounds must be at least 1");
+    }
+    for (String t : targets) {
+      drivers.check(t);  // a target that cannot run fails before anything runs
+    }
+    List<TargetResult> results = new ArrayList<>();
+    try {
+      for (int round = 1; round <= n; round++) {
+        for (String target : targets) {
+          try (Driver driver = drivers.open(target, w)) {
+            results.add(new LoadRun(w, target, round, driver, out, quiet).run());
+          }
+        }
+      }
+    } catch (LoadRun.ConnectionFailure e) {
+      if (!results.isEmpty()) {  // what finished before still counts
+        report(results);
+      }
+      throw e;
+    }
+    report(results);
+    boolean failed = false;
+    for (TargetResult r : results) {
+      if (r.failed()) {
+        failed = true;
+        out.printf(Locale.ROOT, "%nFAILED: %s (round %d) lost %d and reordered %d acknowledged record(s):%n",
+            r.target(), r.round(), r.lost(), r.reordered());
+      } else if (!r.problems().isEmpty()) {
+        out.printf(Locale.ROOT, "%n%s (round %d):%n", r.target(), r.round());
+      }
+      for (String p : r.problems()) {
+        out.println("  " + p);
+      }
+    }
+    return failed ? LoadMain.VERIFICATION_FAILED : LoadMain.OK;
+  }
+
+}

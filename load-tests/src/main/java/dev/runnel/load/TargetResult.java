@@ -1,0 +1,14 @@
+package dev.runnel.load;
+
+import java.util.List;
+
+/** What one run against one target measured and verified; {@link Report} writes it in the pinned JSON shape. */
+public record TargetResult(String target, int round, long produced, long acked, long unacknowledged, long consumed,
+                           long lost, long reordered, long duplicates, long late, long errors,
+                           double produceMsgsPerS, double consumeMsgsPerS, double produceMBPerS, double consumeMBPerS,
+                           LatencySummary produceAck, LatencySummary endToEnd, List<String> problems) {
+
+  public boolean failed() {
+    return lost != 0 || reordered != 0;
+  }
+}

@@ -1,0 +1,131 @@
+package dev.runnel.load;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import com.fasterxml.jackson.databind.MapperFeature;
+import dev.runnel.load.driver.GroupMode;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Everything one run does. The YAML workload file ({@code --workload}) sets any of these keys by name; command-line
+ * flags override the file. Durations are {@code 500ms}, {@code 30s}, {@code 5m}, {@code 1h} or plain seconds.
+ */
+public class Workload {
+
+  public enum KeyDistribution { UNIFORM, ZIPF }
+
+  public enum StartFrom { LATEST, EARLIEST }
+
+  public String topic = "runnel-load";
+  public int size = 1024;
+  public int partitions = 8;
+  public int keys = 1000;
+  public int producers = 4;
+  /** Per group; 0 produces only. */
+  public int consumers = 1;
+  public int groups = 1;
+  /** Records per second over all producers; null: as fast as it goes (closed loop). */
+  public Double rate;
+  public String duration = "30s";
+  public String warmup = "5s";
+  public int batch = 1;
+  public int maxInFlight = 1000;
+  /** Keep-alive connections per node for the producers (HTTP); requests beyond them wait for one. */
+  public int connections = 64;
+  public String apiKey;
+  public GroupMode mode = GroupMode.PARTITIONED;
+  /** Headers every record carries. */
+  public Map<String, String> headers = new LinkedHashMap<>();
+  public KeyDistribution keyDistribution = KeyDistribution.UNIFORM;
+  public double zipfExponent = 1.0;
+  public ValueCodec.Kind valueKind = ValueCodec.Kind.JSON;
+  /** Where a new group starts: {@code latest} (the default; consumers join before the first send) or earliest. */
+  public StartFrom startFrom = StartFrom.LATEST;
+  /** Group names are {@code <groupPrefix>-<i>}; absent: {@code runnel-load-<run id>}, a fresh group per run. */
+  public String groupPrefix;
+  /** After the producers stop, how long consumers may go without receiving anything before the run ends. */
+  public String drainTimeout = "10s";
+  /** How often the progress line is printed. */
+  public String progressInterval = "5s";
+
+  private static final ObjectMapper YAML = YAMLMapper.builder()
+      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+      .enable(MapperFeature.ACCEPT_CASE_INSENSITIVE_ENUMS)
+      .build();
+
+  public static Workload load(Path file) throws IOException {
+    Workload w = YAML.readValue(file.toFile(), Workload.class);
+    return w == null ? new Workload() : w;
+  }
+
+  public Duration durationValue() {
+    return parseDuration(duration, "duration");
+  }
+
+  public Duration warmupValue() {
+    return parseDuration(warmup, "warmup");
+  }
+
+  public Duration drainTimeoutValue() {
+    return parseDuration(drainTimeout, "drainTimeout");
+  }
+
+  public Duration progressIntervalValue() {
+    return parseDuration(progressInterval, "progressInterval");
+  }
+
+  /** Fails with a usage message on values no run can use. */
+  public void check() {
+    require(size >= 1, "--size must be at least 1");
+    require(partitions >= 1, "--partitions must be at least 1");
+    require(keys >= 1, "--keys must be at least 1");
+    require(producers >= 1, "--producers must be at least 1");
+    require(consumers >= 0, "--consumers must be 0 or more");
+    require(groups >= 1, "--groups must be at least 1");
+    require(rate == null || rate > 0, "--rate must be positive");
+    require(batch >= 1, "--batch must be at least 1");
+    require(maxInFlight >= 1, "--max-in-flight must be at least 1");
+    require(connections >= 1, "--connections must be at least 1");
+    require(topic != null && !topic.isBlank(), "--topic must not be empty");
+    require(apiKey == null || apiKey.indexOf(':') > 0, "--api-key must be NAME:SECRET");
+    require(zipfExponent > 0, "zipfExponent must be positive");
+    durationValue();
+    warmupValue();
+    drainTimeoutValue();
+    progressIntervalValue();
+  }
+
+  static Duration parseDuration(String text, String what) {
+    String s = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
+    try {
+      if (s.endsWith("ms")) {
+        return Duration.ofMillis(Long.parseLong(s.substring(0, s.length() - 2).trim()));
+      }
+      long unit = switch (s.isEmpty() ? ' ' : s.charAt(s.length() - 1)) {
+        case 's' -> 1000;
+        case 'm' -> 60_000;
+        case 'h' -> 3_600_000;
+        default -> 0;
+      };
+      if (unit == 0) {
+        return Duration.ofMillis(Math.round(Double.parseDouble(s) * 1000));
+      }
+      return Duration.ofMillis(Math.round(Double.parseDouble(s.substring(0, s.length() - 1).trim()) * unit));
+    } catch (NumberFormatException e) {
+      throw new UsageException(what + " must be a duration such as 500ms, 30s, 5m (got '" + text + "')");
+    }
+  }
+
+  private static void require(boolean ok, String message) {
+    if (!ok) {
+      throw new UsageException(message);
+    }
+  }
+}

@@ -1,0 +1,379 @@
+package dev.runnel.load;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.runnel.durability.test.TestPostgres;
+import dev.runnel.load.driver.ConsumerClient;
+import dev.runnel.load.driver.Driver;
+import dev.runnel.load.driver.GroupMode;
+import dev.runnel.load.driver.ProducerClient;
+import dev.runnel.load.driver.RecordSink;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletionStage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The tool end to end against a Runnel node in this JVM, over HTTP on loopback: short runs (a few seconds) whose
+ * verification must pass, and one whose group is moved past unread records while it runs, which must fail.
+ */
+class HttpRunTest {
+
+  @RegisterExtension
+  static final TestPostgres PG = new TestPostgres();
+
+  @TempDir
+  static Path dir;
+
+  static InProcessNode node;
+  static final ObjectMapper JSON = new ObjectMapper();
+  static final HttpClient HTTP = HttpClient.newHttpClient();
+
+  @BeforeAll
+  static void start() {
+    node = new InProcessNode(PG, dir.resolve("node"));
+  }
+
+  @AfterAll
+  static void stop() {
+    if (node != null) {
+      node.close();
+    }
+  }
+
+  /** Runs the command line; answers the exit code, what it printed and the JSON result. */
+  static Run run(DriverFactory drivers, String... args) throws Exception {
+    return run(drivers, false, args);
+  }
+
+  static Run run(DriverFactory drivers, boolean quiet, String... args) throws Exception {
+    Path result = Files.createTempFile(dir, "result", ".json");
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    String[] all = new String[args.length + 2];
+    System.arraycopy(args, 0, all, 0, args.length);
+    all[args.length] = "--result";
+    all[args.length + 1] = result.toString();
+    int code = LoadMain.execute(all, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8), drivers, quiet);
+    String text = out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8);
+    JsonNode json = Files.size(result) == 0 ? null : JSON.readTree(result.toFile());
+    return new Run(code, text, json);
+  }
+
+  record Run(int code, String output, JsonNode json) {
+    JsonNode target() {
+      return json.get("targets").get(0);
+    }
+  }
+
+  @Test
+  void aShortOpenLoopRunProducesConsumesAndVerifies() throws Exception {
+    Run r = run(DriverFactory.DEFAULT, "run", "--target", node.url(), "--topic", "short-run", "--partitions", "4",
+        "--keys", "20", "--size", "200", "--producers", "2", "--consumers", "2", "--rate", "400", "--warmup", "500ms",
+        "--duration", "2s", "--max-in-flight", "50", "--drain-timeout", "10s");
+    assertThat(r.code()).as(r.output()).isZero();
+    JsonNode t = r.target();
+    for (String key : List.of("target", "produced", "acked", "unacknowledged", "consumed", "lost", "reordered",
+        "duplicates", "late", "throughput", "latency")) {
+      assertThat(t.has(key)).as("pinned key %s in %s", key, t).isTrue();
+    }
+    for (String key : List.of("produce", "consume", "produceMBps", "consumeMBps")) {
+      assertThat(t.get("throughput").has(key)).as("throughput.%s", key).isTrue();
+    }
+    for (String which : List.of("produceAck", "endToEnd")) {
+      for (String key : List.of("p50", "p99", "p999", "max")) {
+        assertThat(t.get("latency").get(which).has(key)).as("latency.%s.%s", which, key).isTrue();
+      }
+    }
+    assertThat(t.get("target").asText()).isEqualTo(node.url());
+    // 2.5 s at 400/s: 1,000 records, every one acknowledged and received by the group, in order.
+    assertThat(t.get("produced").asLong()).isEqualTo(1000);
+    assertThat(t.get("acked").asLong()).as(r.output()).isEqualTo(t.get("produced").asLong());
+    assertThat(t.get("consumed").asLong()).isGreaterThanOrEqualTo(t.get("acked").asLong());
+    assertThat(t.get("lost").asLong()).isZero();
+    assertThat(t.get("reordered").asLong()).isZero();
+    assertThat(t.get("unacknowledged").asLong()).isZero();
+    assertThat(t.get("throughput").get("produce").asDouble()).isPositive();
+    assertThat(t.get("latency").get("produceAck").get("count").asLong()).as("only the 800 due in the measured 2 s")
+        .isEqualTo(800);
+    assertThat(t.get("latency").get("endToEnd").get("max").asDouble()).isPositive();
+    assertThat(r.output()).contains("| target |").contains("| " + node.url() + " | 1 |");
+  }
+
+  @Test
+  void aClosedLoopRunOfBatchesInSharedModeWithAWorkloadFileVerifies() throws Exception {
+    Path workload = dir.resolve("shared.yaml");
+    Files.writeString(workload, """
+        mode: shared
+        valueKind: binary
+        keyDistribution: zipf
+        headers:
+          source: load-test
+        groups: 2
+        progressInterval: 300ms
+        """);
+    Run r = run(DriverFactory.DEFAULT, "run", "--target", node.url(), "--workload", workload.toString(), "--topic",
+        "batched-shared", "--partitions", "2", "--keys", "50", "--size", "100", "--producers", "2", "--consumers",
+        "2", "--batch", "20", "--max-in-flight", "2", "--warmup", "0s", "--duration", "1500ms");
+    assertThat(r.code()).as(r.output()).isZero();
+    JsonNode t = r.target();
+    assertThat(t.get("produced").asLong()).isPositive();
+    assertThat(t.get("produced").asLong() % 20).as("whole batches").isZero();
+    assertThat(t.get("acked").asLong()).as(r.output()).isEqualTo(t.get("produced").asLong());
+    assertThat(t.get("consumed").asLong()).as("two groups, each all of them")
+        .isGreaterThanOrEqualTo(2 * t.get("acked").asLong());
+    assertThat(t.get("lost").asLong()).isZero();
+    assertThat(t.get("reordered").asLong()).isZero();
+    assertThat(r.output()).as("progress lines").containsPattern("\\[" + node.url() + "\\] (warmup|run|drain) .*produce "
+        + ".*/s p99 .* ms consume .* errors 0 backlog \\d+ unconsumed \\d+");
+  }
+
+  @Test
+  void aProduceOnlyRunCountsNoConsumptionAndPrintsNoProgressWhenQuiet() throws Exception {
+    Run r = run(DriverFactory.DEFAULT, true, "run", "--target", node.url(), "--topic", "produce-only", "--consumers", "0",
+        "--producers", "1", "--rate", "200", "--warmup", "0s", "--duration", "500ms");
+    assertThat(r.code()).as(r.output()).isZero();
+    assertThat(r.target().get("acked").asLong()).isPositive();
+    assertThat(r.target().get("consumed").asLong()).isZero();
+    assertThat(r.target().get("lost").asLong()).isZero();
+    assertThat(r.output()).doesNotContain("[" + node.url() + "]").contains("| " + node.url() + " |");
+  }
+
+  /** Two targets (here the same node named two ways) and two rounds: A B A B, each verified, then the ratios. */
+  @Test
+  void repeatedTargetsRunInTurnForEachRoundWithRatios() throws Exception {
+    String a = node.url();
+    String b = node.url() + "," + node.url();
+    Run r = run(DriverFactory.DEFAULT, "run", "--target", a, "--target", b, "--rounds", "2", "--topic", "rounds",
+        "--partitions", "2", "--producers", "1", "--consumers", "1", "--rate", "200", "--warmup", "0s",
+        "--duration", "500ms");
+    assertThat(r.code()).as(r.output()).isZero();
+    JsonNode targets = r.json().get("targets");
+    assertThat(targets).extracting(t -> t.get("target").asText() + "#" + t.get("round").asInt())
+        .containsExactly(a + "#1", b + "#1", a + "#2", b + "#2");
+    for (JsonNode t : targets) {
+      assertThat(t.get("acked").asLong()).isEqualTo(100);
+      assertThat(t.get("lost").asLong()).isZero();
+    }
+    JsonNode ratio = r.json().get("ratios").get(0);
+    assertThat(ratio.get("target").asText()).isEqualTo(b);
+    assertThat(ratio.get("baseline").asText()).isEqualTo(a);
+    assertThat(r.output()).contains("Ratios to " + a);
+  }
+
+  /** A node of the target that does not answer: the topic, the producers and the consumers go to the next one. */
+  @Test
+  void aNodeThatDoesNotAnswerIsLeftForTheNextOne() throws Exception {
+    String target = "http://127.0.0.1:1," + node.url();
+    Run r = run(DriverFactory.DEFAULT, "run", "--target", target, "--topic", "failover", "--partitions", "2",
+        "--producers", "2", "--consumers", "2", "--rate", "200", "--warmup", "0s", "--duration", "1s");
+    assertThat(r.code()).as(r.output()).isZero();
+    JsonNode t = r.target();
+    assertThat(t.get("acked").asLong()).isPositive();
+    assertThat(t.get("errors").asLong()).as("the first sends on the dead node fail, then the producer moves on")
+        .isPositive().isLessThan(t.get("produced").asLong() / 4);
+    assertThat(t.get("acked").asLong() + t.get("errors").asLong()).as("every send acknowledged or failed")
+        .isEqualTo(t.get("produced").asLong());
+    assertThat(t.get("lost").asLong()).isZero();
+    assertThat(t.get("consumed").asLong()).isGreaterThanOrEqualTo(t.get("acked").asLong());
+  }
+
+  /**
+   * The group is moved to the end of the log (HTTP seek to latest) after about 100 records were stored and before
+   * its consumer reads any: those acknowledged records are never received, and the run must say so and fail. The
+   * group starts from the earliest record, so without the seek nothing would be lost.
+   */
+  @Test
+  void aGroupMovedPastUnreadRecordsWhileTheRunGoesEndsWithExitOneAndLost() throws Exception {
+    Path workload = dir.resolve("earliest.yaml");
+    Files.writeString(workload, "startFrom: earliest\n");
+    String topic = "seek-run";
+    DriverFactory seekingBeforeConsuming = (target, w) -> new SeekFirst(DriverFactory.DEFAULT.open(target, w),
+        node.url(), topic);
+    Run r = run(seekingBeforeConsuming, "run", "--target", node.url(), "--workload", workload.toString(), "--topic",
+        topic, "--partitions", "2", "--producers", "2", "--consumers", "1", "--rate", "400", "--warmup", "0s",
+        "--duration", "1500ms", "--drain-timeout", "2s");
+    assertThat(r.code()).as(r.output()).isEqualTo(1);
+    JsonNode t = r.target();
+    assertThat(t.get("lost").asLong()).as(r.output()).isGreaterThanOrEqualTo(100);
+    assertThat(t.get("acked").asLong()).as(r.output()).isEqualTo(t.get("produced").asLong());
+    assertThat(r.output()).contains("FAILED: " + node.url()).contains("never received producer");
+  }
+
+  /**
+   * The test removes the group's member (HTTP DELETE) once about 100 records are stored: its next fetch answers
+   * UNKNOWN_MEMBER, the consumer joins again and the run still receives everything.
+   */
+  @Test
+  void aConsumerWhoseMemberIsRemovedJoinsAgainAndLosesNothing() throws Exception {
+    String topic = "kicked";
+    java.util.concurrent.atomic.AtomicReference<String> kicked = new java.util.concurrent.atomic.AtomicReference<>();
+    DriverFactory kicking = (target, w) -> new Kick(DriverFactory.DEFAULT.open(target, w), node.url(), topic, kicked);
+    Run r = run(kicking, "run", "--target", node.url(), "--topic", topic, "--partitions", "2", "--producers", "2",
+        "--consumers", "1", "--rate", "400", "--warmup", "0s", "--duration", "1500ms");
+    assertThat(kicked.get()).as("a member was removed").isNotNull();
+    assertThat(r.code()).as(r.output()).isZero();
+    JsonNode t = r.target();
+    assertThat(t.get("acked").asLong()).as(r.output()).isEqualTo(t.get("produced").asLong());
+    assertThat(t.get("lost").asLong()).isZero();
+    assertThat(t.get("reordered").asLong()).isZero();
+  }
+
+  /** The real driver; once about 100 records are stored, the test removes the group's member. */
+  record Kick(Driver delegate, String url, String topic, java.util.concurrent.atomic.AtomicReference<String> kicked)
+      implements Driver {
+
+    @Override
+    public CompletionStage<Integer> prepareTopic(String t, int partitions) {
+      return delegate.prepareTopic(t, partitions);
+    }
+
+    @Override
+    public ProducerClient producer(String t) {
+      return delegate.producer(t);
+    }
+
+    @Override
+    public ConsumerClient consumer(String t, String group, GroupMode mode, RecordSink sink) {
+      ConsumerClient real = delegate.consumer(t, group, mode, sink);
+      SeekFirst topicView = new SeekFirst(delegate, url, topic);
+      return new ConsumerClient() {
+        Thread kicker;
+
+        @Override
+        public void start() {
+          real.start();
+          kicker = new Thread(() -> {
+            try {
+              topicView.awaitStored(100);
+              JsonNode members = JSON.readTree(topicView.get("/groups/" + group)).get("members");
+              String id = members.get(0).get("memberId").asText();
+              HttpResponse<String> answer = HTTP.send(HttpRequest.newBuilder(URI.create(url + "/groups/" + group
+                  + "/members/" + id)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+              assertThat(answer.statusCode()).as(answer.body()).isEqualTo(204);
+              kicked.set(id);
+            } catch (Exception e) {
+              throw new IllegalStateException(e);
+            }
+          });
+          kicker.start();
+        }
+
+        @Override
+        public CompletionStage<Void> stop() {
+          try {
+            kicker.join();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          return real.stop();
+        }
+      };
+    }
+
+    @Override
+    public void close() {
+      delegate.close();
+    }
+  }
+
+  /** The real driver, but each consumer starts only after the test moved its group to the end of the log. */
+  record SeekFirst(Driver delegate, String url, String topic) implements Driver {
+
+    @Override
+    public CompletionStage<Integer> prepareTopic(String t, int partitions) {
+      return delegate.prepareTopic(t, partitions);
+    }
+
+    @Override
+    public ProducerClient producer(String t) {
+      return delegate.producer(t);
+    }
+
+    @Override
+    public ConsumerClient consumer(String t, String group, GroupMode mode, RecordSink sink) {
+      ConsumerClient real = delegate.consumer(t, group, mode, sink);
+      return new ConsumerClient() {
+        Thread starter;
+
+        @Override
+        public void start() {
+          starter = new Thread(() -> {
+            try {
+              awaitStored(100);
+              seekToLatest(group);
+            } catch (Exception e) {
+              throw new IllegalStateException(e);
+            }
+            real.start();
+          });
+          starter.start();
+        }
+
+        @Override
+        public CompletionStage<Void> stop() {
+          try {
+            starter.join();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          return real.stop();
+        }
+      };
+    }
+
+    @Override
+    public void close() {
+      delegate.close();
+    }
+
+    /** Waits until the topic holds at least {@code n} records (the producers are running meanwhile). */
+    void awaitStored(long n) throws Exception {
+      while (true) {
+        JsonNode d = JSON.readTree(get("/topics/" + topic));
+        long stored = 0;
+        for (JsonNode p : d.get("partitions")) {
+          stored += p.get("highWatermark").asLong() - p.get("logStartOffset").asLong();
+        }
+        if (stored >= n) {
+          return;
+        }
+        java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);  // between two looks at the topic
+      }
+    }
+
+    void seekToLatest(String group) throws Exception {
+      JsonNode d = JSON.readTree(get("/topics/" + topic));
+      StringBuilder body = new StringBuilder("{\"partitions\":[");
+      for (int p = 0; p < d.get("partitions").size(); p++) {
+        body.append(p == 0 ? "" : ",").append("{\"partition\":").append(p).append(",\"to\":\"latest\"}");
+      }
+      body.append("]}");
+      HttpResponse<String> answer = HTTP.send(HttpRequest.newBuilder(URI.create(url + "/groups/" + group + "/topics/"
+          + topic + "/seek")).header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+    }
+
+    String get(String path) throws Exception {
+      return HTTP.send(HttpRequest.newBuilder(URI.create(url + path)).build(), HttpResponse.BodyHandlers.ofString())
+          .body();
+    }
+  }
+}

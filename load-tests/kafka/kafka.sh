@@ -21,7 +21,7 @@ STOP_TIMEOUT_S=60
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
   exit 2
 }
 
@@ -95,11 +95,14 @@ cmd_start() {
     esac
   done
   [[ "$port" =~ ^[0-9]+$ ]] && ((port > 0 && port < 65535)) || die "bad port: $port"
-  mkdir -p "$dir"
-  dir="$(cd "$dir" && pwd)"
-  [[ -z "$(running_pid "$dir")" ]] || die "already running (pid $(cat "$dir/kafka.pid")); stop it first"
+  if [[ -d "$dir" ]]; then
+    dir="$(cd "$dir" && pwd)"
+    [[ -z "$(running_pid "$dir")" ]] || die "already running (pid $(cat "$dir/kafka.pid")); stop it first"
+  fi
   port_answers "$port" && die "port $port is in use"
   port_answers $((port + 1)) && die "port $((port + 1)) (the controller's) is in use"
+  mkdir -p "$dir"
+  dir="$(cd "$dir" && pwd)"
   ensure_libs
 
   # A fresh log each start: the mode is a property of the whole run, and old data would skew the figures.

@@ -16,6 +16,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -206,12 +207,14 @@ class LogStoreTest {
       waitForAppendWaitingOnALock(admin, "runnel " + node);
       Future<AppendResult> queued = log.append(List.of(record(null, "queued-" + big)));
       Future<AppendResult> refused = log.append(List.of(record(null, "refused-" + big)));
+      // Refused on arrival, while the write in flight still waits on the lock and the queued append fills the queue
+      // (released first, the queue could drain before the refused append arrives).
+      assertThatThrownBy(() -> refused.await(20, TimeUnit.SECONDS)).isInstanceOfSatisfying(StorageException.class,
+          e -> assertThat(e.failure()).isEqualTo(StorageFailure.OVERLOADED));
       locker.rollback();
 
       assertThat(inFlight.await().baseOffset()).isEqualTo(1);
       assertThat(queued.await().baseOffset()).isEqualTo(2);
-      assertThatThrownBy(refused::await).isInstanceOfSatisfying(StorageException.class,
-          e -> assertThat(e.failure()).isEqualTo(StorageFailure.OVERLOADED));
       // Once the queue drained, the same append goes through.
       assertThat(log.append(List.of(record(null, "after-" + big))).await().baseOffset()).isEqualTo(3);
       try (var rs = admin.createStatement().executeQuery("SELECT left(convert_from(value, 'UTF8'), 9) FROM runnel_records('"

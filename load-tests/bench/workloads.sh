@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The standard workloads of docs/benchmarks.md (W1-W4 and the produce-only targets), each run against a Runnel node
+# (HTTP, embedded Postgres), Kafka in default mode and Kafka with flush.messages=1, in turn, on this machine.
+#
+#   mvn -B -ntp -q -DskipTests package && load-tests/bench/workloads.sh [NAME ...]
+#
+# NAME: produce-batch produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout (default: all, in that order).
+# DURATION (default 20s) and WARMUP (default 5s) set each run's length. Results (JSON and Markdown per workload) go to
+# load-tests/target/bench/<time>/. Everything listens on loopback; the script stops what it started, by pid.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DURATION=${DURATION:-20s}
+WARMUP=${WARMUP:-5s}
+OUT=load-tests/target/bench/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$OUT"
+RUNNEL_PORT=18480
+RUNNEL=http://127.0.0.1:$RUNNEL_PORT
+KAFKA=kafka://127.0.0.1:19492
+KAFKA_FSYNC=kafka://127.0.0.1:19592
+LOAD=(java -Xmx2g -jar load-tests/target/runnel-load.jar run)
+RUNNEL_PID=
+
+cleanup() {
+  if [ -n "$RUNNEL_PID" ] && kill -0 "$RUNNEL_PID" 2>/dev/null; then
+    kill "$RUNNEL_PID"
+    for _ in $(seq 1 60); do kill -0 "$RUNNEL_PID" 2>/dev/null || break; sleep 1; done
+  fi
+  load-tests/kafka/kafka.sh stop --clean --dir "$OUT/kafka" >/dev/null 2>&1 || true
+  load-tests/kafka/kafka.sh stop --clean --dir "$OUT/kafka-fsync" >/dev/null 2>&1 || true
+  rm -rf "$OUT/runnel"  # gigabytes of log: never left behind
+}
+trap cleanup EXIT
+
+java -jar server/target/runnel.jar --data-dir "$OUT/runnel" --http-port $RUNNEL_PORT --http-host 127.0.0.1 \
+  > "$OUT/runnel.log" 2>&1 &
+RUNNEL_PID=$!
+load-tests/kafka/kafka.sh start --port 19492 --dir "$OUT/kafka" > "$OUT/kafka-start.log"
+load-tests/kafka/kafka.sh start --fsync --port 19592 --dir "$OUT/kafka-fsync" > "$OUT/kafka-fsync-start.log"
+for _ in $(seq 1 120); do curl -sf $RUNNEL/health/ready >/dev/null 2>&1 && break; sleep 1; done
+curl -sf $RUNNEL/health/ready >/dev/null
+
+# run NAME TARGETS FLAGS...: one workload against the given targets, in turn.
+run() {
+  local name=$1 targets=$2
+  shift 2
+  local args=()
+  for t in $targets; do args+=(--target "$t"); done
+  echo "== $name: ${args[*]} $*"
+  CI=true "${LOAD[@]}" "${args[@]}" --topic "$name" --duration "$DURATION" --warmup "$WARMUP" \
+    --result "$OUT/$name.json" "$@" | tee "$OUT/$name.md"
+}
+ALL="$RUNNEL $KAFKA $KAFKA_FSYNC"
+SELECTED="$*"
+[ -n "$SELECTED" ] || SELECTED="produce-batch produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout"
+
+for w in $SELECTED; do
+  case $w in
+    # Produce only, 1 KB keyed records: 100-record batches, and single records, 64 requests outstanding.
+    produce-batch) run $w "$ALL" --size 1024 --partitions 8 --producers 4 --consumers 0 --batch 100 --max-in-flight 16 ;;
+    produce-single) run $w "$ALL" --size 1024 --partitions 8 --producers 4 --consumers 0 --batch 1 --max-in-flight 16 ;;
+    # W3: per-message overhead, 100 B records, single against batched (produce only).
+    w3-single) run $w "$ALL" --size 100 --partitions 8 --producers 4 --consumers 0 --batch 1 --max-in-flight 16 ;;
+    w3-batch) run $w "$ALL" --size 100 --partitions 8 --producers 4 --consumers 0 --batch 100 --max-in-flight 16 ;;
+    # W2: maximum sustainable throughput, produce plus consume, 1 KB, 8 partitions, 4 producers, 4 consumers.
+    w2) run $w "$ALL" --size 1024 --partitions 8 --producers 4 --consumers 4 --batch 100 --max-in-flight 4 ;;
+    # W1: latency at a fixed 5,000 records/s, 1 KB, 16 partitions.
+    w1-5000) run $w "$ALL" --size 1024 --partitions 16 --producers 4 --consumers 4 --rate 5000 ;;
+    # W1 at 70% of each system's own W2 produce rate (run w2 first).
+    w1-70)
+      for t in $ALL; do
+        rate=$(jq -r --arg t "$t" '[.targets[] | select(.target == $t) | .throughput.produce] | first' "$OUT/w2.json")
+        rate=$(python3 -c "print(max(100, int(float('$rate') * 0.7)))")
+        run "$w-$(echo "$t" | tr -c 'a-z0-9' '-')" "$t" --size 1024 --partitions 16 --producers 4 --consumers 4 \
+          --batch 10 --rate "$rate"
+      done ;;
+    # W4: fan-out to 3 groups of 2 consumers.
+    w4-fanout) run $w "$ALL" --size 1024 --partitions 8 --producers 4 --consumers 2 --groups 3 --batch 100 --max-in-flight 4 ;;
+    *) echo "unknown workload $w" >&2; exit 2 ;;
+  esac
+done
+echo "results in $OUT"

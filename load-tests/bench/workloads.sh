@@ -5,12 +5,12 @@
 #   mvn -B -ntp -q -DskipTests package && load-tests/bench/workloads.sh [NAME ...]
 #
 # NAME: produce-batch produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout (default: all, in that order).
-# DURATION (default 20s) and WARMUP (default 5s) set each run's length. Results (JSON and Markdown per workload) go to
-# load-tests/target/bench/<time>/. Everything listens on loopback; the script stops what it started, by pid.
+# DURATION (default 20s) and WARMUP (default 15s: each run is a new client JVM, and 5 s left W1 measuring the JIT)
+# set each run's length. Results (JSON and Markdown per workload) go to load-tests/target/bench/<time>/. Everything listens on loopback; the script stops what it started, by pid.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-20s}
-WARMUP=${WARMUP:-5s}
+WARMUP=${WARMUP:-15s}
 OUT=load-tests/target/bench/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 RUNNEL_PORT=18480

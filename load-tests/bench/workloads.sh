@@ -6,7 +6,8 @@
 #
 # NAME: produce-batch produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout (default: all, in that order).
 # DURATION (default 20s) and WARMUP (default 15s: each run is a new client JVM, and 5 s left W1 measuring the JIT)
-# set each run's length. Results (JSON and Markdown per workload) go to load-tests/target/bench/<time>/. Everything listens on loopback; the script stops what it started, by pid.
+# set each run's length. Results (JSON and Markdown per workload) go to load-tests/target/bench/<time>/. Everything
+# listens on loopback; the script stops what it started, by pid.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-20s}

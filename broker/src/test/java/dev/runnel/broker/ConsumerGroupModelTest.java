@@ -139,7 +139,7 @@ class ConsumerGroupModelTest {
 
   // The state of one run.
   private long seed;
-  private String group;
+  private String group;  // the run's group
   private int partitions;
   private final Map<String, Rec> records = new HashMap<>();  // "p/offset"
   /** Records being produced, by value: a member may get one before its producer has the answer. */
@@ -235,7 +235,7 @@ class ConsumerGroupModelTest {
           Random choices = new Random(seed * 31 + phase * CONCURRENT_MEMBERS + i);
           Promise<Void> done = Promise.promise();
           consumers.add(done.future());
-          loops.get(i).runOnContext(v -> consume(group, member, choices, stop, done, phaseContext));
+          loops.get(i).runOnContext(v -> consume(member, choices, stop, done, phaseContext));
         }
         for (int step = 0; step < 40 && consumers.stream().noneMatch(Future::failed); step++) {
           produce(topic, random);
@@ -254,20 +254,20 @@ class ConsumerGroupModelTest {
           }
         }
         broker.idle().await();
-        restart(group, phase % 2 == 1, phaseContext);  // crash, clean, crash, clean
+        restart(phase % 2 == 1, phaseContext);  // crash, clean, crash, clean
       }
     } finally {
       clients.close().await();
     }
-    drain(group, topic, mode, context + ", drain");
-    checkFinalState(group, topic, context);
+    drain(topic, mode, context + ", drain");
+    checkFinalState(topic, context);
   }
 
   /**
    * One member's loop on its event loop: fetch, check, then settle each delivery (ack, nack or reject) or, now and
    * then, forget it so that its lease expires. Stops when told, or at its first failed check.
    */
-  private void consume(String group, String member, Random choices, AtomicBoolean stop, Promise<Void> done,
+  private void consume(String member, Random choices, AtomicBoolean stop, Promise<Void> done,
                        String context) {
     synchronized (this) {
       if (stop.get()) {
@@ -275,7 +275,7 @@ class ConsumerGroupModelTest {
         return;
       }
       if (paused) {
-        ContextInternal.current().owner().setTimer(1, id -> consume(group, member, choices, stop, done, context));
+        ContextInternal.current().owner().setTimer(1, id -> consume(member, choices, stop, done, context));
         return;
       }
       fetching++;
@@ -320,9 +320,9 @@ class ConsumerGroupModelTest {
           done.tryFail(new AssertionError(context + ": an outcome of a current lease answered "
               + answers.stream().map(a -> a.failed() ? a.cause().toString() : String.valueOf(a.result())).toList()));
         } else if (ar.result().isEmpty()) {
-          ContextInternal.current().owner().setTimer(1, id -> consume(group, member, choices, stop, done, context));
+          ContextInternal.current().owner().setTimer(1, id -> consume(member, choices, stop, done, context));
         } else {
-          consume(group, member, choices, stop, done, context);
+          consume(member, choices, stop, done, context);
         }
       });
     });
@@ -387,41 +387,41 @@ class ConsumerGroupModelTest {
             .await().memberId();
         members.add(member);
         trace.add("join " + member);
-        probeLeases(group, mode, context);
+        probeLeases(mode, context);
       } else if (dice < 24 && members.size() > 1) {
         String leaving = members.remove(random.nextInt(members.size()));
         broker.leave(group, leaving).await();
         trace.add("leave " + leaving);
         leases.values().removeIf(l -> l.member.equals(leaving));  // released: no attempt counted
-        probeLeases(group, mode, context);
+        probeLeases(mode, context);
       } else if (dice < 50 && !members.isEmpty()) {
-        fetch(group, members.get(random.nextInt(members.size())), 1 + random.nextInt(5), context);
+        fetch(members.get(random.nextInt(members.size())), 1 + random.nextInt(5), context);
       } else if (dice < 78 && !leases.isEmpty()) {
-        settleRandom(group, random, context);
+        settleRandom(random, context);
       } else if (dice < 80 && !staleTokens.isEmpty()) {
         String stale = staleTokens.get(random.nextInt(staleTokens.size()));
-        assertThat(status(group, new Outcomes(List.of(stale), List.of(), List.of(), List.of())))
+        assertThat(status(new Outcomes(List.of(stale), List.of(), List.of(), List.of())))
             .as("%s: ack of a lease that ended unacked or before a restart", context)
             .isEqualTo(OutcomeResult.Status.LEASE_EXPIRED);
       } else if (dice < 81 && !ackedTokens.isEmpty()) {
         String acked = ackedTokens.get(random.nextInt(ackedTokens.size()));
-        assertThat(status(group, new Outcomes(List.of(acked), List.of(), List.of(), List.of())))
+        assertThat(status(new Outcomes(List.of(acked), List.of(), List.of(), List.of())))
             .as("%s: acking again in the same incarnation", context).isEqualTo(OutcomeResult.Status.OK);
       } else if (dice < 92) {
         passTime(random.nextInt(1_500));
       } else if (dice < 93) {
         broker.saveAll().await();
-        markSaved(group);
+        markSaved();
         trace.add("saved");
       } else if (dice < 95) {
-        restart(group, random.nextBoolean(), context);
+        restart(random.nextBoolean(), context);
       } else {
-        checkCommittedNeverBack(group, context);
+        checkCommittedNeverBack(context);
       }
       broker.idle().await();
     }
-    drain(group, topic, mode, "seed " + seed + " run " + name + ", drain");
-    checkFinalState(group, topic, "seed " + seed + " run " + name);
+    drain(topic, mode, "seed " + seed + " run " + name + ", drain");
+    checkFinalState(topic, "seed " + seed + " run " + name);
     shutDown();
     return new ArrayList<>(trace);
   }
@@ -462,11 +462,11 @@ class ConsumerGroupModelTest {
    * After a join or a leave, a rebalance may have released leases of partitions that moved (no attempt counted): an
    * extend to the lease's own deadline tells exactly which are still current. In shared mode all of them are.
    */
-  private void probeLeases(String group, GroupMode mode, String context) {
+  private void probeLeases(GroupMode mode, String context) {
     long now = clock.millis();
     for (var it = leases.values().iterator(); it.hasNext(); ) {
       Lease l = it.next();
-      OutcomeResult.Status s = status(group, new Outcomes(List.of(), List.of(), List.of(),
+      OutcomeResult.Status s = status(new Outcomes(List.of(), List.of(), List.of(),
           List.of(new Outcomes.Extend(l.token, l.deadline - now))));
       if (mode == GroupMode.SHARED) {
         assertThat(s).as("%s: a rebalance in shared mode kept the lease of %s", context, l.rec.id())
@@ -519,8 +519,8 @@ class ConsumerGroupModelTest {
    * Everything is saved: failures are stored, and so are finishes below the committed offset (an ack past it is not
    * stored: the committed offset advances over the done prefix only) and every dead letter.
    */
-  private void markSaved(String group) throws Exception {
-    Map<Integer, Long> committed = committed(group);
+  private void markSaved() throws Exception {
+    Map<Integer, Long> committed = committed();
     for (Rec r : records.values()) {
       r.failureSaved = true;
       if (r.fate == Fate.DEAD || r.fate == Fate.ACKED && r.offset < committed.getOrDefault(r.partition, 0L)) {
@@ -529,7 +529,7 @@ class ConsumerGroupModelTest {
     }
   }
 
-  private List<Delivery> fetch(String group, String member, int max, String context) {
+  private List<Delivery> fetch(String member, int max, String context) {
     List<Delivery> deliveries = broker.fetch(group, member, max, 1 << 20, 0).await();
     delivered(member, deliveries, context);
     return deliveries;
@@ -599,7 +599,7 @@ class ConsumerGroupModelTest {
     }
   }
 
-  private void settleRandom(String group, Random random, String context) {
+  private void settleRandom(Random random, String context) {
     List<Lease> current = new ArrayList<>(leases.values());
     Lease lease = current.get(random.nextInt(current.size()));
     Rec rec = lease.rec;
@@ -608,19 +608,19 @@ class ConsumerGroupModelTest {
     String what = context + ": " + rec.id();
     if (kind < 2) {
       long ms = 1 + random.nextInt(3_000);
-      assertThat(status(group, new Outcomes(List.of(), List.of(), List.of(), List.of(new Outcomes.Extend(lease.token, ms)))))
+      assertThat(status(new Outcomes(List.of(), List.of(), List.of(), List.of(new Outcomes.Extend(lease.token, ms)))))
           .as("%s: extend of a current lease", what).isEqualTo(OutcomeResult.Status.OK);
       lease.deadline = now + ms;
       trace.add("extended " + rec.id() + " until " + lease.deadline);
       return;
     }
-    assertThat(status(group, outcome(lease, kind, now))).as("%s: outcome %d of a current lease", what, kind)
+    assertThat(status(outcome(lease, kind, now))).as("%s: outcome %d of a current lease", what, kind)
         .isEqualTo(OutcomeResult.Status.OK);
     if (kind < 13) {
-      assertThat(status(group, new Outcomes(List.of(lease.token), List.of(), List.of(), List.of())))
+      assertThat(status(new Outcomes(List.of(lease.token), List.of(), List.of(), List.of())))
           .as("%s: acking twice", what).isEqualTo(OutcomeResult.Status.OK);
     } else {
-      assertThat(status(group, new Outcomes(List.of(), List.of(new Outcomes.Nack(lease.token, null, "late")),
+      assertThat(status(new Outcomes(List.of(), List.of(new Outcomes.Nack(lease.token, null, "late")),
           List.of(), List.of()))).as("%s: a settled lease is no longer current", what)
           .isEqualTo(OutcomeResult.Status.LEASE_EXPIRED);
     }
@@ -649,10 +649,10 @@ class ConsumerGroupModelTest {
     }
   }
 
-  private void restart(String group, boolean clean, String context) throws Exception {
+  private void restart(boolean clean, String context) throws Exception {
     if (clean) {
       broker.saveAll().await();
-      markSaved(group);
+      markSaved();
       cleanRestarts++;
     } else {
       crashes++;  // nothing is in flight (idle), but the saves held back by the pacing are lost
@@ -674,15 +674,15 @@ class ConsumerGroupModelTest {
     incarnation++;
     open();
     trace.add(clean ? "clean restart" : "crash");
-    checkCommittedNeverBack(group, context);
+    checkCommittedNeverBack(context);
   }
 
-  private OutcomeResult.Status status(String group, Outcomes outcomes) {
+  private OutcomeResult.Status status(Outcomes outcomes) {
     return broker.settle(group, outcomes).await().get(0).status();
   }
 
-  private void checkCommittedNeverBack(String group, String context) throws Exception {
-    for (Map.Entry<Integer, Long> e : committed(group).entrySet()) {
+  private void checkCommittedNeverBack(String context) throws Exception {
+    for (Map.Entry<Integer, Long> e : committed().entrySet()) {
       int p = e.getKey();
       assertThat(e.getValue()).as("%s: committed offset of partition %d went back", context, p)
           .isGreaterThanOrEqualTo(lastCommitted[p]);
@@ -690,7 +690,7 @@ class ConsumerGroupModelTest {
     }
   }
 
-  private Map<Integer, Long> committed(String group) throws Exception {
+  private Map<Integer, Long> committed() throws Exception {
     Map<Integer, Long> committed = new HashMap<>();
     try (Connection c = PG.jdbc(); ResultSet rs = c.createStatement().executeQuery(
         "SELECT partition, committed_offset FROM group_offsets WHERE group_name = '" + group + "'")) {
@@ -705,7 +705,7 @@ class ConsumerGroupModelTest {
    * One member acks everything it gets, with time moving on, until every record is finished and nothing more comes
    * for longer than the longest backoff (an ack a crash lost comes back although the model counts it finished).
    */
-  private void drain(String group, String topic, GroupMode mode, String context) {
+  private void drain(String topic, GroupMode mode, String context) {
     for (String m : members) {
       broker.leave(group, m).await();
     }
@@ -717,9 +717,9 @@ class ConsumerGroupModelTest {
     for (int round = 0; round < 400 && (quietRounds < 3 || records.values().stream().anyMatch(r -> r.fate == Fate.OPEN));
          round++) {
       broker.idle().await();
-      List<Delivery> got = fetch(group, member, 50, context);
+      List<Delivery> got = fetch(member, 50, context);
       for (Delivery d : got) {
-        assertThat(status(group, new Outcomes(List.of(d.token()), List.of(), List.of(), List.of())))
+        assertThat(status(new Outcomes(List.of(d.token()), List.of(), List.of(), List.of())))
             .as("%s: ack", context).isEqualTo(OutcomeResult.Status.OK);
         leases.remove(d.token());
         finished(records.get(d.partition() + "/" + d.offset()), Fate.ACKED);
@@ -735,11 +735,11 @@ class ConsumerGroupModelTest {
     broker.saveAll().await();
   }
 
-  private void checkFinalState(String group, String topic, String context) throws Exception {
+  private void checkFinalState(String topic, String context) throws Exception {
     assertThat(producing.keySet()).as("%s: produced but never answered", context).isEmpty();
     assertThat(records.values().stream().filter(r -> r.fate == Fate.OPEN).map(Rec::id).toList())
         .as("%s: records never finished", context).isEmpty();
-    checkCommittedNeverBack(group, context);
+    checkCommittedNeverBack(context);
     // No acknowledged record lost: the log holds every produced record at its offset.
     long[] highWatermarks = new long[partitions];
     for (int p = 0; p < partitions; p++) {
@@ -756,7 +756,7 @@ class ConsumerGroupModelTest {
       highWatermarks[p] = offset;
     }
     // The group's position ends at the high watermark, with nothing parked.
-    Map<Integer, Long> committed = committed(group);
+    Map<Integer, Long> committed = committed();
     for (int p = 0; p < partitions; p++) {
       if (highWatermarks[p] > 0) {
         Rec at = records.get(p + "/" + committed.get(p));

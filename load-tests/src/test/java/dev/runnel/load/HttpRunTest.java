@@ -204,8 +204,11 @@ class HttpRunTest {
     Path workload = dir.resolve("earliest.yaml");
     Files.writeString(workload, "startFrom: earliest\n");
     String topic = "seek-run";
-    DriverFactory seekingBeforeConsuming = (target, w) -> new SeekFirst(DriverFactory.DEFAULT.open(target, w),
-        node.url(), topic);
+    DriverFactory seekingBeforeConsuming = (target, w) -> new WithGroupAction(DriverFactory.DEFAULT.open(target, w),
+        false, group -> {
+          awaitStored(node.url(), topic, 100);
+          seekToLatest(node.url(), topic, group);
+        });
     Run r = run(seekingBeforeConsuming, "run", "--target", node.url(), "--workload", workload.toString(), "--topic",
         topic, "--partitions", "2", "--producers", "2", "--consumers", "1", "--rate", "400", "--warmup", "0s",
         "--duration", "1500ms", "--drain-timeout", "2s");
@@ -224,7 +227,14 @@ class HttpRunTest {
   void aConsumerWhoseMemberIsRemovedJoinsAgainAndLosesNothing() throws Exception {
     String topic = "kicked";
     java.util.concurrent.atomic.AtomicReference<String> kicked = new java.util.concurrent.atomic.AtomicReference<>();
-    DriverFactory kicking = (target, w) -> new Kick(DriverFactory.DEFAULT.open(target, w), node.url(), topic, kicked);
+    DriverFactory kicking = (target, w) -> new WithGroupAction(DriverFactory.DEFAULT.open(target, w), true, group -> {
+      awaitStored(node.url(), topic, 100);
+      String id = JSON.readTree(get(node.url(), "/groups/" + group)).get("members").get(0).get("memberId").asText();
+      HttpResponse<String> answer = HTTP.send(HttpRequest.newBuilder(URI.create(node.url() + "/groups/" + group
+          + "/members/" + id)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(answer.statusCode()).as(answer.body()).isEqualTo(204);
+      kicked.set(id);
+    });
     Run r = run(kicking, "run", "--target", node.url(), "--topic", topic, "--partitions", "2", "--producers", "2",
         "--consumers", "1", "--rate", "400", "--warmup", "0s", "--duration", "1500ms");
     assertThat(kicked.get()).as("a member was removed").isNotNull();
@@ -235,8 +245,16 @@ class HttpRunTest {
     assertThat(t.get("reordered").asLong()).isZero();
   }
 
-  /** The real driver; once about 100 records are stored, the test removes the group's member. */
-  record Kick(Driver delegate, String url, String topic, java.util.concurrent.atomic.AtomicReference<String> kicked)
+  /** What the test does to a group while the run goes, from its own thread. */
+  interface GroupAction {
+    void run(String group) throws Exception;
+  }
+
+  /**
+   * The real driver, but each consumer comes with an action of the test on its group, run on its own thread: before
+   * the consumer starts ({@code consumeFirst} false), or beside it.
+   */
+  record WithGroupAction(Driver delegate, boolean consumeFirst, GroupAction action)
       implements Driver {
 
     @Override
@@ -252,33 +270,31 @@ class HttpRunTest {
     @Override
     public ConsumerClient consumer(String t, String group, GroupMode mode, RecordSink sink) {
       ConsumerClient real = delegate.consumer(t, group, mode, sink);
-      SeekFirst topicView = new SeekFirst(delegate, url, topic);
       return new ConsumerClient() {
-        Thread kicker;
+        Thread actor;
 
         @Override
         public void start() {
-          real.start();
-          kicker = new Thread(() -> {
+          if (consumeFirst) {
+            real.start();
+          }
+          actor = new Thread(() -> {
             try {
-              topicView.awaitStored(100);
-              JsonNode members = JSON.readTree(topicView.get("/groups/" + group)).get("members");
-              String id = members.get(0).get("memberId").asText();
-              HttpResponse<String> answer = HTTP.send(HttpRequest.newBuilder(URI.create(url + "/groups/" + group
-                  + "/members/" + id)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
-              assertThat(answer.statusCode()).as(answer.body()).isEqualTo(204);
-              kicked.set(id);
+              action.run(group);
             } catch (Exception e) {
               throw new IllegalStateException(e);
             }
+            if (!consumeFirst) {
+              real.start();
+            }
           });
-          kicker.start();
+          actor.start();
         }
 
         @Override
         public CompletionStage<Void> stop() {
           try {
-            kicker.join();
+            actor.join();
           } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
           }
@@ -293,87 +309,36 @@ class HttpRunTest {
     }
   }
 
-  /** The real driver, but each consumer starts only after the test moved its group to the end of the log. */
-  record SeekFirst(Driver delegate, String url, String topic) implements Driver {
-
-    @Override
-    public CompletionStage<Integer> prepareTopic(String t, int partitions) {
-      return delegate.prepareTopic(t, partitions);
-    }
-
-    @Override
-    public ProducerClient producer(String t) {
-      return delegate.producer(t);
-    }
-
-    @Override
-    public ConsumerClient consumer(String t, String group, GroupMode mode, RecordSink sink) {
-      ConsumerClient real = delegate.consumer(t, group, mode, sink);
-      return new ConsumerClient() {
-        Thread starter;
-
-        @Override
-        public void start() {
-          starter = new Thread(() -> {
-            try {
-              awaitStored(100);
-              seekToLatest(group);
-            } catch (Exception e) {
-              throw new IllegalStateException(e);
-            }
-            real.start();
-          });
-          starter.start();
-        }
-
-        @Override
-        public CompletionStage<Void> stop() {
-          try {
-            starter.join();
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-          }
-          return real.stop();
-        }
-      };
-    }
-
-    @Override
-    public void close() {
-      delegate.close();
-    }
-
-    /** Waits until the topic holds at least {@code n} records (the producers are running meanwhile). */
-    void awaitStored(long n) throws Exception {
-      while (true) {
-        JsonNode d = JSON.readTree(get("/topics/" + topic));
-        long stored = 0;
-        for (JsonNode p : d.get("partitions")) {
-          stored += p.get("highWatermark").asLong() - p.get("logStartOffset").asLong();
-        }
-        if (stored >= n) {
-          return;
-        }
-        java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);  // between two looks at the topic
+  /** Waits until the topic holds at least {@code n} records (the producers are running meanwhile). */
+  static void awaitStored(String url, String topic, long n) throws Exception {
+    while (true) {
+      JsonNode d = JSON.readTree(get(url, "/topics/" + topic));
+      long stored = 0;
+      for (JsonNode p : d.get("partitions")) {
+        stored += p.get("highWatermark").asLong() - p.get("logStartOffset").asLong();
       }
-    }
-
-    void seekToLatest(String group) throws Exception {
-      JsonNode d = JSON.readTree(get("/topics/" + topic));
-      StringBuilder body = new StringBuilder("{\"partitions\":[");
-      for (int p = 0; p < d.get("partitions").size(); p++) {
-        body.append(p == 0 ? "" : ",").append("{\"partition\":").append(p).append(",\"to\":\"latest\"}");
+      if (stored >= n) {
+        return;
       }
-      body.append("]}");
-      HttpResponse<String> answer = HTTP.send(HttpRequest.newBuilder(URI.create(url + "/groups/" + group + "/topics/"
-          + topic + "/seek")).header("Content-Type", "application/json")
-          .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofString());
-      assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+      java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);  // between two looks at the topic
     }
+  }
 
-    String get(String path) throws Exception {
-      return HTTP.send(HttpRequest.newBuilder(URI.create(url + path)).build(), HttpResponse.BodyHandlers.ofString())
-          .body();
+  static void seekToLatest(String url, String topic, String group) throws Exception {
+    JsonNode d = JSON.readTree(get(url, "/topics/" + topic));
+    StringBuilder body = new StringBuilder("{\"partitions\":[");
+    for (int p = 0; p < d.get("partitions").size(); p++) {
+      body.append(p == 0 ? "" : ",").append("{\"partition\":").append(p).append(",\"to\":\"latest\"}");
     }
+    body.append("]}");
+    HttpResponse<String> answer = HTTP.send(HttpRequest.newBuilder(URI.create(url + "/groups/" + group + "/topics/"
+        + topic + "/seek")).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+  }
+
+  static String get(String url, String path) throws Exception {
+    return HTTP.send(HttpRequest.newBuilder(URI.create(url + path)).build(), HttpResponse.BodyHandlers.ofString())
+        .body();
   }
 }

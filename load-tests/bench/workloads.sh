@@ -5,6 +5,7 @@
 #   mvn -B -ntp -q -DskipTests package && load-tests/bench/workloads.sh [NAME ...]
 #
 # NAME: produce-batch produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout (default: all, in that order).
+# SYSTEMS (default "runnel kafka kafka-fsync") picks what runs, e.g. SYSTEMS=runnel before and after a change.
 # DURATION (default 20s) and WARMUP (default 15s: each run is a new client JVM, and 5 s left W1 measuring the JIT)
 # set each run's length. Results (JSON and Markdown per workload) go to load-tests/target/bench/<time>/. Everything
 # listens on loopback; the script stops what it started, by pid.
@@ -35,8 +36,18 @@ trap cleanup EXIT
 java -jar server/target/runnel.jar --data-dir "$OUT/runnel" --http-port $RUNNEL_PORT --http-host 127.0.0.1 \
   > "$OUT/runnel.log" 2>&1 &
 RUNNEL_PID=$!
-load-tests/kafka/kafka.sh start --port 19492 --dir "$OUT/kafka" > "$OUT/kafka-start.log"
-load-tests/kafka/kafka.sh start --fsync --port 19592 --dir "$OUT/kafka-fsync" > "$OUT/kafka-fsync-start.log"
+SYSTEMS=${SYSTEMS:-runnel kafka kafka-fsync}
+ALL=
+for s in $SYSTEMS; do
+  case $s in
+    runnel) ALL="$ALL $RUNNEL" ;;
+    kafka) ALL="$ALL $KAFKA"
+      load-tests/kafka/kafka.sh start --port 19492 --dir "$OUT/kafka" > "$OUT/kafka-start.log" ;;
+    kafka-fsync) ALL="$ALL $KAFKA_FSYNC"
+      load-tests/kafka/kafka.sh start --fsync --port 19592 --dir "$OUT/kafka-fsync" > "$OUT/kafka-fsync-start.log" ;;
+    *) echo "unknown system $s (runnel, kafka, kafka-fsync)" >&2; exit 2 ;;
+  esac
+done
 for _ in $(seq 1 120); do curl -sf $RUNNEL/health/ready >/dev/null 2>&1 && break; sleep 1; done
 curl -sf $RUNNEL/health/ready >/dev/null
 
@@ -50,7 +61,6 @@ run() {
   CI=true "${LOAD[@]}" "${args[@]}" --topic "$name" --duration "$DURATION" --warmup "$WARMUP" \
     --result "$OUT/$name.json" "$@" | tee "$OUT/$name.md"
 }
-ALL="$RUNNEL $KAFKA $KAFKA_FSYNC"
 SELECTED="$*"
 [ -n "$SELECTED" ] || SELECTED="produce-batch produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout"
 

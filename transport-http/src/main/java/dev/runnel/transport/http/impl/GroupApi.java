@@ -1,5 +1,6 @@
 package dev.runnel.transport.http.impl;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import dev.runnel.broker.Broker;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
@@ -13,6 +14,7 @@ import dev.runnel.broker.OutcomeResult;
 import dev.runnel.broker.Outcomes;
 import dev.runnel.broker.SeekPosition;
 import dev.runnel.broker.TopicNames;
+import dev.runnel.durability.LogRecord;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.json.JsonArray;
@@ -27,6 +29,7 @@ import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -140,10 +143,8 @@ final class GroupApi {
       }
       Buffer answer;
       try {
-        JsonArray list = new JsonArray(new ArrayList<>(deliveries.size()));
-        deliveries.forEach(d -> list.add(delivery(d)));
-        answer = new JsonObject().put("deliveries", list).toBuffer();
-      } catch (RuntimeException | StackOverflowError e) {  // JSON values nested deep overflow the encoder's stack
+        answer = deliveries(deliveries);
+      } catch (RuntimeException e) {  // a bug: no record's bytes make rendering fail (JSON values are copied as stored)
         giveBack(group, deliveries, "the deliveries could not be rendered");
         ctx.fail(e);
         return;
@@ -167,21 +168,27 @@ final class GroupApi {
             tokens.size(), err.getMessage()));
   }
 
-  /** A delivery: its lease fields, then the record's fields as the read API renders them. */
-  static JsonObject delivery(Delivery d) {
-    JsonObject out = new JsonObject()
-        .put("token", d.token())
-        .put("topic", d.topic())
-        .put("partition", d.partition())
-        .put("offset", d.offset())
-        .put("attempt", d.attempt())
-        .put("leaseExpiresAt", d.leaseExpiresAt());
-    for (Map.Entry<String, Object> e : RecordCodec.record(d.partition(), d.record())) {
-      if (!out.containsKey(e.getKey())) {
-        out.put(e.getKey(), e.getValue());
+  /** Deliveries: each its lease fields, then the record's fields as the read API renders them. */
+  static Buffer deliveries(List<Delivery> deliveries) {
+    int sizeHint = 32 + RecordCodec.sizeHint(deliveries.stream().map(Delivery::record).toList()) + 200 * deliveries.size();
+    return JsonOutput.render(sizeHint, out -> {
+      JsonGenerator g = out.g;
+      g.writeStartObject();
+      g.writeArrayFieldStart("deliveries");
+      for (Delivery d : deliveries) {
+        g.writeStartObject();
+        g.writeStringField("token", d.token());
+        g.writeStringField("topic", d.topic());
+        g.writeNumberField("partition", d.partition());
+        g.writeNumberField("offset", d.offset());
+        g.writeNumberField("attempt", d.attempt());
+        g.writeNumberField("leaseExpiresAt", d.leaseExpiresAt());
+        RecordCodec.fields(out, d.record(), d.partition(), false);
+        g.writeEndObject();
       }
-    }
-    return out;
+      g.writeEndArray();
+      g.writeEndObject();
+    });
   }
 
   // ---- outcomes
@@ -425,26 +432,40 @@ final class GroupApi {
     }
     TopicNames.check(topic);
     int limit = HttpApi.bounded(ctx, "limit", DEFAULT_DEAD_LETTERS, MAX_DEAD_LETTERS);
-    HttpApi.answer(ctx, broker.deadLetters(ctx.pathParam("group"), topic, limit), 200, letters -> {
-      JsonArray list = new JsonArray(new ArrayList<>(letters.size()));
-      letters.forEach(d -> list.add(deadLetter(d)));
-      return new JsonObject().put("deadLetters", list);
-    });
+    HttpApi.answerRendered(ctx, broker.deadLetters(ctx.pathParam("group"), topic, limit), 200,
+        GroupApi::deadLetters);
   }
 
-  static JsonObject deadLetter(DeadLetter d) {
-    JsonObject out = new JsonObject()
-        .put("topic", d.topic())
-        .put("partition", d.partition())
-        .put("offset", d.offset())
-        .put("deadLetterTopic", d.deadLetterTopic())
-        .put("deadLetterPartition", d.deadLetterPartition())
-        .put("deadLetterOffset", d.deadLetterOffset())
-        .put("reason", d.reason())
-        .put("deadLetteredAt", d.deadLetteredAt());
-    // null when the dead-letter record can no longer be read (its topic deleted, or removed by retention)
-    out.put("record", d.record() == null ? null : RecordCodec.record(d.deadLetterPartition(), d.record()));
-    return out;
+  static Buffer deadLetters(List<DeadLetter> letters) {
+    List<LogRecord> records = letters.stream().map(DeadLetter::record).filter(Objects::nonNull).toList();
+    return JsonOutput.render(32 + RecordCodec.sizeHint(records) + 300 * letters.size(), out -> {
+      JsonGenerator g = out.g;
+      g.writeStartObject();
+      g.writeArrayFieldStart("deadLetters");
+      for (DeadLetter d : letters) {
+        g.writeStartObject();
+        g.writeStringField("topic", d.topic());
+        g.writeNumberField("partition", d.partition());
+        g.writeNumberField("offset", d.offset());
+        g.writeStringField("deadLetterTopic", d.deadLetterTopic());
+        g.writeNumberField("deadLetterPartition", d.deadLetterPartition());
+        g.writeNumberField("deadLetterOffset", d.deadLetterOffset());
+        g.writeStringField("reason", d.reason());
+        g.writeNumberField("deadLetteredAt", d.deadLetteredAt());
+        // null when the dead-letter record can no longer be read (its topic deleted, or removed by retention)
+        g.writeFieldName("record");
+        if (d.record() == null) {
+          g.writeNull();
+        } else {
+          g.writeStartObject();
+          RecordCodec.fields(out, d.record(), d.deadLetterPartition(), true);
+          g.writeEndObject();
+        }
+        g.writeEndObject();
+      }
+      g.writeEndArray();
+      g.writeEndObject();
+    });
   }
 
   void redrive(RoutingContext ctx) {

@@ -306,8 +306,8 @@ final class HttpApi {
 
   private void produce(RoutingContext ctx) {
     Buffer body = ctx.body().buffer();
-    List<ProduceRecord> records = RecordCodec.produceRequest(StrictJson.parse(body == null ? Buffer.buffer() : body));
-    answer(ctx, broker.produce(ctx.pathParam("topic"), records), 200, RecordCodec::produceResponse);
+    List<ProduceRecord> records = RecordCodec.produceRequest(body == null ? Buffer.buffer() : body);
+    answerRendered(ctx, broker.produce(ctx.pathParam("topic"), records), 200, RecordCodec::produceResponse);
   }
 
   private void read(RoutingContext ctx) {
@@ -324,7 +324,7 @@ final class HttpApi {
     }
     int maxRecords = bounded(ctx, "maxRecords", DEFAULT_MAX_RECORDS, MAX_MAX_RECORDS);
     int maxBytes = bounded(ctx, "maxBytes", DEFAULT_MAX_BYTES, MAX_MAX_BYTES);
-    answer(ctx, broker.read(ctx.pathParam("topic"), partition, offset, maxRecords, maxBytes), 200,
+    answerRendered(ctx, broker.read(ctx.pathParam("topic"), partition, offset, maxRecords, maxBytes), 200,
         result -> RecordCodec.readResponse(partition, result));
   }
 
@@ -358,14 +358,19 @@ final class HttpApi {
 
   /** Answers {@code status} with the future's result as JSON, or the failure as a problem. */
   static <T> void answer(RoutingContext ctx, Future<T> future, int status, Function<T, JsonObject> body) {
+    answerRendered(ctx, future, status, body.andThen(JsonObject::toBuffer));
+  }
+
+  /** {@link #answer} for a body already rendered as JSON. */
+  static <T> void answerRendered(RoutingContext ctx, Future<T> future, int status, Function<T, Buffer> body) {
     future.onComplete(ar -> {
       try {
         if (ar.succeeded()) {
-          json(ctx, status, body.apply(ar.result()));
+          send(ctx, status, body.apply(ar.result()));
         } else {
           ctx.fail(BrokerException.from(ar.cause()));
         }
-      } catch (RuntimeException | StackOverflowError e) {  // JSON values nested deep overflow the encoder's stack
+      } catch (RuntimeException e) {
         ctx.fail(e);
       }
     });
@@ -383,12 +388,16 @@ final class HttpApi {
   }
 
   static void json(RoutingContext ctx, int status, JsonObject body) {
+    send(ctx, status, body.toBuffer());
+  }
+
+  private static void send(RoutingContext ctx, int status, Buffer json) {
     if (ctx.response().closed()) {
       return;
     }
     ctx.response()
         .setStatusCode(status)
         .putHeader(HttpHeaders.CONTENT_TYPE, JSON)
-        .end(body.toBuffer());
+        .end(json);
   }
 }

@@ -1,5 +1,9 @@
 package dev.runnel.transport.http.impl;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.util.ByteArrayBuilder;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.ProduceRecord;
@@ -7,15 +11,16 @@ import dev.runnel.broker.ProduceResult;
 import dev.runnel.durability.Header;
 import dev.runnel.durability.LogRecord;
 import dev.runnel.durability.ReadResult;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 
 /**
  * Records in the HTTP API's JSON shapes (DESIGN.md section 7).
@@ -34,95 +39,241 @@ final class RecordCodec {
   private RecordCodec() {
   }
 
-  /** The records of a produce body {@code {"records":[...]}}; the first bad record fails the whole request. */
-  static List<ProduceRecord> produceRequest(Object body) {
-    if (!(body instanceof JsonObject request)) {
+  /**
+   * The records of a produce body {@code {"records":[...]}}, read by streaming: each JSON value is copied compactly
+   * from the parser into its record, with no tree built. The first bad record fails the whole request, but a body that
+   * is not JSON at all fails as MALFORMED_JSON wherever its fault is, as a parse of the whole body would.
+   */
+  static List<ProduceRecord> produceRequest(Buffer body) {
+    byte[] json = body.getBytes();
+    try (JsonParser parser = StrictJson.FACTORY.createParser(json)) {
+      return produceRequest(parser);
+    } catch (BrokerException e) {
+      if (e.error() != BrokerError.MALFORMED_JSON) {
+        StrictJson.checkSyntax(json);
+      }
+      throw e;
+    } catch (IOException e) {
+      throw StrictJson.malformed(e);
+    }
+  }
+
+  private static List<ProduceRecord> produceRequest(JsonParser parser) throws IOException {
+    JsonToken token = parser.nextToken();
+    if (token == null) {
+      throw StrictJson.malformed("the body is empty; expected a JSON value");
+    }
+    if (token != JsonToken.START_OBJECT) {
       throw invalid("the body must be a JSON object {\"records\":[...]}");
     }
-    Object records = request.getValue("records");
-    if (!(records instanceof JsonArray array)) {
-      throw invalid(records == null ? "'records' is missing: expected {\"records\":[...]}" : "'records' must be an array");
+    List<ProduceRecord> records = null;
+    ByteArrayBuilder values = new ByteArrayBuilder();
+    try (JsonGenerator compact = StrictJson.FACTORY.createGenerator(values)) {
+      compact.setRootValueSeparator(null);
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String field = parser.currentName();
+        token = parser.nextToken();
+        if (!field.equals("records")) {
+          parser.skipChildren();
+        } else if (token == JsonToken.VALUE_NULL) {
+          throw invalid("'records' is missing: expected {\"records\":[...]}");
+        } else if (token != JsonToken.START_ARRAY) {
+          throw invalid("'records' must be an array");
+        } else {
+          records = new ArrayList<>();
+          while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
+            records.add(record(records.size(), parser, token, compact, values));
+          }
+        }
+      }
     }
-    if (array.isEmpty()) {
+    if (parser.nextToken() != null) {
+      throw StrictJson.malformed("unexpected content after the JSON value at " + StrictJson.where(parser.currentLocation()));
+    }
+    if (records == null) {
+      throw invalid("'records' is missing: expected {\"records\":[...]}");
+    }
+    if (records.isEmpty()) {
       throw invalid("'records' is empty: send at least one record");
     }
-    List<ProduceRecord> out = new ArrayList<>(array.size());
-    for (int i = 0; i < array.size(); i++) {
-      out.add(record(i, array.getValue(i)));
+    return records;
+  }
+
+  /** One record's fields as the body has them, checked once the record's object is read (its fields in any order). */
+  private static final class Fields {
+    final String at;
+    Object key;
+    Object keyEncoding;
+    Object valueEncoding;
+    boolean hasValue;
+    /** The value when it is a JSON string; else what an error shows of it, and {@link #valueJson} holds it. */
+    Object value;
+    byte[] valueJson;
+    List<Header> headers = List.of();
+    Object partition;
+    Object idempotencyKey;
+
+    Fields(int index) {
+      this.at = "record " + index;
     }
+  }
+
+  /** The field's value when it is a string, a number, true, false or null, else a description of it. */
+  private static Object scalar(JsonParser parser, JsonToken token) throws IOException {
+    switch (token) {
+      case VALUE_STRING:
+        return parser.getText();
+      case VALUE_NUMBER_INT:
+        return parser.getNumberValue();
+      case VALUE_NUMBER_FLOAT:
+        return parser.getDecimalValue();
+      case VALUE_TRUE:
+        return Boolean.TRUE;
+      case VALUE_FALSE:
+        return Boolean.FALSE;
+      case VALUE_NULL:
+        return null;
+      default:
+        parser.skipChildren();
+        return token == JsonToken.START_OBJECT ? AN_OBJECT : AN_ARRAY;
+    }
+  }
+
+  /** Stand-ins for a field whose value is an object or an array, where a scalar was expected. */
+  private static final Object AN_OBJECT = new Object() {
+    @Override
+    public String toString() {
+      return "an object";
+    }
+  };
+  private static final Object AN_ARRAY = new Object() {
+    @Override
+    public String toString() {
+      return "an array";
+    }
+  };
+
+  private static ProduceRecord record(int index, JsonParser parser, JsonToken token, JsonGenerator compact,
+                                      ByteArrayBuilder values) throws IOException {
+    Fields f = new Fields(index);
+    if (token != JsonToken.START_OBJECT) {
+      throw invalid(f.at + ": must be a JSON object");
+    }
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String field = parser.currentName();
+      token = parser.nextToken();
+      switch (field) {
+        case "key" -> f.key = scalar(parser, token);
+        case "keyEncoding" -> f.keyEncoding = scalar(parser, token);
+        case "valueEncoding" -> f.valueEncoding = scalar(parser, token);
+        case "partition" -> f.partition = scalar(parser, token);
+        case "idempotencyKey" -> f.idempotencyKey = scalar(parser, token);
+        case "value" -> {
+          f.hasValue = true;
+          if (token == JsonToken.VALUE_STRING) {
+            f.value = parser.getText();  // its encoding, which may come later, says what it means
+          } else {
+            f.value = token == JsonToken.START_OBJECT ? AN_OBJECT
+                : token == JsonToken.START_ARRAY ? AN_ARRAY : scalar(parser, token);
+            StrictJson.copy(parser, compact, f.at + ": 'value'");
+            f.valueJson = compacted(compact, values);
+          }
+        }
+        case "headers" -> f.headers = headers(parser, token, f.at);
+        default -> parser.skipChildren();
+      }
+    }
+    return record(f, compact, values);
+  }
+
+  private static byte[] compacted(JsonGenerator compact, ByteArrayBuilder values) throws IOException {
+    compact.flush();
+    byte[] out = values.toByteArray();
+    values.reset();
     return out;
   }
 
-  private static ProduceRecord record(int index, Object item) {
-    String at = "record " + index;
-    if (!(item instanceof JsonObject r)) {
-      throw invalid(at + ": must be a JSON object");
+  private static List<Header> headers(JsonParser parser, JsonToken token, String at) throws IOException {
+    if (token == JsonToken.VALUE_NULL) {
+      return List.of();
     }
-    String keyEncoding = encoding(r, "keyEncoding", "utf8", at, "utf8", "base64");
-    String valueEncoding = encoding(r, "valueEncoding", "json", at, "json", "utf8", "base64");
+    if (token != JsonToken.START_OBJECT) {
+      throw invalid(at + ": 'headers' must be an object of strings");
+    }
+    List<Header> headers = new ArrayList<>();
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String name = parser.currentName();
+      if (parser.nextToken() != JsonToken.VALUE_STRING) {
+        throw invalid(at + ": header '" + name + "' must be a string");
+      }
+      headers.add(new Header(name, StrictJson.utf8(parser.getText(), at + ": header '" + name + "'")));
+    }
+    return headers;
+  }
+
+  private static ProduceRecord record(Fields f, JsonGenerator compact, ByteArrayBuilder values) throws IOException {
+    String at = f.at;
+    String keyEncoding = encoding(f.keyEncoding, "keyEncoding", "utf8", at, "utf8", "base64");
+    String valueEncoding = encoding(f.valueEncoding, "valueEncoding", "json", at, "json", "utf8", "base64");
 
     byte[] key = null;
-    Object k = r.getValue("key");
-    if (k != null) {
-      if (!(k instanceof String s)) {
+    if (f.key != null) {
+      if (!(f.key instanceof String s)) {
         throw invalid(at + ": 'key' must be a string or null");
       }
       key = keyEncoding.equals("base64") ? base64(s, at + ": 'key'") : StrictJson.utf8(s, at + ": 'key'");
     }
 
-    if (!r.containsKey("value")) {
+    if (!f.hasValue) {
       throw invalid(at + ": 'value' is missing");
     }
-    Object v = r.getValue("value");
     byte[] value;
     String contentType;
     switch (valueEncoding) {
       case "json" -> {
-        value = StrictJson.compact(v, at + ": 'value'");
+        if (f.valueJson != null) {
+          value = f.valueJson;
+        } else {
+          String s = (String) f.value;
+          StrictJson.utf8(s, at + ": 'value'");  // an unpaired surrogate is BAD_ENCODING here too
+          compact.writeString(s);
+          value = compacted(compact, values);
+        }
         contentType = JSON;
       }
       case "utf8" -> {
-        value = StrictJson.utf8(string(v, at + ": 'value' with valueEncoding utf8"), at + ": 'value'");
+        value = StrictJson.utf8(string(f, "utf8"), at + ": 'value'");
         contentType = TEXT;
       }
       default -> {
-        value = base64(string(v, at + ": 'value' with valueEncoding base64"), at + ": 'value'");
+        value = base64(string(f, "base64"), at + ": 'value'");
         contentType = BINARY;
       }
     }
 
-    List<Header> headers = new ArrayList<>();
-    Object h = r.getValue("headers");
-    if (h != null) {
-      if (!(h instanceof JsonObject object)) {
-        throw invalid(at + ": 'headers' must be an object of strings");
-      }
-      for (Map.Entry<String, Object> e : object) {
-        if (!(e.getValue() instanceof String s)) {
-          throw invalid(at + ": header '" + e.getKey() + "' must be a string");
-        }
-        headers.add(new Header(e.getKey(), StrictJson.utf8(s, at + ": header '" + e.getKey() + "'")));
-      }
-    }
-
     Integer partition = null;
-    Object p = r.getValue("partition");
-    if (p != null) {
-      if (!(p instanceof Integer i)) {
-        throw invalid(at + ": 'partition' must be an integer between 0 and 2147483647, not " + p);
+    if (f.partition != null) {
+      if (!(f.partition instanceof Integer i)) {
+        throw invalid(at + ": 'partition' must be an integer between 0 and 2147483647, not " + render(f.partition));
       }
       partition = i;
     }
 
-    Object idempotencyKey = r.getValue("idempotencyKey");
-    if (idempotencyKey != null && !(idempotencyKey instanceof String)) {
+    if (f.idempotencyKey != null && !(f.idempotencyKey instanceof String)) {
       throw invalid(at + ": 'idempotencyKey' must be a string");
     }
-    return new ProduceRecord(key, value, contentType, headers, partition, (String) idempotencyKey);
+    return new ProduceRecord(key, value, contentType, f.headers, partition, (String) f.idempotencyKey);
   }
 
-  private static String encoding(JsonObject r, String field, String defaultValue, String at, String... allowed) {
-    Object e = r.getValue(field);
+  /** The value, which the encoding requires to be a JSON string. */
+  private static String string(Fields f, String encoding) {
+    if (f.valueJson != null) {
+      throw invalid(f.at + ": 'value' with valueEncoding " + encoding + " must be a string, not " + render(f.value));
+    }
+    return (String) f.value;
+  }
+
+  private static String encoding(Object e, String field, String defaultValue, String at, String... allowed) {
     if (e == null) {
       return defaultValue;
     }
@@ -132,13 +283,6 @@ final class RecordCodec {
       }
     }
     throw invalid(at + ": '" + field + "' must be one of " + String.join(", ", allowed) + ", not " + render(e));
-  }
-
-  private static String string(Object v, String what) {
-    if (!(v instanceof String s)) {
-      throw invalid(what + " must be a string, not " + render(v));
-    }
-    return s;
   }
 
   /** RFC 4648 base64 with padding; anything else (unpadded, URL alphabet, whitespace) is BAD_ENCODING. */
@@ -175,61 +319,105 @@ final class RecordCodec {
     return new BrokerException(BrokerError.INVALID_RECORD, message);
   }
 
-  static JsonObject produceResponse(List<ProduceResult> results) {
-    JsonArray out = new JsonArray(new ArrayList<>(results.size()));
-    for (ProduceResult r : results) {
-      out.add(new JsonObject()
-          .put("partition", r.partition())
-          .put("offset", r.offset())
-          .put("timestamp", r.timestamp())
-          .put("duplicate", r.duplicate()));
-    }
-    return new JsonObject().put("results", out);
+  static Buffer produceResponse(List<ProduceResult> results) {
+    return JsonOutput.render(24 + 64 * results.size(), out -> {
+      JsonGenerator g = out.g;
+      g.writeStartObject();
+      g.writeArrayFieldStart("results");
+      for (ProduceResult r : results) {
+        g.writeStartObject();
+        g.writeNumberField("partition", r.partition());
+        g.writeNumberField("offset", r.offset());
+        g.writeNumberField("timestamp", r.timestamp());
+        g.writeBooleanField("duplicate", r.duplicate());
+        g.writeEndObject();
+      }
+      g.writeEndArray();
+      g.writeEndObject();
+    });
   }
 
-  static JsonObject readResponse(int partition, ReadResult read) {
-    JsonArray records = new JsonArray(new ArrayList<>(read.records().size()));
-    for (LogRecord r : read.records()) {
-      records.add(record(partition, r));
-    }
-    return new JsonObject()
-        .put("records", records)
-        .put("nextOffset", read.nextOffset())
-        .put("highWatermark", read.highWatermark())
-        .put("logStartOffset", read.logStartOffset());
+  static Buffer readResponse(int partition, ReadResult read) {
+    return JsonOutput.render(64 + sizeHint(read.records()), out -> {
+      JsonGenerator g = out.g;
+      g.writeStartObject();
+      g.writeArrayFieldStart("records");
+      for (LogRecord r : read.records()) {
+        g.writeStartObject();
+        fields(out, r, partition, true);
+        g.writeEndObject();
+      }
+      g.writeEndArray();
+      g.writeNumberField("nextOffset", read.nextOffset());
+      g.writeNumberField("highWatermark", read.highWatermark());
+      g.writeNumberField("logStartOffset", read.logStartOffset());
+      g.writeEndObject();
+    });
   }
 
-  static JsonObject record(int partition, LogRecord r) {
-    JsonObject out = new JsonObject();
+  /** About the size of the records rendered: base64 grows a value by a third, and each record has its field names. */
+  static int sizeHint(List<LogRecord> records) {
+    long bytes = 0;
+    for (LogRecord r : records) {
+      bytes += 200 + r.value().length * 4L / 3 + (r.key() == null ? 0 : r.key().length * 4L / 3);
+    }
+    return (int) Math.min(bytes, 64 << 20);
+  }
+
+  /**
+   * A record's fields, into the object the generator is in: key, value and headers, then (with {@code position}) its
+   * partition and offset, then its timestamp and idempotency key. A value stored as {@code application/json} that is
+   * one JSON value in UTF-8 is copied in as it is stored; any other value is base64.
+   */
+  static void fields(JsonOutput out, LogRecord r, int partition, boolean position) throws IOException {
+    JsonGenerator g = out.g;
+    String keyText = r.key() == null ? null : StrictJson.utf8OrNull(r.key());
     if (r.key() == null) {
-      out.putNull("key").put("keyEncoding", "utf8");
+      g.writeNullField("key");
+      g.writeStringField("keyEncoding", "utf8");
+    } else if (keyText != null) {
+      g.writeStringField("key", keyText);
+      g.writeStringField("keyEncoding", "utf8");
     } else {
-      String text = StrictJson.utf8OrNull(r.key());
-      if (text != null) {
-        out.put("key", text).put("keyEncoding", "utf8");
-      } else {
-        out.put("key", Base64.getEncoder().encodeToString(r.key())).put("keyEncoding", "base64");
+      g.writeFieldName("key");
+      g.writeBinary(r.key());  // RFC 4648 base64, padded, one line
+      g.writeStringField("keyEncoding", "base64");
+    }
+    g.writeFieldName("value");
+    if (isJson(r.contentType()) && StrictJson.isJson(r.value())) {
+      out.rawValue(r.value());
+      g.writeStringField("valueEncoding", "json");
+    } else {
+      g.writeBinary(r.value());
+      g.writeStringField("valueEncoding", "base64");
+    }
+    g.writeObjectFieldStart("headers");
+    List<Header> headers = r.headers();
+    for (int i = 0; i < headers.size(); i++) {
+      Header h = headers.get(i);
+      if (lastOfItsName(headers, i)) {  // names may repeat in the log; this JSON shape keeps the last value of a name
+        g.writeStringField(h.name(), new String(h.value(), StandardCharsets.UTF_8));
       }
     }
-    Object json = isJson(r.contentType()) ? StrictJson.parseOrNotJson(r.value()) : StrictJson.NOT_JSON;
-    if (json != StrictJson.NOT_JSON) {
-      out.put("value", json).put("valueEncoding", "json");
-    } else {
-      out.put("value", Base64.getEncoder().encodeToString(r.value())).put("valueEncoding", "base64");
+    g.writeEndObject();
+    if (position) {
+      g.writeNumberField("partition", partition);
+      g.writeNumberField("offset", r.offset());
     }
-    JsonObject headers = new JsonObject();
-    for (Header h : r.headers()) {
-      // Names may repeat in the log; this JSON shape keeps the last value of a name.
-      headers.put(h.name(), new String(h.value(), StandardCharsets.UTF_8));
-    }
-    out.put("headers", headers)
-        .put("partition", partition)
-        .put("offset", r.offset())
-        .put("timestamp", r.timestamp());
+    g.writeNumberField("timestamp", r.timestamp());
     if (r.idempotencyKey() != null) {
-      out.put("idempotencyKey", r.idempotencyKey());
+      g.writeStringField("idempotencyKey", r.idempotencyKey());
     }
-    return out;
+  }
+
+  private static boolean lastOfItsName(List<Header> headers, int index) {
+    String name = headers.get(index).name();
+    for (int i = index + 1; i < headers.size(); i++) {
+      if (headers.get(i).name().equals(name)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** {@code application/json}, with or without parameters such as {@code charset=utf-8}. */

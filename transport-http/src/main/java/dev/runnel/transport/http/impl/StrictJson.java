@@ -1,15 +1,17 @@
 package dev.runnel.transport.http.impl;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -21,13 +23,20 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 
 /**
- * JSON as the HTTP API reads it: strict RFC 8259 (no comments, no trailing content), into Vert.x's
+ * JSON as the HTTP API reads it: strict RFC 8259 (no comments, no trailing content) and no name twice in one object
+ * (I-JSON, RFC 7493: which of two values a reader keeps is otherwise anyone's guess), into Vert.x's
  * {@link JsonObject}/{@link JsonArray} tree, with numbers kept exact: integers as Integer, Long or BigInteger and
- * decimals as {@link java.math.BigDecimal}, so a JSON value stored and read back keeps its digits.
+ * decimals as {@link java.math.BigDecimal}, so a JSON value stored and read back keeps its digits. Produce bodies are
+ * read by streaming ({@link RecordCodec}) with the same parser and the same rules.
  */
 final class StrictJson {
 
-  private static final JsonFactory FACTORY = new JsonFactory();
+  static final JsonFactory FACTORY = JsonFactory.builder()
+      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .enable(JsonWriteFeature.COMBINE_UNICODE_SURROGATES_IN_UTF8)
+      .build();
+  /** For checking that stored bytes are JSON: a value with a repeated name is still one. */
+  private static final JsonFactory LENIENT = new JsonFactory();
 
   private StrictJson() {
   }
@@ -48,29 +57,125 @@ final class StrictJson {
         throw malformed("unexpected content after the JSON value at " + where(parser.currentLocation()));
       }
       return value;
-    } catch (StreamConstraintsException e) {
-      throw malformed(e.getMessage());
-    } catch (JsonProcessingException e) {
-      throw malformed(e.getOriginalMessage() + " at " + where(e.getLocation()));
     } catch (IOException e) {
-      throw malformed(e.getMessage());
+      throw malformed(e);
     }
   }
 
-  /** Whether {@code bytes} are one JSON value; answers the value or {@link #NOT_JSON}. */
-  static Object parseOrNotJson(byte[] bytes) {
-    try {
-      return parse(bytes);
-    } catch (BrokerException e) {
-      return NOT_JSON;
+  /** Fails with MALFORMED_JSON, as {@link #parse} would, unless {@code json} is one valid JSON value. */
+  static void checkSyntax(byte[] json) {
+    try (JsonParser parser = FACTORY.createParser(json)) {
+      JsonToken token = parser.nextToken();
+      if (token == null) {
+        throw malformed("the body is empty; expected a JSON value");
+      }
+      parser.skipChildren();
+      if (parser.nextToken() != null) {
+        throw malformed("unexpected content after the JSON value at " + where(parser.currentLocation()));
+      }
+    } catch (IOException e) {
+      throw malformed(e);
     }
   }
 
-  static final Object NOT_JSON = new Object();
+  /** Whether {@code bytes} are one JSON value in valid UTF-8 (checked token by token; nothing is built). */
+  static boolean isJson(byte[] bytes) {
+    if (!isUtf8(bytes)) {
+      return false;
+    }
+    try (JsonParser parser = LENIENT.createParser(bytes)) {
+      if (parser.nextToken() == null) {
+        return false;
+      }
+      parser.skipChildren();
+      return parser.nextToken() == null;
+    } catch (IOException e) {
+      return false;
+    }
+  }
 
-  /** The value's compact serialisation in UTF-8; a string with an unpaired surrogate fails with BAD_ENCODING. */
-  static byte[] compact(Object value, String what) {
-    return utf8(Json.encode(value), what);
+  private static boolean isUtf8(byte[] bytes) {
+    for (byte b : bytes) {
+      if (b < 0) {
+        return utf8OrNull(bytes) != null;
+      }
+    }
+    return true;  // ASCII
+  }
+
+  /**
+   * Copies the value at the parser's current token to {@code out}, compactly, with numbers as {@link #parse} reads
+   * them (so a stored value is what the tree would serialise to). Iterative: the depth is the parser's limit only.
+   * A string or name with an unpaired surrogate (which {@code \uD800} escapes can produce) is BAD_ENCODING.
+   */
+  static void copy(JsonParser parser, JsonGenerator out, String what) throws IOException {
+    int depth = 0;
+    JsonToken token = parser.currentToken();
+    while (true) {
+      switch (token) {
+        case START_OBJECT -> {
+          out.writeStartObject();
+          depth++;
+        }
+        case START_ARRAY -> {
+          out.writeStartArray();
+          depth++;
+        }
+        case END_OBJECT -> {
+          out.writeEndObject();
+          depth--;
+        }
+        case END_ARRAY -> {
+          out.writeEndArray();
+          depth--;
+        }
+        case FIELD_NAME -> {
+          checkSurrogates(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength(), what);
+          out.writeFieldName(parser.currentName());
+        }
+        case VALUE_STRING -> {
+          char[] chars = parser.getTextCharacters();
+          int offset = parser.getTextOffset();
+          int length = parser.getTextLength();
+          checkSurrogates(chars, offset, length, what);
+          out.writeString(chars, offset, length);
+        }
+        case VALUE_NUMBER_INT -> {
+          switch (parser.getNumberType()) {
+            case INT -> out.writeNumber(parser.getIntValue());
+            case LONG -> out.writeNumber(parser.getLongValue());
+            default -> out.writeNumber(parser.getBigIntegerValue());
+          }
+        }
+        case VALUE_NUMBER_FLOAT -> out.writeNumber(parser.getDecimalValue());
+        case VALUE_TRUE -> out.writeBoolean(true);
+        case VALUE_FALSE -> out.writeBoolean(false);
+        case VALUE_NULL -> out.writeNull();
+        default -> throw malformed("unexpected " + token + " at " + where(parser.currentLocation()));
+      }
+      if (depth == 0) {
+        return;
+      }
+      token = parser.nextToken();
+    }
+  }
+
+  private static void checkSurrogates(char[] chars, int offset, int length, String what) {
+    int end = offset + length;
+    for (int i = offset; i < end; i++) {
+      char c = chars[i];
+      if (Character.isSurrogate(c)) {
+        if (Character.isHighSurrogate(c) && i + 1 < end && Character.isLowSurrogate(chars[i + 1])) {
+          i++;
+        } else {
+          throw unpairedSurrogate(what);
+        }
+      }
+    }
+  }
+
+  private static BrokerException unpairedSurrogate(String what) {
+    return new BrokerException(BrokerError.BAD_ENCODING, what + " is not valid Unicode (unpaired surrogate)");
   }
 
   /** {@code s} as UTF-8; an unpaired surrogate (which JSON's {@code \\uD800} escapes can produce) is BAD_ENCODING. */
@@ -84,7 +189,7 @@ final class StrictJson {
       bytes.get(out);
       return out;
     } catch (CharacterCodingException e) {
-      throw new BrokerException(BrokerError.BAD_ENCODING, what + " is not valid Unicode (unpaired surrogate)");
+      throw unpairedSurrogate(what);
     }
   }
 
@@ -136,11 +241,22 @@ final class StrictJson {
     }
   }
 
-  private static String where(JsonLocation location) {
+  static String where(JsonLocation location) {
     return location == null ? "an unknown position" : "line " + location.getLineNr() + ", column " + location.getColumnNr();
   }
 
-  private static BrokerException malformed(String message) {
+  /** A parser's failure as MALFORMED_JSON, with where it happened. */
+  static BrokerException malformed(IOException e) {
+    if (e instanceof StreamConstraintsException) {  // a limit, such as the nesting depth: its message says which
+      return malformed(e.getMessage());
+    }
+    if (e instanceof JsonProcessingException j) {
+      return malformed(j.getOriginalMessage() + " at " + where(j.getLocation()));
+    }
+    return malformed(e.getMessage());
+  }
+
+  static BrokerException malformed(String message) {
     return new BrokerException(BrokerError.MALFORMED_JSON, "the body is not valid JSON: " + message);
   }
 }

@@ -181,7 +181,7 @@ class HttpTransportTest {
     assertThat(r3.getString("valueEncoding")).isEqualTo("json");
     assertThat(r3.getValue("key")).isNull();
     assertThat(r3.getString("idempotencyKey")).isEqualTo("idem-3");
-    assertThat(read2.body()).contains("\"value\":-0.0005");
+    assertThat(read2.body()).as("a number keeps its text").contains("\"value\":-0.5e-3");
 
     // Stored as compact UTF-8 JSON with content type application/json.
     LogRecord stored = broker.read(topic, keyed, 0, 1, 1 << 20).await().records().get(0);
@@ -202,9 +202,16 @@ class HttpTransportTest {
     LogRecord stored = broker.read(topic, 0, 0, 1, 1 << 20).await().records().get(0);
     assertThat(stored.contentType()).isEqualTo("application/json");
     assertThat(new String(stored.value(), StandardCharsets.UTF_8))
-        .isEqualTo("{\"a\":[1,0,2.50,1E+3,true,null],\"s\":\"line\\nbreak \\\"q\\\" \\u0001 / é 😀 😀\"}");
+        .isEqualTo("{\"a\":[1,-0,2.50,1e3,true,null],\"s\":\"line\\nbreak \\\"q\\\" \\u0001 / é 😀 😀\"}");
     String read = call("GET", "/topics/" + topic + "/partitions/0/records?offset=0", null).body();
     assertThat(read).contains("\"value\":" + new String(stored.value(), StandardCharsets.UTF_8) + ",");
+
+    // Already compact: stored as sent, spaces inside strings and escaped quotes and backslashes included.
+    String compact = "[{\"q\":\"say \\\"hi\\\" \\\\\",\"n\":[-1.5E-7,{}]},\" } \"]";
+    assertThat(call("POST", "/topics/" + topic + "/records", "{\"records\":[{\"value\":" + compact + "}]}").status())
+        .isEqualTo(200);
+    LogRecord second = broker.read(topic, 0, 1, 1, 1 << 20).await().records().get(0);
+    assertThat(new String(second.value(), StandardCharsets.UTF_8)).isEqualTo(compact);
   }
 
   @Test

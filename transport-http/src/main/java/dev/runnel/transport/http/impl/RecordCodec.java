@@ -16,8 +16,12 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
@@ -46,8 +50,8 @@ final class RecordCodec {
    */
   static List<ProduceRecord> produceRequest(Buffer body) {
     byte[] json = body.getBytes();
-    try (JsonParser parser = StrictJson.FACTORY.createParser(json)) {
-      return produceRequest(parser);
+    try (JsonParser parser = StrictJson.FACTORY.createParser(json); Compactor compactor = new Compactor(json)) {
+      return produceRequest(parser, compactor);
     } catch (BrokerException e) {
       if (e.error() != BrokerError.MALFORMED_JSON) {
         StrictJson.checkSyntax(json);
@@ -58,7 +62,7 @@ final class RecordCodec {
     }
   }
 
-  private static List<ProduceRecord> produceRequest(JsonParser parser) throws IOException {
+  private static List<ProduceRecord> produceRequest(JsonParser parser, Compactor compactor) throws IOException {
     JsonToken token = parser.nextToken();
     if (token == null) {
       throw StrictJson.malformed("the body is empty; expected a JSON value");
@@ -67,23 +71,19 @@ final class RecordCodec {
       throw invalid("the body must be a JSON object {\"records\":[...]}");
     }
     List<ProduceRecord> records = null;
-    ByteArrayBuilder values = new ByteArrayBuilder();
-    try (JsonGenerator compact = StrictJson.FACTORY.createGenerator(values)) {
-      compact.setRootValueSeparator(null);
-      while (parser.nextToken() == JsonToken.FIELD_NAME) {
-        String field = parser.currentName();
-        token = parser.nextToken();
-        if (!field.equals("records")) {
-          parser.skipChildren();
-        } else if (token == JsonToken.VALUE_NULL) {
-          throw invalid("'records' is missing: expected {\"records\":[...]}");
-        } else if (token != JsonToken.START_ARRAY) {
-          throw invalid("'records' must be an array");
-        } else {
-          records = new ArrayList<>();
-          while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
-            records.add(record(records.size(), parser, token, compact, values));
-          }
+    while (parser.nextToken() == JsonToken.FIELD_NAME) {
+      String field = parser.currentName();
+      token = parser.nextToken();
+      if (!field.equals("records")) {
+        parser.skipChildren();
+      } else if (token == JsonToken.VALUE_NULL) {
+        throw invalid("'records' is missing: expected {\"records\":[...]}");
+      } else if (token != JsonToken.START_ARRAY) {
+        throw invalid("'records' must be an array");
+      } else {
+        records = new ArrayList<>();
+        while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
+          records.add(record(records.size(), parser, token, compactor));
         }
       }
     }
@@ -153,8 +153,8 @@ final class RecordCodec {
     }
   };
 
-  private static ProduceRecord record(int index, JsonParser parser, JsonToken token, JsonGenerator compact,
-                                      ByteArrayBuilder values) throws IOException {
+  private static ProduceRecord record(int index, JsonParser parser, JsonToken token, Compactor compactor)
+      throws IOException {
     Fields f = new Fields(index);
     if (token != JsonToken.START_OBJECT) {
       throw invalid(f.at + ": must be a JSON object");
@@ -175,22 +175,114 @@ final class RecordCodec {
           } else {
             f.value = token == JsonToken.START_OBJECT ? AN_OBJECT
                 : token == JsonToken.START_ARRAY ? AN_ARRAY : scalar(parser, token);
-            StrictJson.copy(parser, compact, f.at + ": 'value'");
-            f.valueJson = compacted(compact, values);
+            f.valueJson = compactor.value(parser, f.at + ": 'value'");
           }
         }
         case "headers" -> f.headers = headers(parser, token, f.at);
         default -> parser.skipChildren();
       }
     }
-    return record(f, compact, values);
+    return record(f, compactor);
   }
 
-  private static byte[] compacted(JsonGenerator compact, ByteArrayBuilder values) throws IOException {
-    compact.flush();
-    byte[] out = values.toByteArray();
-    values.reset();
-    return out;
+  /**
+   * Each JSON value of a produce body as its compact UTF-8 form: a value that is already compact and plain (ASCII, no
+   * space between tokens, no {@code \\u} escape; what clients send) is copied from the body as it is, after the parser
+   * has checked it; any other value is written again by the generator, which takes out the spaces and checks each
+   * string for unpaired surrogates. Numbers keep their text either way.
+   */
+  private static final class Compactor implements AutoCloseable {
+    private final byte[] body;
+    private final ByteArrayBuilder values = new ByteArrayBuilder();
+    private final JsonGenerator generator;
+
+    Compactor(byte[] body) throws IOException {
+      this.body = body;
+      this.generator = StrictJson.FACTORY.createGenerator(values);
+      generator.setRootValueSeparator(null);
+    }
+
+    /** The value at the parser's current token, which is left at its last token. */
+    byte[] value(JsonParser parser, String what) throws IOException {
+      if (!parser.currentToken().isStructStart()) {
+        return StrictJson.utf8(parser.getText(), what);  // a number, true, false or null: its text is its JSON
+      }
+      int start = (int) parser.currentTokenLocation().getByteOffset();
+      parser.skipChildren();
+      int end = (int) parser.currentLocation().getByteOffset();
+      if (plain(body, start, end)) {
+        return Arrays.copyOfRange(body, start, end);
+      }
+      try (JsonParser again = StrictJson.FACTORY.createParser(body, start, end - start)) {
+        again.nextToken();
+        StrictJson.copy(again, generator, what);
+      }
+      return written();
+    }
+
+    byte[] string(String s) throws IOException {
+      generator.writeString(s);
+      return written();
+    }
+
+    private byte[] written() throws IOException {
+      generator.flush();
+      byte[] out = values.toByteArray();
+      values.reset();
+      return out;
+    }
+
+    /** Whether checked JSON text is ASCII with no whitespace outside strings and no {@code \\u} escape in them. */
+    private static boolean plain(byte[] json, int from, int to) {
+      boolean inString = false;
+      int i = from;
+      while (i < to) {
+        // Eight bytes at a time while none of them is a quote, a backslash, a space or control, or non-ASCII: such
+        // bytes change nothing, in a string or out of one (the bulk of a value is its strings' letters).
+        if (i + 8 <= to && ordinary((long) LONGS.get(json, i))) {
+          i += 8;
+          continue;
+        }
+        byte c = json[i];
+        if (c < 0) {
+          return false;
+        }
+        if (inString) {
+          if (c == '"') {
+            inString = false;
+          } else if (c == '\\') {
+            if (json[++i] == 'u') {
+              return false;
+            }
+          }
+        } else if (c == '"') {
+          inString = true;
+        } else if (c <= ' ') {
+          return false;  // whitespace: nothing else below '!' gets past the parser outside a string
+        }
+        i++;
+      }
+      return true;
+    }
+
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final long ONES = 0x0101010101010101L;
+    private static final long HIGHS = 0x8080808080808080L;
+
+    /** No byte of the eight is '"', '\\', at most ' ', or 0x80 and above (the classic SWAR byte tests). */
+    private static boolean ordinary(long w) {
+      long quote = w ^ (ONES * '"');
+      long backslash = w ^ (ONES * '\\');
+      long special = (w - ONES * 0x21)  // a byte below 0x21 borrows into its high bit
+          | (quote - ONES) & ~quote
+          | (backslash - ONES) & ~backslash;
+      return (((special & ~w) | w) & HIGHS) == 0;
+    }
+
+    @Override
+    public void close() throws IOException {
+      generator.close();
+    }
   }
 
   private static List<Header> headers(JsonParser parser, JsonToken token, String at) throws IOException {
@@ -211,7 +303,7 @@ final class RecordCodec {
     return headers;
   }
 
-  private static ProduceRecord record(Fields f, JsonGenerator compact, ByteArrayBuilder values) throws IOException {
+  private static ProduceRecord record(Fields f, Compactor compactor) throws IOException {
     String at = f.at;
     String keyEncoding = encoding(f.keyEncoding, "keyEncoding", "utf8", at, "utf8", "base64");
     String valueEncoding = encoding(f.valueEncoding, "valueEncoding", "json", at, "json", "utf8", "base64");
@@ -236,8 +328,7 @@ final class RecordCodec {
         } else {
           String s = (String) f.value;
           StrictJson.utf8(s, at + ": 'value'");  // an unpaired surrogate is BAD_ENCODING here too
-          compact.writeString(s);
-          value = compacted(compact, values);
+          value = compactor.string(s);
         }
         contentType = JSON;
       }

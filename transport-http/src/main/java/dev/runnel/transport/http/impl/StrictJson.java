@@ -104,8 +104,8 @@ final class StrictJson {
   }
 
   /**
-   * Copies the value at the parser's current token to {@code out}, compactly, with numbers as {@link #parse} reads
-   * them (so a stored value is what the tree would serialise to). Iterative: the depth is the parser's limit only.
+   * Copies the value at the parser's current token to {@code out}, compactly, each number as its text (which the
+   * parser checked). Iterative: the depth is the parser's limit only.
    * A string or name with an unpaired surrogate (which {@code \uD800} escapes can produce) is BAD_ENCODING.
    */
   static void copy(JsonParser parser, JsonGenerator out, String what) throws IOException {
@@ -140,14 +140,7 @@ final class StrictJson {
           checkSurrogates(chars, offset, length, what);
           out.writeString(chars, offset, length);
         }
-        case VALUE_NUMBER_INT -> {
-          switch (parser.getNumberType()) {
-            case INT -> out.writeNumber(parser.getIntValue());
-            case LONG -> out.writeNumber(parser.getLongValue());
-            default -> out.writeNumber(parser.getBigIntegerValue());
-          }
-        }
-        case VALUE_NUMBER_FLOAT -> out.writeNumber(parser.getDecimalValue());
+        case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> out.writeNumber(parser.getText());  // as written: its digits
         case VALUE_TRUE -> out.writeBoolean(true);
         case VALUE_FALSE -> out.writeBoolean(false);
         case VALUE_NULL -> out.writeNull();

@@ -16,6 +16,9 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -95,13 +98,21 @@ final class StrictJson {
   }
 
   private static boolean isUtf8(byte[] bytes) {
-    for (byte b : bytes) {
-      if (b < 0) {
+    int i = 0;
+    for (; i + 8 <= bytes.length; i += 8) {  // ASCII eight bytes at a time: no high bit in the word
+      if (((long) LONGS.get(bytes, i) & 0x8080808080808080L) != 0) {
         return utf8OrNull(bytes) != null;
       }
     }
-    return true;  // ASCII
+    for (; i < bytes.length; i++) {
+      if (bytes[i] < 0) {
+        return utf8OrNull(bytes) != null;
+      }
+    }
+    return true;
   }
+
+  private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
   /**
    * Copies the value at the parser's current token to {@code out}, compactly, each number as its text (which the

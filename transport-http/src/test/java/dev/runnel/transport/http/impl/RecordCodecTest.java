@@ -1,6 +1,8 @@
 package dev.runnel.transport.http.impl;
 
 import dev.runnel.broker.ProduceRecord;
+import dev.runnel.durability.LogRecord;
+import dev.runnel.durability.ReadResult;
 import io.vertx.core.buffer.Buffer;
 import org.junit.jupiter.api.Test;
 
@@ -35,6 +37,30 @@ class RecordCodecTest {
       assertThat(stored("[\"" + pad + "\\u0041\"]")).as("an escape at %d", at).isEqualTo("[\"" + pad + "A\"]");
       assertThat(stored("[\"" + pad + "é\",\t3]")).as("non-ASCII at %d", at).isEqualTo("[\"" + pad + "é\",3]");
     }
+  }
+
+  @Test
+  void aStoredJsonValueIsAnsweredAsJsonOnlyWhenItIsOneJsonValueInValidUtf8() {
+    for (int at = 0; at < 24; at++) {
+      String pad = "x".repeat(at);
+      assertThat(rendered(("[\"" + pad + "é\"]").getBytes(StandardCharsets.UTF_8)))
+          .as("valid UTF-8 at %d", at).contains("\"value\":[\"" + pad + "é\"],\"valueEncoding\":\"json\"");
+      // A surrogate encoded as UTF-8 (ED A0 80): well formed to a byte-pattern check, not UTF-8.
+      byte[] invalid = ("[\"" + pad + "???\"]").getBytes(StandardCharsets.US_ASCII);
+      invalid[2 + at] = (byte) 0xED;
+      invalid[3 + at] = (byte) 0xA0;
+      invalid[4 + at] = (byte) 0x80;
+      assertThat(rendered(invalid)).as("invalid UTF-8 at %d", at).contains("\"valueEncoding\":\"base64\"");
+      assertThat(rendered(("[\"" + pad + "\"").getBytes(StandardCharsets.US_ASCII)))
+          .as("not JSON, %d", at).contains("\"valueEncoding\":\"base64\"");
+      assertThat(rendered(("[\"" + pad + "\"] 1").getBytes(StandardCharsets.US_ASCII)))
+          .as("two JSON values, %d", at).contains("\"valueEncoding\":\"base64\"");
+    }
+  }
+
+  private static String rendered(byte[] storedJson) {
+    LogRecord r = new LogRecord(null, storedJson, "application/json", List.of(), null, 0, 0);
+    return RecordCodec.readResponse(0, new ReadResult(List.of(r), 1, 1, 0)).toString(StandardCharsets.UTF_8);
   }
 
   private static String stored(String value) {

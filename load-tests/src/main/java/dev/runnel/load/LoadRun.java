@@ -207,40 +207,29 @@ public final class LoadRun {
   }
 
   private void produce(int producer, Pacer pacer, ValueCodec codec, Verifier verifier) {
-    Thread self = Thread.currentThread();
-    KeyChooser keys = new KeyChooser(w.keyDistribution, w.keys, w.zipfExponent, (long) run * 31 + producer);
-    long seq = 0;
     try (ProducerClient client = driver.producer(w.topic)) {
+      Producer p = new Producer(producer, pacer, codec, verifier, client);
       while (true) {
         long now = System.nanoTime();
-        long intended;
         long wake;
         synchronized (pacer) {
           if (pacer.doneSending(now)) {
             break;
           }
-          intended = pacer.poll(now);
-          wake = pacer.wakeAt();
         }
-        if (intended == Pacer.NONE) {
-          // Sleep until the next intended time or a completion (which unparks); never longer than 100 ms.
-          long nanos = wake == Long.MAX_VALUE ? TimeUnit.MILLISECONDS.toNanos(100) : Math.min(wake - now,
-              TimeUnit.MILLISECONDS.toNanos(100));
-          if (nanos > 0) {
-            LockSupport.parkNanos(nanos);
-          }
+        if (p.sendOne(now)) {
           continue;
         }
-        List<OutgoingRecord> records = new ArrayList<>(w.batch);
-        long first = seq;
-        for (int j = 0; j < w.batch; j++) {
-          int key = keys.next();
-          verifier.sent(producer, seq, key);
-          records.add(new OutgoingRecord(KeyChooser.keyName(key), codec.encode(new Identity(run, producer, key, seq,
-              intended)), w.headers));
-          seq++;
+        synchronized (pacer) {
+          wake = pacer.wakeAt();
         }
-        send(client, records, producer, first, intended, pacer, verifier, self);
+        // Sleep until the next intended time or a completion (which unparks in the open loop; in the closed loop
+        // completions send the next request themselves); never longer than 100 ms.
+        long nanos = wake == Long.MAX_VALUE ? TimeUnit.MILLISECONDS.toNanos(100) : Math.min(wake - now,
+            TimeUnit.MILLISECONDS.toNanos(100));
+        if (nanos > 0) {
+          LockSupport.parkNanos(nanos);
+        }
       }
       // Let what is in flight complete, bounded by the drain timeout.
       long deadline = System.nanoTime() + w.drainTimeoutValue().toNanos();
@@ -262,37 +251,91 @@ public final class LoadRun {
     }
   }
 
-  private void send(ProducerClient client, List<OutgoingRecord> records, int producer, long first, long intended,
-                    Pacer pacer, Verifier verifier, Thread self) {
-    java.util.concurrent.CompletionStage<List<Ack>> sent;
-    try {
-      sent = client.send(records);
-    } catch (RuntimeException e) {
-      sent = java.util.concurrent.CompletableFuture.failedFuture(e);
+  /**
+   * One producer's sends. Its thread sends what the pacer allows; in the closed loop each acknowledged request sends
+   * the next one from its completion, on the client's own thread, so a request costs no hand-over between threads
+   * (which on two cores cost the client as much as the request itself). The pacer's lock guards the sequence too.
+   */
+  private final class Producer {
+    final int producer;
+    final Pacer pacer;
+    final ValueCodec codec;
+    final Verifier verifier;
+    final ProducerClient client;
+    final Thread thread = Thread.currentThread();
+    final KeyChooser keys;
+    long seq;
+
+    Producer(int producer, Pacer pacer, ValueCodec codec, Verifier verifier, ProducerClient client) {
+      this.producer = producer;
+      this.pacer = pacer;
+      this.codec = codec;
+      this.verifier = verifier;
+      this.client = client;
+      this.keys = new KeyChooser(w.keyDistribution, w.keys, w.zipfExponent, (long) run * 31 + producer);
     }
-    sent.whenComplete((acks, err) -> {
-      long done = System.nanoTime();
-      if (err == null && acks != null && acks.size() == records.size()) {
-        for (int j = 0; j < acks.size(); j++) {
-          verifier.acked(producer, first + j, acks.get(j).partition(), acks.get(j).offset());
-        }
-        long micros = Math.max(0, (done - intended) / 1000);
-        ackedTotal.addAndGet(records.size());
-        intervalAck.recordValueWithCount(micros, records.size());
-        if (intended >= measureStart && intended < end) {
-          produceAck.recordValueWithCount(micros, records.size());
-          ackedInWindow.addAndGet(records.size());
-        }
-      } else {
-        errors.incrementAndGet();
-        firstError.compareAndSet(null, err != null ? rootMessage(err)
-            : "the answer held " + (acks == null ? "no" : acks.size()) + " acks for " + records.size() + " records");
-      }
+
+    /** Sends one request if the pacer has one due and a slot free. */
+    boolean sendOne(long now) {
+      List<OutgoingRecord> records = new ArrayList<>(w.batch);
+      long first;
+      long intended;
       synchronized (pacer) {
-        pacer.completed();
+        if (pacer.doneSending(now)) {
+          return false;
+        }
+        intended = pacer.poll(now);
+        if (intended == Pacer.NONE) {
+          return false;
+        }
+        first = seq;
+        for (int j = 0; j < w.batch; j++) {
+          int key = keys.next();
+          verifier.sent(producer, seq, key);
+          records.add(new OutgoingRecord(KeyChooser.keyName(key), codec.encode(new Identity(run, producer, key, seq,
+              intended)), w.headers));
+          seq++;
+        }
       }
-      LockSupport.unpark(self);
-    });
+      send(records, first, intended);
+      return true;
+    }
+
+    private void send(List<OutgoingRecord> records, long first, long intended) {
+      java.util.concurrent.CompletionStage<List<Ack>> sent;
+      try {
+        sent = client.send(records);
+      } catch (RuntimeException e) {
+        sent = java.util.concurrent.CompletableFuture.failedFuture(e);
+      }
+      sent.whenComplete((acks, err) -> {
+        long done = System.nanoTime();
+        boolean ok = err == null && acks != null && acks.size() == records.size();
+        if (ok) {
+          for (int j = 0; j < acks.size(); j++) {
+            verifier.acked(producer, first + j, acks.get(j).partition(), acks.get(j).offset());
+          }
+          long micros = Math.max(0, (done - intended) / 1000);
+          ackedTotal.addAndGet(records.size());
+          intervalAck.recordValueWithCount(micros, records.size());
+          if (intended >= measureStart && intended < end) {
+            produceAck.recordValueWithCount(micros, records.size());
+            ackedInWindow.addAndGet(records.size());
+          }
+        } else {
+          errors.incrementAndGet();
+          firstError.compareAndSet(null, err != null ? rootMessage(err)
+              : "the answer held " + (acks == null ? "no" : acks.size()) + " acks for " + records.size() + " records");
+        }
+        synchronized (pacer) {
+          pacer.completed();
+        }
+        // A failure hands back to the thread, so a node that fails every request at once cannot recurse here.
+        if (!(ok && w.rate == null && sendOne(done))) {
+          LockSupport.unpark(thread);
+        }
+      });
+    }
   }
 
   private void progress(long now, long lastAt, long lastAcked, long lastConsumed, Verifier verifier) {

@@ -119,7 +119,7 @@ public final class LoadRun {
     ValueCodec codec = new ValueCodec(w.valueKind, w.size);
     List<Thread> threads = new ArrayList<>();
     for (int i = 0; i < w.producers; i++) {
-      Pacer pacer = new Pacer(i, w.producers, w.rate, w.batch, w.maxInFlight, t0, end);
+      Pacer pacer = new Pacer(i, w.producers, w.rate, w.batch, w.maxInFlight, t0, measureStart, end);
       pacers.add(pacer);
       int producer = i;
       Thread t = new Thread(() -> produce(producer, pacer, codec, verifier), "load-producer-" + i);

@@ -7,7 +7,10 @@ package dev.runnel.load;
  * every {@code batch·P/R} seconds; producer i's k-th request is due at {@code t0 + (i + k·P)·batch/R}, so the
  * producers interleave evenly. A request's latency runs from that intended time, never from when it could go out:
  * when {@code maxInFlight} requests are already outstanding at its intended time it counts as late and waits for a
- * slot, and the wait is part of its latency (coordinated omission cannot hide a stall).
+ * slot, and the wait is part of its latency (coordinated omission cannot hide a stall). Only in the warm-up (intended
+ * before {@code measureStart}) is a request that finds no slot at its intended time skipped instead: the warm-up is
+ * for the JIT of both sides, and a backlog a cold client builds there would otherwise be drained inside the measured
+ * window and counted as the system's latency. Skipped requests are never sent and count as neither late nor sent.
  *
  * <p>Closed loop ({@code rate} absent): up to {@code maxInFlight} requests outstanding, each timed from when it is
  * sent. Not thread-safe on its own: the producer loop calls it under its lock.
@@ -23,25 +26,30 @@ public final class Pacer {
   private final int batch;
   private final int maxInFlight;
   private final long t0;
+  private final long measureStart;
   private final long end;
 
   private long nextDue;   // first request whose intended time has not been reached yet
   private long nextSend;  // first request not sent yet (nextSend <= nextDue)
   private int inFlight;
   private long lateRecords;
+  private long skippedRecords;
 
   /**
    * @param rate records per second over all producers, or null for a closed loop
    * @param t0 the run's start (nanos on the same clock as {@link #poll})
+   * @param measureStart the warm-up's end
    * @param end no request intended at or after it is sent
    */
-  public Pacer(int producer, int producers, Double rate, int batch, int maxInFlight, long t0, long end) {
+  public Pacer(int producer, int producers, Double rate, int batch, int maxInFlight, long t0, long measureStart,
+               long end) {
     this.producer = producer;
     this.producers = producers;
     this.rate = rate;
     this.batch = batch;
     this.maxInFlight = maxInFlight;
     this.t0 = t0;
+    this.measureStart = measureStart;
     this.end = end;
   }
 
@@ -64,7 +72,14 @@ public final class Pacer {
     }
     while (intended(nextDue) <= now && intended(nextDue) < end) {
       if (inFlight + (nextDue - nextSend) >= maxInFlight) {
-        lateRecords += batch;  // no slot at its intended time
+        if (intended(nextDue) < measureStart) {
+          // In the warm-up: the oldest waiting request (or, with none waiting, this one) is not sent, so the
+          // number waiting never grows and no backlog reaches the measured window.
+          skippedRecords += batch;
+          nextSend++;
+        } else {
+          lateRecords += batch;  // no slot at its intended time
+        }
       }
       nextDue++;
     }
@@ -112,6 +127,11 @@ public final class Pacer {
   /** Records whose request found every slot taken at its intended time. */
   public long lateRecords() {
     return lateRecords;
+  }
+
+  /** Records of warm-up requests that found no slot at their intended time, and were not sent. */
+  public long skippedRecords() {
+    return skippedRecords;
   }
 
   /** Requests due but not sent yet (the producer's backlog). */

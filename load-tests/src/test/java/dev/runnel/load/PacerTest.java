@@ -21,7 +21,7 @@ class PacerTest {
     // 1,000 records/s over 4 producers: each sends every 4 ms, producer i offset by i ms.
     List<Long> all = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
-      Pacer p = new Pacer(i, 4, 1000.0, 1, 100, 0, S);
+      Pacer p = new Pacer(i, 4, 1000.0, 1, 100, 0, 0, S);
       assertThat(p.intended(0)).isEqualTo(i * MS);
       assertThat(p.intended(1)).isEqualTo(i * MS + 4 * MS);
       assertThat(p.intended(249)).isEqualTo(i * MS + 996 * MS);
@@ -39,14 +39,14 @@ class PacerTest {
   @Test
   void aBatchIsOneRequestPerBatchOfRecords() {
     // 1,000 records/s in batches of 10 over 2 producers: 100 requests/s, each producer every 20 ms.
-    Pacer p = new Pacer(1, 2, 1000.0, 10, 100, 0, S);
+    Pacer p = new Pacer(1, 2, 1000.0, 10, 100, 0, 0, S);
     assertThat(p.intended(0)).isEqualTo(10 * MS);
     assertThat(p.intended(1)).isEqualTo(30 * MS);
   }
 
   @Test
   void sendsComeDueAtTheirIntendedTimesAndNoneAtOrAfterTheEnd() {
-    Pacer p = new Pacer(0, 1, 100.0, 1, 10, 5 * MS, 5 * MS + 50 * MS);  // every 10 ms, 5 sends
+    Pacer p = new Pacer(0, 1, 100.0, 1, 10, 5 * MS, 5 * MS, 5 * MS + 50 * MS);  // every 10 ms, 5 sends
     assertThat(p.poll(4 * MS)).isEqualTo(Pacer.NONE);
     assertThat(p.wakeAt()).isEqualTo(5 * MS);
     assertThat(p.poll(5 * MS)).isEqualTo(5 * MS);
@@ -66,7 +66,7 @@ class PacerTest {
 
   @Test
   void sendsDueWhileEveryInFlightSlotIsTakenAreLateAndKeepTheirIntendedTime() {
-    Pacer p = new Pacer(0, 1, 1000.0, 1, 2, 0, S);  // every 1 ms, 2 in flight at most
+    Pacer p = new Pacer(0, 1, 1000.0, 1, 2, 0, 0, S);  // every 1 ms, 2 in flight at most
     assertThat(p.poll(0)).isEqualTo(0);
     assertThat(p.poll(MS)).isEqualTo(MS);
     // Both slots taken: the sends due at 2, 3 and 4 ms find no slot.
@@ -90,7 +90,7 @@ class PacerTest {
 
   @Test
   void lateCountsRecordsOfABatch() {
-    Pacer p = new Pacer(0, 1, 1000.0, 5, 1, 0, S);  // a request of 5 every 5 ms, 1 in flight
+    Pacer p = new Pacer(0, 1, 1000.0, 5, 1, 0, 0, S);  // a request of 5 every 5 ms, 1 in flight
     assertThat(p.poll(0)).isEqualTo(0);
     assertThat(p.poll(5 * MS)).isEqualTo(Pacer.NONE);
     assertThat(p.lateRecords()).isEqualTo(5);
@@ -103,7 +103,7 @@ class PacerTest {
    */
   @Test
   void aStallShowsInTheLatencyOfEverySendItDelayed() {
-    Pacer p = new Pacer(0, 1, 1000.0, 1, 1, 0, S);
+    Pacer p = new Pacer(0, 1, 1000.0, 1, 1, 0, 0, S);
     Histogram corrected = new Histogram(3);
     Histogram naive = new Histogram(3);
     long now = 0;
@@ -139,7 +139,7 @@ class PacerTest {
 
   @Test
   void closedLoopSendsWheneverASlotIsFreeTimedFromTheSend() {
-    Pacer p = new Pacer(0, 1, null, 1, 2, 0, 10 * MS);
+    Pacer p = new Pacer(0, 1, null, 1, 2, 0, 0, 10 * MS);
     assertThat(p.poll(3)).isEqualTo(3);
     assertThat(p.poll(4)).isEqualTo(4);
     assertThat(p.poll(5)).isEqualTo(Pacer.NONE);
@@ -147,5 +147,37 @@ class PacerTest {
     assertThat(p.poll(7)).isEqualTo(7);
     assertThat(p.lateRecords()).isZero();
     assertThat(p.poll(10 * MS)).as("past the end").isEqualTo(Pacer.NONE);
+  }
+
+  @Test
+  void inTheWarmUpARequestWithNoSlotIsSkippedSoNoBacklogReachesTheMeasuredWindow() {
+    // Every 1 ms, 1 in flight, a warm-up of 10 ms; the first request stays unanswered until 25 ms.
+    Pacer p = new Pacer(0, 1, 1000.0, 1, 1, 0, 10 * MS, S);
+    assertThat(p.poll(0)).isEqualTo(0);
+    assertThat(p.poll(9 * MS)).as("no slot: the warm-up's requests 1-9 are skipped").isEqualTo(Pacer.NONE);
+    assertThat(p.skippedRecords()).isEqualTo(9);
+    assertThat(p.backlog()).isZero();
+    assertThat(p.lateRecords()).isZero();
+    // From 10 ms the measured requests wait for the slot, late, and go out in order with their intended times.
+    assertThat(p.poll(24 * MS)).isEqualTo(Pacer.NONE);
+    assertThat(p.backlog()).isEqualTo(15);
+    assertThat(p.lateRecords()).isEqualTo(15);
+    p.completed();
+    assertThat(p.poll(25 * MS)).as("the first measured request, not a warm-up one").isEqualTo(10 * MS);
+    assertThat(p.skippedRecords()).isEqualTo(9);
+  }
+
+  @Test
+  void inTheWarmUpTheOldestWaitingRequestGivesWayToTheNewOne() {
+    // A request of 1 every 1 ms with 3 slots (in flight plus waiting): at 2 ms three are due at once and all wait;
+    // one goes out. At 5 ms three more come due with one in flight and two waiting: each finds no slot, so the
+    // oldest waiting one gives way each time (1, 2, 3), and the oldest left (4) goes out.
+    Pacer p = new Pacer(0, 1, 1000.0, 1, 3, 0, 100 * MS, S);
+    assertThat(p.poll(2 * MS)).isEqualTo(0);
+    assertThat(p.backlog()).isEqualTo(2);
+    assertThat(p.poll(5 * MS)).isEqualTo(4 * MS);
+    assertThat(p.skippedRecords()).isEqualTo(3);
+    assertThat(p.backlog()).as("5 waits").isEqualTo(1);
+    assertThat(p.lateRecords()).isZero();
   }
 }

@@ -12,7 +12,7 @@ import java.io.UncheckedIOException;
 /**
  * JSON written straight into a {@link Buffer} by Jackson's streaming generator: compact UTF-8, no tree of the
  * answer built, and stored JSON values copied in as they are ({@link #rawValue}), not parsed and serialised again.
- * One instance writes one document (or, for {@link #compact}, a run of root values with no separator).
+ * One instance writes one document.
  */
 final class JsonOutput {
 
@@ -27,7 +27,7 @@ final class JsonOutput {
       .build();
 
   final JsonGenerator g;
-  private Buffer buffer;
+  private final Buffer buffer;
 
   JsonOutput(int sizeHint) {
     buffer = Buffer.buffer(Math.max(64, sizeHint));
@@ -52,20 +52,12 @@ final class JsonOutput {
   /** One answer rendered. */
   static Buffer render(int sizeHint, Body body) {
     JsonOutput out = new JsonOutput(sizeHint);
-    try {
+    try (JsonGenerator g = out.g) {  // closing gives the generator's buffers back to Jackson's pool for the next one
       body.write(out);
-      return out.take();
     } catch (IOException e) {
       throw new UncheckedIOException(e);  // a Buffer does not fail to grow; the generator's signature says it may
     }
-  }
-
-  /** What was written since the last take, and a fresh buffer for what comes next. */
-  Buffer take() throws IOException {
-    g.flush();
-    Buffer out = buffer;
-    buffer = Buffer.buffer(64);
-    return out;
+    return out.buffer;
   }
 
   /**

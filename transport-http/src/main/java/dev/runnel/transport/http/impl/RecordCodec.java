@@ -193,13 +193,21 @@ final class RecordCodec {
    */
   private static final class Compactor implements AutoCloseable {
     private final byte[] body;
-    private final ByteArrayBuilder values = new ByteArrayBuilder();
-    private final JsonGenerator generator;
+    private ByteArrayBuilder values;
+    /** Made when a value first needs it: most bodies need none. */
+    private JsonGenerator generator;
 
-    Compactor(byte[] body) throws IOException {
+    Compactor(byte[] body) {
       this.body = body;
-      this.generator = StrictJson.FACTORY.createGenerator(values);
-      generator.setRootValueSeparator(null);
+    }
+
+    private JsonGenerator generator() throws IOException {
+      if (generator == null) {
+        values = new ByteArrayBuilder();
+        generator = StrictJson.FACTORY.createGenerator(values);
+        generator.setRootValueSeparator(null);
+      }
+      return generator;
     }
 
     /** The value at the parser's current token, which is left at its last token. */
@@ -215,13 +223,13 @@ final class RecordCodec {
       }
       try (JsonParser again = StrictJson.FACTORY.createParser(body, start, end - start)) {
         again.nextToken();
-        StrictJson.copy(again, generator, what);
+        StrictJson.copy(again, generator(), what);
       }
       return written();
     }
 
     byte[] string(String s) throws IOException {
-      generator.writeString(s);
+      generator().writeString(s);
       return written();
     }
 
@@ -281,7 +289,9 @@ final class RecordCodec {
 
     @Override
     public void close() throws IOException {
-      generator.close();
+      if (generator != null) {
+        generator.close();  // gives its buffers back to Jackson's pool
+      }
     }
   }
 

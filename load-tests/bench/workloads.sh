@@ -4,7 +4,8 @@
 #
 #   mvn -B -ntp -q -DskipTests package && load-tests/bench/workloads.sh [NAME ...]
 #
-# NAME: produce-batch produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout (default: all, in that order).
+# NAME: produce-batch produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout w4-catchup (default: all, in that
+# order).
 # SYSTEMS (default "runnel kafka kafka-fsync") picks what runs, e.g. SYSTEMS=runnel before and after a change.
 # DURATION (default 20s) and WARMUP (default 15s: each run is a new client JVM, and 5 s left W1 measuring the JIT)
 # set each run's length. Results (JSON and Markdown per workload) go to load-tests/target/bench/<time>/. Everything
@@ -62,7 +63,7 @@ run() {
     --result "$OUT/$name.json" "$@" | tee "$OUT/$name.md"
 }
 SELECTED="$*"
-[ -n "$SELECTED" ] || SELECTED="produce-batch produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout"
+[ -n "$SELECTED" ] || SELECTED="produce-batch produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout w4-catchup"
 
 for w in $SELECTED; do
   case $w in
@@ -76,16 +77,20 @@ for w in $SELECTED; do
     w2) run $w "$ALL" --size 1024 --partitions 8 --producers 4 --consumers 4 --batch 100 --max-in-flight 4 ;;
     # W1: latency at a fixed 5,000 records/s, 1 KB, 16 partitions.
     w1-5000) run $w "$ALL" --size 1024 --partitions 16 --producers 4 --consumers 4 --rate 5000 ;;
-    # W1 at 70% of each system's own W2 produce rate (run w2 first).
+    # W1 at 70% of each system's own W2 produce rate (run w2 first), in W2's batches of 100.
     w1-70)
       for t in $ALL; do
         rate=$(jq -r --arg t "$t" '[.targets[] | select(.target == $t) | .throughput.produce] | first' "$OUT/w2.json")
         rate=$(python3 -c "print(max(100, int(float('$rate') * 0.7)))")
         run "$w-$(echo "$t" | tr -c 'a-z0-9' '-')" "$t" --size 1024 --partitions 16 --producers 4 --consumers 4 \
-          --batch 10 --rate "$rate"
+          --batch 100 --rate "$rate"
       done ;;
     # W4: fan-out to 3 groups of 2 consumers.
     w4-fanout) run $w "$ALL" --size 1024 --partitions 8 --producers 4 --consumers 2 --groups 3 --batch 100 --max-in-flight 4 ;;
+    # W4 catch-up: a 1 GB backlog (1,050,000 records of 1 KB, sent at up to 100,000/s), then one group of 4
+    # consumers joins from the earliest offset; its consume rate is the backlog over the time to read all of it.
+    w4-catchup) DURATION=10500ms WARMUP=0s run $w "$ALL" --size 1024 --partitions 8 --producers 4 --consumers 4 \
+      --batch 100 --rate 100000 --max-in-flight 16 --catch-up --drain-timeout 30s ;;
     *) echo "unknown workload $w" >&2; exit 2 ;;
   esac
 done

@@ -86,31 +86,8 @@ public final class LoadRun {
         w.producers, groups.size(), w.consumers, run);
 
     List<ConsumerClient> consumers = new ArrayList<>();
-    try {
-      for (String group : groups) {
-        for (int c = 0; c < w.consumers; c++) {
-          ConsumerClient consumer = driver.consumer(w.topic, group, w.mode, (key, value, partition, offset, at) -> {
-            Identity id = ValueCodec.decode(value);
-            if (id == null || id.run() != run || id.producer() < 0 || id.producer() >= w.producers) {
-              verifier.received(group, value, partition, offset);  // counted as foreign
-              return;
-            }
-            verifier.received(group, id.producer(), id.sequence(), partition, offset);
-            consumedTotal.incrementAndGet();
-            if (at >= measureStart && at < end) {
-              consumedInWindow.incrementAndGet();
-            }
-            if (id.intendedNanos() >= measureStart && id.intendedNanos() < end) {
-              endToEnd.recordValue(Math.max(0, (at - id.intendedNanos()) / 1000));
-            }
-          });
-          consumers.add(consumer);
-          consumer.start();
-        }
-      }
-    } catch (RuntimeException e) {
-      consumers.forEach(ConsumerClient::close);
-      throw new ConnectionFailure("cannot start the consumers on " + target + ": " + rootMessage(e));
+    if (!w.catchUp) {
+      startConsumers(groups, verifier, consumers);
     }
 
     long t0 = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20);
@@ -144,6 +121,10 @@ public final class LoadRun {
       }
     }
 
+    long catchUpStart = System.nanoTime();
+    if (w.catchUp) {
+      startConsumers(groups, verifier, consumers);
+    }
     // Drain: until every group has every acknowledged record, or nothing arrived for drainTimeout.
     long idle = w.drainTimeoutValue().toNanos();
     long seen = consumedTotal.get();
@@ -163,8 +144,9 @@ public final class LoadRun {
         lastAt = now;
         nextProgress = now + interval;
       }
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(w.catchUp ? 5 : 100));
     }
+    long catchUpEnd = System.nanoTime();
     // All leave together: each may be in a long poll.
     List<java.util.concurrent.CompletableFuture<Void>> leaving = new ArrayList<>();
     for (ConsumerClient c : consumers) {
@@ -184,7 +166,8 @@ public final class LoadRun {
     }
     double seconds = w.durationValue().toNanos() / 1e9;
     double produceRate = ackedInWindow.get() / seconds;
-    double consumeRate = consumedInWindow.get() / seconds;
+    double consumeRate = w.catchUp ? consumedTotal.get() / Math.max(1e-9, (catchUpEnd - catchUpStart) / 1e9)
+        : consumedInWindow.get() / seconds;
     long late = pacers.stream().mapToLong(p -> {
       synchronized (p) {
         return p.lateRecords();
@@ -204,6 +187,35 @@ public final class LoadRun {
     return new TargetResult(target, round, o.produced(), o.acked(), o.unacknowledged(), o.consumed(), o.lost(),
         o.reordered(), o.duplicates(), late, errors.get(), produceRate, consumeRate, produceRate * w.size / 1e6,
         consumeRate * w.size / 1e6, LatencySummary.of(produceAck), LatencySummary.of(endToEnd), problems);
+  }
+
+  private void startConsumers(List<String> groups, Verifier verifier, List<ConsumerClient> consumers) {
+    try {
+      for (String group : groups) {
+        for (int c = 0; c < w.consumers; c++) {
+          ConsumerClient consumer = driver.consumer(w.topic, group, w.mode, (key, value, partition, offset, at) -> {
+            Identity id = ValueCodec.decode(value);
+            if (id == null || id.run() != run || id.producer() < 0 || id.producer() >= w.producers) {
+              verifier.received(group, value, partition, offset);  // counted as foreign
+              return;
+            }
+            verifier.received(group, id.producer(), id.sequence(), partition, offset);
+            consumedTotal.incrementAndGet();
+            if (at >= measureStart && at < end) {
+              consumedInWindow.incrementAndGet();
+            }
+            if (id.intendedNanos() >= measureStart && id.intendedNanos() < end) {
+              endToEnd.recordValue(Math.max(0, (at - id.intendedNanos()) / 1000));
+            }
+          });
+          consumers.add(consumer);
+          consumer.start();
+        }
+      }
+    } catch (RuntimeException e) {
+      consumers.forEach(ConsumerClient::close);
+      throw new ConnectionFailure("cannot start the consumers on " + target + ": " + rootMessage(e));
+    }
   }
 
   private void produce(int producer, Pacer pacer, ValueCodec codec, Verifier verifier) {

@@ -104,6 +104,11 @@ public final class RunCommand implements Callable<Integer> {
           + " what is missing counts as lost (default 10s).")
   String drainTimeout;
 
+  @Option(names = "--catch-up",
+      description = "Consumers join only after the producers stop, from the earliest offset; the consume rate is the"
+          + " backlog drained per second, until every group has every record (a catch-up read).")
+  Boolean catchUp;
+
   private final PrintStream out;
   private final DriverFactory drivers;
   private final boolean quiet;
@@ -132,12 +137,16 @@ public final class RunCommand implements Callable<Integer> {
     if (topic != null) w.topic = topic;
     if (apiKey != null) w.apiKey = apiKey;
     if (drainTimeout != null) w.drainTimeout = drainTimeout;
+    if (catchUp != null) w.catchUp = catchUp;
     if (mode != null) {
       try {
         w.mode = GroupMode.valueOf(mode.toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {
         throw new UsageException("--mode must be partitioned or shared (got " + mode + ")");
       }
+    }
+    if (w.catchUp) {
+      w.startFrom = Workload.StartFrom.EARLIEST;  // the groups exist only after the records
     }
     w.check();
     return w;

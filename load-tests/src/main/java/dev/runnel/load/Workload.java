@@ -48,6 +48,11 @@ public class Workload {
   public ValueCodec.Kind valueKind = ValueCodec.Kind.JSON;
   /** Where a new group starts: {@code latest} (the default; consumers join before the first send) or earliest. */
   public StartFrom startFrom = StartFrom.LATEST;
+  /**
+   * Catch-up read: the consumers join only after the producers stop, from the earliest offset, and the consume rate
+   * is the backlog the groups drained per second (from their start until every group has every record).
+   */
+  public boolean catchUp;
   /** Group names are {@code <groupPrefix>-<i>}; absent: {@code runnel-load-<run id>}, a fresh group per run. */
   public String groupPrefix;
   /** After the producers stop, how long consumers may go without receiving anything before the run ends. */

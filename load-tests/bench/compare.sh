@@ -41,7 +41,7 @@ for port in 18781 18782; do
   for _ in $(seq 1 120); do curl -sf http://127.0.0.1:$port/health/ready >/dev/null 2>&1 && break; sleep 1; done
   curl -sf http://127.0.0.1:$port/health/ready >/dev/null
 done
-CI=true java -Xmx2g -jar load-tests/target/runnel-load.jar run --target http://127.0.0.1:18781 \
+CI=true java -Xmx8g -jar load-tests/target/runnel-load.jar run --target http://127.0.0.1:18781 \
   --target http://127.0.0.1:18782 --rounds "$ROUNDS" --topic compare --duration "$DURATION" --warmup "$WARMUP" \
   --result "$OUT/result.json" "$@" | tee "$OUT/result.md"
 echo "A = $A_JAR, B = $B_JAR; results in $OUT"

@@ -120,23 +120,11 @@ final class RecordCodec {
 
   /** The field's value when it is a string, a number, true, false or null, else a description of it. */
   private static Object scalar(JsonParser parser, JsonToken token) throws IOException {
-    switch (token) {
-      case VALUE_STRING:
-        return parser.getText();
-      case VALUE_NUMBER_INT:
-        return parser.getNumberValue();
-      case VALUE_NUMBER_FLOAT:
-        return parser.getDecimalValue();
-      case VALUE_TRUE:
-        return Boolean.TRUE;
-      case VALUE_FALSE:
-        return Boolean.FALSE;
-      case VALUE_NULL:
-        return null;
-      default:
-        parser.skipChildren();
-        return token == JsonToken.START_OBJECT ? AN_OBJECT : AN_ARRAY;
+    if (token.isStructStart()) {
+      parser.skipChildren();
+      return token == JsonToken.START_OBJECT ? AN_OBJECT : AN_ARRAY;
     }
+    return StrictJson.scalar(parser, token);
   }
 
   /** Stand-ins for a field whose value is an object or an array, where a scalar was expected. */

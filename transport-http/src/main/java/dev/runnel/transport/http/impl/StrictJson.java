@@ -228,21 +228,22 @@ final class StrictJson {
         }
         return array;
       }
-      case VALUE_STRING:
-        return parser.getText();
-      case VALUE_NUMBER_INT:
-        return parser.getNumberValue();
-      case VALUE_NUMBER_FLOAT:
-        return parser.getDecimalValue();
-      case VALUE_TRUE:
-        return Boolean.TRUE;
-      case VALUE_FALSE:
-        return Boolean.FALSE;
-      case VALUE_NULL:
-        return null;
       default:
-        throw malformed("unexpected " + token + " at " + where(parser.currentLocation()));
+        return scalar(parser, token);
     }
+  }
+
+  /** A string, number, true, false or null token's value, numbers exact; any other token is MALFORMED_JSON. */
+  static Object scalar(JsonParser parser, JsonToken token) throws IOException {
+    return switch (token) {
+      case VALUE_STRING -> parser.getText();
+      case VALUE_NUMBER_INT -> parser.getNumberValue();
+      case VALUE_NUMBER_FLOAT -> parser.getDecimalValue();
+      case VALUE_TRUE -> Boolean.TRUE;
+      case VALUE_FALSE -> Boolean.FALSE;
+      case VALUE_NULL -> null;
+      default -> throw malformed("unexpected " + token + " at " + where(parser.currentLocation()));
+    };
   }
 
   static String where(JsonLocation location) {

@@ -105,20 +105,11 @@ public final class LoadRun {
     }
     threads.forEach(Thread::start);
 
-    long interval = w.progressIntervalValue().toNanos();
-    long nextProgress = System.nanoTime() + interval;
-    long lastAcked = 0, lastConsumed = 0, lastAt = System.nanoTime();
+    Progress progress = new Progress(w.progressIntervalValue().toNanos());
     while (threads.stream().anyMatch(Thread::isAlive)) {
       join(threads.get(0).isAlive() ? threads.get(0) : threads.stream().filter(Thread::isAlive).findFirst().orElse(null),
-          Math.max(1, TimeUnit.NANOSECONDS.toMillis(nextProgress - System.nanoTime())));
-      long now = System.nanoTime();
-      if (now >= nextProgress) {
-        progress(now, lastAt, lastAcked, lastConsumed, verifier);
-        lastAcked = ackedTotal.get();
-        lastConsumed = consumedTotal.get();
-        lastAt = now;
-        nextProgress = now + interval;
-      }
+          Math.max(1, TimeUnit.NANOSECONDS.toMillis(progress.next - System.nanoTime())));
+      progress.tick(System.nanoTime());
     }
 
     long catchUpStart = System.nanoTime();
@@ -137,13 +128,7 @@ public final class LoadRun {
       } else if (now - lastChange >= idle) {
         break;
       }
-      if (now >= nextProgress) {
-        progress(now, lastAt, lastAcked, lastConsumed, verifier);
-        lastAcked = ackedTotal.get();
-        lastConsumed = consumedTotal.get();
-        lastAt = now;
-        nextProgress = now + interval;
-      }
+      progress.tick(now);
       LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(w.catchUp ? 5 : 100));
     }
     long catchUpEnd = System.nanoTime();
@@ -350,7 +335,32 @@ public final class LoadRun {
     }
   }
 
-  private void progress(long now, long lastAt, long lastAcked, long lastConsumed, Verifier verifier) {
+  /** The progress line every interval, with the rates since the last one. */
+  private final class Progress {
+    final long interval;
+    long next;
+    long lastAt = System.nanoTime();
+    long lastAcked;
+    long lastConsumed;
+
+    Progress(long interval) {
+      this.interval = interval;
+      this.next = lastAt + interval;
+    }
+
+    void tick(long now) {
+      if (now < next) {
+        return;
+      }
+      print(now, lastAt, lastAcked, lastConsumed);
+      lastAcked = ackedTotal.get();
+      lastConsumed = consumedTotal.get();
+      lastAt = now;
+      next = now + interval;
+    }
+  }
+
+  private void print(long now, long lastAt, long lastAcked, long lastConsumed) {
     if (quiet) {
       return;
     }

@@ -46,8 +46,9 @@ final class HttpConsumer implements ConsumerClient {
   private volatile boolean started;
   private int node;
   private String memberId;
-  /** Completes when every ack call sent so far has been answered (or failed). */
-  private Future<Void> acksInFlight = Future.succeededFuture();
+  /** Ack calls sent and not answered yet; leave waits for them (all on {@link #context}). */
+  private int acksInFlight;
+  private boolean leaveWhenAcked;
 
   HttpConsumer(HttpDriver driver, String topic, String group, GroupMode mode, RecordSink sink, int node) {
     this.driver = driver;
@@ -156,15 +157,17 @@ final class HttpConsumer implements ConsumerClient {
       LOG.warn("fetch of {}: an answer that is not the fetch's shape: {}", group, e.getMessage());
     }
     if (!tokens.isEmpty()) {
-      Future<Void> acked = driver.call(driver.consumerClient(), uri(), HttpMethod.POST,
-          "/groups/" + HttpDriver.encode(group) + "/acks", new JsonObject().put("ack", tokens).toBuffer())
-          .andThen(ar -> {
+      acksInFlight++;
+      driver.call(driver.consumerClient(), uri(), HttpMethod.POST, "/groups/" + HttpDriver.encode(group) + "/acks",
+          new JsonObject().put("ack", tokens).toBuffer()).onComplete(ar -> {
             if (ar.failed() || ar.result().status() != 200) {
               // The records come back when their leases end: duplicates, which the verifier counts.
               LOG.debug("acks of {} failed: {}", group, ar.failed() ? ar.cause().getMessage() : ar.result().status());
             }
-          }).transform(ar -> Future.succeededFuture());
-      acksInFlight = Future.all(acksInFlight, acked).transform(ar -> Future.succeededFuture());
+            if (--acksInFlight == 0 && leaveWhenAcked) {
+              leave();
+            }
+          });
     }
     fetch();
   }
@@ -174,9 +177,13 @@ final class HttpConsumer implements ConsumerClient {
       stopped.tryComplete();
       return;
     }
+    if (acksInFlight > 0) {
+      leaveWhenAcked = true;  // the last ack's answer leaves
+      return;
+    }
+    leaveWhenAcked = false;
     String path = "/groups/" + HttpDriver.encode(group) + "/members/" + HttpDriver.encode(memberId);
-    acksInFlight.onComplete(acked -> driver.call(driver.consumerClient(), uri(), HttpMethod.DELETE, path, null)
-        .onComplete(ar -> stopped.tryComplete()));
+    driver.call(driver.consumerClient(), uri(), HttpMethod.DELETE, path, null).onComplete(ar -> stopped.tryComplete());
   }
 
   private void retry(Runnable action) {

@@ -170,7 +170,10 @@ final class GroupApi {
 
   /** Deliveries: each its lease fields, then the record's fields as the read API renders them. */
   static Buffer deliveries(List<Delivery> deliveries) {
-    int sizeHint = 32 + RecordCodec.sizeHint(deliveries.stream().map(Delivery::record).toList()) + 200 * deliveries.size();
+    long sizeHint = 32;
+    for (Delivery d : deliveries) {
+      sizeHint += 200 + RecordCodec.sizeHint(d.record());
+    }
     return JsonOutput.render(sizeHint, out -> {
       JsonGenerator g = out.g;
       g.writeStartObject();

@@ -29,8 +29,9 @@ final class JsonOutput {
   final JsonGenerator g;
   private final Buffer buffer;
 
-  JsonOutput(int sizeHint) {
-    buffer = Buffer.buffer(Math.max(64, sizeHint));
+  /** @param sizeHint about the bytes it will hold; its first buffer is that large, within 64 B and 64 MiB */
+  JsonOutput(long sizeHint) {
+    buffer = Buffer.buffer((int) Math.max(64, Math.min(sizeHint, 64 << 20)));
     try {
       g = FACTORY.createGenerator(new OutputStream() {
         @Override
@@ -50,7 +51,7 @@ final class JsonOutput {
   }
 
   /** One answer rendered. */
-  static Buffer render(int sizeHint, Body body) {
+  static Buffer render(long sizeHint, Body body) {
     JsonOutput out = new JsonOutput(sizeHint);
     try (JsonGenerator g = out.g) {  // closing gives the generator's buffers back to Jackson's pool for the next one
       body.write(out);

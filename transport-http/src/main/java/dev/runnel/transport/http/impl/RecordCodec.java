@@ -25,6 +25,7 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Supplier;
 
 /**
  * Records in the HTTP API's JSON shapes (DESIGN.md section 7).
@@ -101,7 +102,7 @@ final class RecordCodec {
 
   /** One record's fields as the body has them, checked once the record's object is read (its fields in any order). */
   private static final class Fields {
-    final String at;
+    final int index;
     Object key;
     Object keyEncoding;
     Object valueEncoding;
@@ -114,7 +115,12 @@ final class RecordCodec {
     Object idempotencyKey;
 
     Fields(int index) {
-      this.at = "record " + index;
+      this.index = index;
+    }
+
+    /** Where an error message says the fault is (built only for one: this is the hot path). */
+    String at() {
+      return "record " + index;
     }
   }
 
@@ -145,7 +151,7 @@ final class RecordCodec {
       throws IOException {
     Fields f = new Fields(index);
     if (token != JsonToken.START_OBJECT) {
-      throw invalid(f.at + ": must be a JSON object");
+      throw invalid(f.at() + ": must be a JSON object");
     }
     while (parser.nextToken() == JsonToken.FIELD_NAME) {
       String field = parser.currentName();
@@ -163,10 +169,10 @@ final class RecordCodec {
           } else {
             f.value = token == JsonToken.START_OBJECT ? AN_OBJECT
                 : token == JsonToken.START_ARRAY ? AN_ARRAY : scalar(parser, token);
-            f.valueJson = compactor.value(parser, f.at + ": 'value'");
+            f.valueJson = compactor.value(parser, f);
           }
         }
-        case "headers" -> f.headers = headers(parser, token, f.at);
+        case "headers" -> f.headers = headers(parser, token, f);
         default -> parser.skipChildren();
       }
     }
@@ -198,10 +204,11 @@ final class RecordCodec {
       return generator;
     }
 
-    /** The value at the parser's current token, which is left at its last token. */
-    byte[] value(JsonParser parser, String what) throws IOException {
+    /** The value of record {@code f} at the parser's current token, which is left at its last token. */
+    byte[] value(JsonParser parser, Fields f) throws IOException {
       if (!parser.currentToken().isStructStart()) {
-        return StrictJson.utf8(parser.getText(), what);  // a number, true, false or null: its text is its JSON
+        // A number, true, false or null: its text (ASCII, checked by the parser) is its JSON.
+        return parser.getText().getBytes(StandardCharsets.US_ASCII);
       }
       int start = (int) parser.currentTokenLocation().getByteOffset();
       parser.skipChildren();
@@ -211,7 +218,7 @@ final class RecordCodec {
       }
       try (JsonParser again = StrictJson.FACTORY.createParser(body, start, end - start)) {
         again.nextToken();
-        StrictJson.copy(again, generator(), what);
+        StrictJson.copy(again, generator(), f.at() + ": 'value'");
       }
       return written();
     }
@@ -283,39 +290,39 @@ final class RecordCodec {
     }
   }
 
-  private static List<Header> headers(JsonParser parser, JsonToken token, String at) throws IOException {
+  private static List<Header> headers(JsonParser parser, JsonToken token, Fields f) throws IOException {
     if (token == JsonToken.VALUE_NULL) {
       return List.of();
     }
     if (token != JsonToken.START_OBJECT) {
-      throw invalid(at + ": 'headers' must be an object of strings");
+      throw invalid(f.at() + ": 'headers' must be an object of strings");
     }
     List<Header> headers = new ArrayList<>();
     while (parser.nextToken() == JsonToken.FIELD_NAME) {
       String name = parser.currentName();
       if (parser.nextToken() != JsonToken.VALUE_STRING) {
-        throw invalid(at + ": header '" + name + "' must be a string");
+        throw invalid(f.at() + ": header '" + name + "' must be a string");
       }
-      headers.add(new Header(name, StrictJson.utf8(parser.getText(), at + ": header '" + name + "'")));
+      headers.add(new Header(name, StrictJson.utf8(parser.getText(), () -> f.at() + ": header '" + name + "'")));
     }
     return headers;
   }
 
   private static ProduceRecord record(Fields f, Compactor compactor) throws IOException {
-    String at = f.at;
-    String keyEncoding = encoding(f.keyEncoding, "keyEncoding", "utf8", at, "utf8", "base64");
-    String valueEncoding = encoding(f.valueEncoding, "valueEncoding", "json", at, "json", "utf8", "base64");
+    String keyEncoding = encoding(f.keyEncoding, "keyEncoding", "utf8", f, "utf8", "base64");
+    String valueEncoding = encoding(f.valueEncoding, "valueEncoding", "json", f, "json", "utf8", "base64");
 
     byte[] key = null;
     if (f.key != null) {
       if (!(f.key instanceof String s)) {
-        throw invalid(at + ": 'key' must be a string or null");
+        throw invalid(f.at() + ": 'key' must be a string or null");
       }
-      key = keyEncoding.equals("base64") ? base64(s, at + ": 'key'") : StrictJson.utf8(s, at + ": 'key'");
+      key = keyEncoding.equals("base64") ? base64(s, () -> f.at() + ": 'key'")
+          : StrictJson.utf8(s, () -> f.at() + ": 'key'");
     }
 
     if (!f.hasValue) {
-      throw invalid(at + ": 'value' is missing");
+      throw invalid(f.at() + ": 'value' is missing");
     }
     byte[] value;
     String contentType;
@@ -325,17 +332,17 @@ final class RecordCodec {
           value = f.valueJson;
         } else {
           String s = (String) f.value;
-          StrictJson.utf8(s, at + ": 'value'");  // an unpaired surrogate is BAD_ENCODING here too
+          StrictJson.utf8(s, () -> f.at() + ": 'value'");  // an unpaired surrogate is BAD_ENCODING here too
           value = compactor.string(s);
         }
         contentType = JSON;
       }
       case "utf8" -> {
-        value = StrictJson.utf8(string(f, "utf8"), at + ": 'value'");
+        value = StrictJson.utf8(string(f, "utf8"), () -> f.at() + ": 'value'");
         contentType = TEXT;
       }
       default -> {
-        value = base64(string(f, "base64"), at + ": 'value'");
+        value = base64(string(f, "base64"), () -> f.at() + ": 'value'");
         contentType = BINARY;
       }
     }
@@ -343,13 +350,13 @@ final class RecordCodec {
     Integer partition = null;
     if (f.partition != null) {
       if (!(f.partition instanceof Integer i)) {
-        throw invalid(at + ": 'partition' must be an integer between 0 and 2147483647, not " + render(f.partition));
+        throw invalid(f.at() + ": 'partition' must be an integer between 0 and 2147483647, not " + render(f.partition));
       }
       partition = i;
     }
 
     if (f.idempotencyKey != null && !(f.idempotencyKey instanceof String)) {
-      throw invalid(at + ": 'idempotencyKey' must be a string");
+      throw invalid(f.at() + ": 'idempotencyKey' must be a string");
     }
     return new ProduceRecord(key, value, contentType, f.headers, partition, (String) f.idempotencyKey);
   }
@@ -357,12 +364,12 @@ final class RecordCodec {
   /** The value, which the encoding requires to be a JSON string. */
   private static String string(Fields f, String encoding) {
     if (f.valueJson != null) {
-      throw invalid(f.at + ": 'value' with valueEncoding " + encoding + " must be a string, not " + render(f.value));
+      throw invalid(f.at() + ": 'value' with valueEncoding " + encoding + " must be a string, not " + render(f.value));
     }
     return (String) f.value;
   }
 
-  private static String encoding(Object e, String field, String defaultValue, String at, String... allowed) {
+  private static String encoding(Object e, String field, String defaultValue, Fields f, String... allowed) {
     if (e == null) {
       return defaultValue;
     }
@@ -371,19 +378,19 @@ final class RecordCodec {
         return a;
       }
     }
-    throw invalid(at + ": '" + field + "' must be one of " + String.join(", ", allowed) + ", not " + render(e));
+    throw invalid(f.at() + ": '" + field + "' must be one of " + String.join(", ", allowed) + ", not " + render(e));
   }
 
   /** RFC 4648 base64 with padding; anything else (unpadded, URL alphabet, whitespace) is BAD_ENCODING. */
-  static byte[] base64(String s, String what) {
+  static byte[] base64(String s, Supplier<String> what) {
     if (s.length() % 4 != 0) {
-      throw new BrokerException(BrokerError.BAD_ENCODING, what + " is not padded RFC 4648 base64 (length "
+      throw new BrokerException(BrokerError.BAD_ENCODING, what.get() + " is not padded RFC 4648 base64 (length "
           + s.length() + " is not a multiple of 4)");
     }
     try {
       return Base64.getDecoder().decode(s);
     } catch (IllegalArgumentException e) {
-      throw new BrokerException(BrokerError.BAD_ENCODING, what + " is not RFC 4648 base64: " + e.getMessage());
+      throw new BrokerException(BrokerError.BAD_ENCODING, what.get() + " is not RFC 4648 base64: " + e.getMessage());
     }
   }
 
@@ -444,13 +451,18 @@ final class RecordCodec {
     });
   }
 
-  /** About the size of the records rendered: base64 grows a value by a third, and each record has its field names. */
-  static int sizeHint(List<LogRecord> records) {
+  /** About the size of the records rendered. */
+  static long sizeHint(List<LogRecord> records) {
     long bytes = 0;
     for (LogRecord r : records) {
-      bytes += 200 + r.value().length * 4L / 3 + (r.key() == null ? 0 : r.key().length * 4L / 3);
+      bytes += sizeHint(r);
     }
-    return (int) Math.min(bytes, 64 << 20);
+    return bytes;
+  }
+
+  /** About the size of a record rendered: base64 grows a value by a third, and it has its field names. */
+  static long sizeHint(LogRecord r) {
+    return 200 + r.value().length * 4L / 3 + (r.key() == null ? 0 : r.key().length * 4L / 3);
   }
 
   /**

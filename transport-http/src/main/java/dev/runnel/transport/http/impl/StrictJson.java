@@ -24,6 +24,7 @@ import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.util.function.Supplier;
 
 /**
  * JSON as the HTTP API reads it: strict RFC 8259 (no comments, no trailing content) and no name twice in one object
@@ -141,14 +142,14 @@ final class StrictJson {
           depth--;
         }
         case FIELD_NAME -> {
-          checkSurrogates(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength(), what);
+          checkSurrogates(parser.currentName(), () -> what);
           out.writeFieldName(parser.currentName());
         }
         case VALUE_STRING -> {
           char[] chars = parser.getTextCharacters();
           int offset = parser.getTextOffset();
           int length = parser.getTextLength();
-          checkSurrogates(chars, offset, length, what);
+          checkSurrogates(CharBuffer.wrap(chars, offset, length), () -> what);
           out.writeString(chars, offset, length);
         }
         case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> out.writeNumber(parser.getText());  // as written: its digits
@@ -164,15 +165,15 @@ final class StrictJson {
     }
   }
 
-  private static void checkSurrogates(char[] chars, int offset, int length, String what) {
-    int end = offset + length;
-    for (int i = offset; i < end; i++) {
-      char c = chars[i];
+  private static void checkSurrogates(CharSequence chars, Supplier<String> what) {
+    int end = chars.length();
+    for (int i = 0; i < end; i++) {
+      char c = chars.charAt(i);
       if (Character.isSurrogate(c)) {
-        if (Character.isHighSurrogate(c) && i + 1 < end && Character.isLowSurrogate(chars[i + 1])) {
+        if (Character.isHighSurrogate(c) && i + 1 < end && Character.isLowSurrogate(chars.charAt(i + 1))) {
           i++;
         } else {
-          throw unpairedSurrogate(what);
+          throw unpairedSurrogate(what.get());
         }
       }
     }
@@ -184,17 +185,13 @@ final class StrictJson {
 
   /** {@code s} as UTF-8; an unpaired surrogate (which JSON's {@code \\uD800} escapes can produce) is BAD_ENCODING. */
   static byte[] utf8(String s, String what) {
-    try {
-      ByteBuffer bytes = StandardCharsets.UTF_8.newEncoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .encode(CharBuffer.wrap(s));
-      byte[] out = new byte[bytes.remaining()];
-      bytes.get(out);
-      return out;
-    } catch (CharacterCodingException e) {
-      throw unpairedSurrogate(what);
-    }
+    return utf8(s, () -> what);
+  }
+
+  /** {@link #utf8(String, String)} with the message built only on failure (for the hot path). */
+  static byte[] utf8(String s, Supplier<String> what) {
+    checkSurrogates(s, what);
+    return s.getBytes(StandardCharsets.UTF_8);  // exact: a string without unpaired surrogates is all encodable
   }
 
   /** {@code bytes} as a string when they are valid UTF-8, else {@code null}. */

@@ -45,6 +45,12 @@ public interface Broker {
   /** Succeeds when storage answers. */
   Future<Void> checkReady();
 
+  /**
+   * Fails when this node cannot recover by itself (its embedded Postgres died and could not be started again): a
+   * supervisor should restart it. Storage that is down but coming back fails {@link #checkReady()} only.
+   */
+  Future<Void> checkLive();
+
   // ---- consumer groups
 
   /** Joins a group (created by its first member); the answer names the member and its partitions. */

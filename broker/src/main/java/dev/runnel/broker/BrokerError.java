@@ -34,5 +34,7 @@ public enum BrokerError {
   /** Storage cannot take the request now. Nothing was stored. */
   UNAVAILABLE,
   /** A write was sent but whether it committed cannot be told. */
-  OUTCOME_UNKNOWN
+  OUTCOME_UNKNOWN,
+  /** A bug: answered with an incident id that the server log carries too, never with internal text. */
+  INTERNAL
 }

@@ -36,6 +36,7 @@ public class BrokerException extends RuntimeException {
       };
       return new BrokerException(error, s.getMessage(), s);
     }
-    return new BrokerException(BrokerError.UNAVAILABLE, "internal error: " + t, t);
+    // Anything else is a bug; its text stays in the cause, for the log, and never reaches a client.
+    return new BrokerException(BrokerError.INTERNAL, "internal error", t);
   }
 }

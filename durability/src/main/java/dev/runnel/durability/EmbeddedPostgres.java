@@ -32,6 +32,8 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -44,6 +46,11 @@ import java.util.concurrent.TimeUnit;
  * only committed data, so this class uses zonky's binaries but runs {@code initdb} and {@code pg_ctl} itself:
  * scram-sha-256 with a generated password kept in the data directory, fsync, synchronous_commit and full_page_writes on,
  * listening on loopback only, and stopped only when {@link #close()} is called (after the node has drained).
+ *
+ * <p>The server is watched: when its postmaster dies while this object is open (a kill -9, an OOM kill), it is
+ * started again on the same port and data, after a backoff that lets orphaned backends exit, and the store's
+ * connections and leases recover as they do from any Postgres restart. If {@link Restarts#attempts()} starts in a row
+ * fail, it stays down and {@link #failure()} says why, so liveness can fail and a supervisor restart the node.
  *
  * <p>All methods block: call them from a main or worker thread, never from an event loop.
  */
@@ -59,14 +66,38 @@ public final class EmbeddedPostgres implements AutoCloseable {
   private final Path logFile;
   private final int port;
   private final String password;
+  private final Restarts restarts;
+  /** Restarts run here, one at a time, off every event loop. */
+  private final ExecutorService supervisor = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "runnel-postgres-supervisor");
+    t.setDaemon(true);
+    return t;
+  });
   private volatile boolean closed;
+  private volatile String failure;
 
-  private EmbeddedPostgres(Path binDir, Path pgData, Path logFile, int port, String password) {
+  /**
+   * How a server that died is brought back: up to {@code attempts} starts in a row, the first after
+   * {@code firstBackoff}, each later wait doubled up to {@code maxBackoff}.
+   */
+  public record Restarts(int attempts, Duration firstBackoff, Duration maxBackoff) {
+    /** About two minutes of attempts: long enough for orphaned backends to exit and a full disk to be noticed. */
+    public static final Restarts DEFAULT = new Restarts(10, Duration.ofMillis(500), Duration.ofSeconds(20));
+
+    public Restarts {
+      if (attempts < 1 || firstBackoff.isNegative() || maxBackoff.compareTo(firstBackoff) < 0) {
+        throw new IllegalArgumentException("restarts need at least one attempt and 0 <= firstBackoff <= maxBackoff");
+      }
+    }
+  }
+
+  private EmbeddedPostgres(Path binDir, Path pgData, Path logFile, int port, String password, Restarts restarts) {
     this.binDir = binDir;
     this.pgData = pgData;
     this.logFile = logFile;
     this.port = port;
     this.password = password;
+    this.restarts = restarts;
   }
 
   /**
@@ -76,6 +107,11 @@ public final class EmbeddedPostgres implements AutoCloseable {
    * @param port the loopback port, or 0 for a free one
    */
   public static EmbeddedPostgres start(Path dataDir, int port) {
+    return start(dataDir, port, Restarts.DEFAULT);
+  }
+
+  /** As {@link #start(Path, int)}, bringing the server back after it dies as {@code restarts} says. */
+  public static EmbeddedPostgres start(Path dataDir, int port, Restarts restarts) {
     try {
       Files.createDirectories(dataDir);
       Path binDir = unpackBinaries();
@@ -87,9 +123,10 @@ public final class EmbeddedPostgres implements AutoCloseable {
       }
       String password = Files.readString(passwordFile, StandardCharsets.UTF_8).trim();
       int chosenPort = port == 0 ? freePort() : port;
-      EmbeddedPostgres pg = new EmbeddedPostgres(binDir, pgData, logFile, chosenPort, password);
+      EmbeddedPostgres pg = new EmbeddedPostgres(binDir, pgData, logFile, chosenPort, password, restarts);
       pg.stopLeftover();
       pg.startServer();
+      pg.watch();
       return pg;
     } catch (IOException e) {
       throw new UncheckedIOException("could not start the embedded PostgreSQL under " + dataDir, e);
@@ -120,9 +157,69 @@ public final class EmbeddedPostgres implements AutoCloseable {
     return "jdbc:postgresql://" + host() + ":" + port + "/" + DATABASE;
   }
 
-  /** Connection settings for the store, before the schema is chosen. */
+  /** Connection settings for the store, before the schema is chosen; the store's liveness follows {@link #failure()}. */
   public StoreOptions storeOptions() {
-    return new StoreOptions().setHost(host()).setPort(port).setDatabase(DATABASE).setUser(USER).setPassword(password);
+    return new StoreOptions().setHost(host()).setPort(port).setDatabase(DATABASE).setUser(USER).setPassword(password)
+        .setUnrecoverable(() -> failure);
+  }
+
+  /** Why the server is down for good (it died and every restart failed), or null while it runs or is coming back. */
+  public String failure() {
+    return failure;
+  }
+
+  /** The running postmaster's pid, from its lock file. */
+  public long postmasterPid() {
+    try {
+      return Long.parseLong(Files.readAllLines(pgData.resolve("postmaster.pid")).get(0).trim());
+    } catch (IOException | RuntimeException e) {
+      throw new IllegalStateException("cannot read the postmaster's pid from " + pgData.resolve("postmaster.pid"), e);
+    }
+  }
+
+  /** Waits (on the supervisor thread) for the current postmaster to exit, then brings the server back. */
+  private void watch() {
+    long pid = postmasterPid();
+    Optional<ProcessHandle> postmaster = ProcessHandle.of(pid);
+    if (postmaster.isEmpty()) {
+      supervisor.execute(() -> restartAfterDeath(pid));
+    } else {
+      postmaster.get().onExit().thenRunAsync(() -> restartAfterDeath(pid), supervisor);
+    }
+  }
+
+  private void restartAfterDeath(long pid) {
+    if (closed) {
+      return;
+    }
+    LOG.error("the embedded PostgreSQL (postmaster pid {}) died; starting it again (its log: {})", pid, logFile);
+    Duration backoff = restarts.firstBackoff();
+    for (int attempt = 1; attempt <= restarts.attempts(); attempt++) {
+      try {
+        Thread.sleep(backoff.toMillis());  // the orphaned backends must exit before a new postmaster may start
+      } catch (InterruptedException e) {
+        return;  // closing
+      }
+      synchronized (this) {
+        if (closed) {
+          return;
+        }
+        try {
+          startServer();
+          LOG.warn("the embedded PostgreSQL is running again (attempt {} of {})", attempt, restarts.attempts());
+          watch();
+          return;
+        } catch (RuntimeException e) {
+          LOG.warn("starting the embedded PostgreSQL again failed (attempt {} of {}): {}", attempt,
+              restarts.attempts(), e.getMessage());
+        }
+      }
+      backoff = backoff.multipliedBy(2).compareTo(restarts.maxBackoff()) > 0 ? restarts.maxBackoff()
+          : backoff.multipliedBy(2);
+    }
+    failure = "the embedded PostgreSQL died and " + restarts.attempts() + " attempts to start it again failed; see "
+        + logFile;
+    LOG.error("{}: the node cannot store anything until it is restarted", failure);
   }
 
   /**
@@ -151,10 +248,17 @@ public final class EmbeddedPostgres implements AutoCloseable {
   /** Stops the server with a fast shutdown (clients disconnected, everything committed kept, a clean checkpoint). */
   @Override
   public void close() {
-    if (closed) {
+    synchronized (this) {  // a restart in progress finishes first; none starts after this
+      if (closed) {
+        return;
+      }
+      closed = true;
+    }
+    supervisor.shutdownNow();
+    if (failure != null) {
+      LOG.info("the embedded PostgreSQL is not running ({}); nothing to stop", failure);
       return;
     }
-    closed = true;
     run(List.of(binDir.resolve("bin/pg_ctl").toString(), "-D", pgData.toString(), "-m", "fast", "-w", "-t", "60", "stop"));
     LOG.info("embedded PostgreSQL stopped");
   }

@@ -43,6 +43,12 @@ public interface LogStore {
   /** Succeeds when Postgres answers a query. */
   Future<Void> ping();
 
+  /**
+   * Fails when the store cannot recover by itself (see {@link StoreOptions#setUnrecoverable}), so a supervisor should
+   * restart the process; a Postgres that is down but may come back is not a liveness failure.
+   */
+  Future<Void> checkLive();
+
   /** Stops accepting appends, lets queued ones finish, releases the leases, and closes the connections. */
   Future<Void> close();
 }

@@ -1,6 +1,7 @@
 package dev.runnel.durability;
 
 import java.time.InstantSource;
+import java.util.function.Supplier;
 
 /** Options of a {@link LogStore}: where Postgres is, and the bounds of the log's in-memory parts. */
 public class StoreOptions {
@@ -21,6 +22,7 @@ public class StoreOptions {
   private long retentionCheckMs = 30_000;
   private boolean requireDurable = true;
   private InstantSource clock = InstantSource.system();
+  private Supplier<String> unrecoverable = () -> null;
 
   public StoreOptions() {
   }
@@ -42,6 +44,7 @@ public class StoreOptions {
     retentionCheckMs = other.retentionCheckMs;
     requireDurable = other.requireDurable;
     clock = other.clock;
+    unrecoverable = other.unrecoverable;
   }
 
   public String getHost() { return host; }
@@ -86,6 +89,13 @@ public class StoreOptions {
   /** Append timestamps, segment buckets and retention read this clock; tests inject their own. */
   public InstantSource getClock() { return clock; }
   public StoreOptions setClock(InstantSource clock) { this.clock = clock; return this; }
+
+  /**
+   * Why the server behind this store is down for good (e.g. an embedded Postgres that could not be restarted), or
+   * null while it is up or can come back by itself; {@link LogStore#checkLive()} reports it.
+   */
+  public Supplier<String> getUnrecoverable() { return unrecoverable; }
+  public StoreOptions setUnrecoverable(Supplier<String> unrecoverable) { this.unrecoverable = unrecoverable; return this; }
 
   public String jdbcUrl() {
     return "jdbc:postgresql://" + host + ":" + port + "/" + database;

@@ -108,6 +108,77 @@ class EmbeddedPostgresTest {
     }
   }
 
+  /** A kill -9 of the postmaster: the server is started again by itself, with everything committed before. */
+  @Test
+  void aKilledServerIsStartedAgainWithItsCommittedData(@TempDir Path dir) throws Exception {
+    try (EmbeddedPostgres pg = EmbeddedPostgres.start(dir, 0,
+        new EmbeddedPostgres.Restarts(10, java.time.Duration.ofMillis(200), java.time.Duration.ofSeconds(2)))) {
+      try (Connection c = pg.connect()) {
+        c.createStatement().execute("CREATE TABLE kept (v text)");
+        c.createStatement().execute("INSERT INTO kept VALUES ('before the kill')");
+      }
+      long first = pg.postmasterPid();
+      killAndWait(first);
+
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      Connection back = null;
+      while (back == null && System.nanoTime() < deadline) {
+        try {
+          back = pg.connect();
+        } catch (java.sql.SQLException notYet) {
+          Thread.sleep(100);
+        }
+      }
+      assertThat(back).as("a connection after the kill").isNotNull();
+      try (Connection c = back; ResultSet rs = c.createStatement().executeQuery("SELECT v FROM kept")) {
+        assertThat(rs.next()).isTrue();
+        assertThat(rs.getString(1)).isEqualTo("before the kill");
+      }
+      assertThat(pg.postmasterPid()).as("a new postmaster").isNotEqualTo(first);
+      assertThat(pg.failure()).isNull();
+      assertThat(pg.storeOptions().getUnrecoverable().get()).isNull();
+    }
+  }
+
+  /** When every start after a death fails (here its port is taken), it says so, for liveness to fail. */
+  @Test
+  void aServerThatCannotBeStartedAgainIsReportedUnrecoverable(@TempDir Path dir) throws Exception {
+    EmbeddedPostgres pg = EmbeddedPostgres.start(dir, 0,
+        new EmbeddedPostgres.Restarts(2, java.time.Duration.ofSeconds(2), java.time.Duration.ofSeconds(2)));
+    try {
+      killAndWait(pg.postmasterPid());
+      try (ServerSocket taken = new ServerSocket()) {
+        taken.setReuseAddress(false);
+        taken.bind(new java.net.InetSocketAddress("127.0.0.1", pg.port()));  // before the first attempt, 2 s on
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (pg.failure() == null && System.nanoTime() < deadline) {
+          Thread.sleep(100);
+        }
+        assertThat(pg.failure()).as("the reason it stays down")
+            .contains("2 attempts to start it again failed")
+            .contains(dir.resolve("postgres.log").toString());
+        assertThat(pg.storeOptions().getUnrecoverable().get()).isEqualTo(pg.failure());
+      }
+      Vertx vertx = Vertx.vertx();
+      try {
+        // A store on another server, watching this one as a node's store watches its embedded server.
+        LogStore watched = LogStore.open(vertx, PG.options().setUnrecoverable(pg::failure)).await();
+        assertThatThrownBy(() -> watched.checkLive().await()).hasMessageContaining("attempts to start it again failed");
+        watched.close().await();
+      } finally {
+        vertx.close().await();
+      }
+    } finally {
+      pg.close();  // nothing to stop, and no error
+    }
+  }
+
+  private static void killAndWait(long pid) throws Exception {
+    ProcessHandle postmaster = ProcessHandle.of(pid).orElseThrow();
+    assertThat(postmaster.destroyForcibly()).isTrue();
+    postmaster.onExit().get(30, TimeUnit.SECONDS);
+  }
+
   /**
    * Runs pg_ctl on the data directory of an EmbeddedPostgres (whose start unpacked the binaries). Callers pass
    * {@code -t}: reading its output cannot be interrupted, so pg_ctl's own timeout is what bounds it.

@@ -108,6 +108,11 @@ final class NodeProcess implements AutoCloseable {
     return process.exitValue();
   }
 
+  /** The pid of the embedded Postgres' postmaster now running on this node's data dir. */
+  long postmasterPid() throws IOException {
+    return Long.parseLong(Files.readAllLines(dataDir.resolve("postgres/postmaster.pid")).get(0).trim());
+  }
+
   String log() throws IOException {
     return Files.exists(log) ? Files.readString(log) : "";
   }

@@ -197,6 +197,11 @@ public final class LocalBroker implements Broker {
     return store.ping().recover(LocalBroker::fail);
   }
 
+  @Override
+  public Future<Void> checkLive() {
+    return store.checkLive().recover(LocalBroker::fail);
+  }
+
   /** The topic's metadata, from memory after the first lookup. */
   Future<TopicMetadata> topicMetadata(String name) {
     return topic(name).recover(LocalBroker::fail);

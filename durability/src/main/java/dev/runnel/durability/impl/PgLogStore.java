@@ -69,12 +69,14 @@ public final class PgLogStore implements LogStore {
         .setPort(options.getPort())
         .setDatabase(options.getDatabase())
         .setUser(options.getUser())
-        .setPassword(options.getPassword())
         .setPipeliningLimit(options.getPipeliningLimit())
         .setCachePreparedStatements(true)
         .setPreparedStatementCacheMaxSize(1024)
         .addProperty("search_path", options.getSchema())
         .addProperty("application_name", "runnel " + options.getNodeId());
+    if (options.getPassword() != null) {
+      connect.setPassword(options.getPassword());  // none: trust authentication
+    }
     this.client = PgBuilder.client()
         .with(new PoolOptions().setMaxSize(options.getPoolSize()))
         .connectingTo(connect)
@@ -113,7 +115,11 @@ public final class PgLogStore implements LogStore {
 
   /** Applies the schema migrations and checks durability, over JDBC (blocking). */
   static void migrate(StoreOptions options) throws SQLException {
-    checkDurable(options);
+    try {
+      checkDurable(options);
+    } catch (SQLException e) {
+      throw refused(options, e);
+    }
     Flyway.configure()
         .dataSource(options.jdbcUrl(), options.getUser(), options.getPassword())
         .schemas(options.getSchema())
@@ -145,6 +151,21 @@ public final class PgLogStore implements LogStore {
         LOG.warn("RELAXED MODE: PostgreSQL is not durable ({}); acknowledged records can be lost in a crash", settings);
       }
     }
+  }
+
+  /** A login Postgres refused, said with what to set; other failures as they are. */
+  private static SQLException refused(StoreOptions options, SQLException e) {
+    String state = e.getSQLState() == null ? "" : e.getSQLState();
+    String message = String.valueOf(e.getMessage());
+    boolean login = state.startsWith("28") || message.contains("password") || message.contains("authentication");
+    if (!login) {
+      return e;
+    }
+    return new SQLException("PostgreSQL at " + options.getHost() + ":" + options.getPort() + " refused the login of user "
+        + options.getUser() + " to database " + options.getDatabase() + " (" + message + "). Set the user and password "
+        + "in postgres.url (postgresql://USER:PASSWORD@HOST:PORT/DB), or postgres.user and postgres.password "
+        + "(RUNNEL_POSTGRES_USER, RUNNEL_POSTGRES_PASSWORD), and check that the server's pg_hba.conf lets this user in "
+        + "from this host", state, e);
   }
 
   private static String show(Statement s, String setting) throws SQLException {
@@ -377,6 +398,13 @@ public final class PgLogStore implements LogStore {
   @Override
   public Future<Void> ping() {
     return client.query("SELECT 1").execute().mapEmpty();
+  }
+
+  @Override
+  public Future<Void> checkLive() {
+    String problem = options.getUnrecoverable().get();
+    return problem == null ? Future.succeededFuture()
+        : Future.failedFuture(new StorageException(StorageFailure.UNAVAILABLE, problem));
   }
 
   @Override

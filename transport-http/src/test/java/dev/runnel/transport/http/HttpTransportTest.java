@@ -576,6 +576,71 @@ class HttpTransportTest {
     other.stop().await();
   }
 
+  /** A store that cannot recover by itself (its embedded Postgres stayed down) fails liveness, so it gets restarted. */
+  @Test
+  void notLiveWhenStorageCannotRecoverByItself() {
+    java.util.concurrent.atomic.AtomicReference<String> unrecoverable = new java.util.concurrent.atomic.AtomicReference<>();
+    LogStore watched = LogStore.open(vertx, PG.options().setUnrecoverable(unrecoverable::get)).await();
+    HttpTransport other = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
+        .setInstances(1));
+    other.start(Broker.create(vertx, watched)).await();
+    try {
+      int port = other.actualPort();
+      assertThat(call(port, "GET", "/health/live", null).status()).isEqualTo(200);
+      unrecoverable.set("the embedded PostgreSQL died and 10 attempts to start it again failed");
+      Reply live = call(port, "GET", "/health/live", null);
+      assertProblem(live, 503, "UNAVAILABLE");
+      assertThat(live.json().getString("detail")).contains("10 attempts to start it again failed");
+    } finally {
+      other.stop().await();
+      watched.close().await();
+    }
+  }
+
+  /**
+   * A bug inside the broker is 500 INTERNAL with an incident id that the log line carries too, never the exception's
+   * text. There is no bug to call on purpose, so the broker here is the real one with one method made to fail.
+   */
+  @Test
+  void anUnexpectedFailureIsInternalWithAnIncidentIdAndNoInternals() {
+    Broker buggy = (Broker) java.lang.reflect.Proxy.newProxyInstance(Broker.class.getClassLoader(),
+        new Class<?>[] {Broker.class}, (proxy, method, args) -> {
+          if (method.getName().equals("listTopics")) {
+            return io.vertx.core.Future.failedFuture(new IllegalStateException("secret-internal-detail"));
+          }
+          try {
+            return method.invoke(broker, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+    ch.qos.logback.classic.Logger problemsLog = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(
+        "dev.runnel.transport.http.impl.Problems");
+    ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logged =
+        new ch.qos.logback.core.read.ListAppender<>();
+    logged.start();
+    problemsLog.addAppender(logged);
+    HttpTransport other = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
+        .setInstances(1));
+    other.start(buggy).await();
+    try {
+      Reply reply = call(other.actualPort(), "GET", "/topics", null);
+      assertProblem(reply, 500, "INTERNAL");
+      String detail = reply.json().getString("detail");
+      assertThat(detail).doesNotContain("secret").doesNotContain("IllegalStateException");
+      java.util.regex.Matcher incident = java.util.regex.Pattern.compile("incident ([0-9a-f-]{36})").matcher(detail);
+      assertThat(incident.find()).as("an incident id in %s", detail).isTrue();
+      assertThat(logged.list).anySatisfy(e -> {
+        assertThat(e.getFormattedMessage()).contains(incident.group(1));
+        assertThat(e.getThrowableProxy().getMessage()).isEqualTo("secret-internal-detail");
+      });
+      assertThat(call(other.actualPort(), "GET", "/topics/" + FIXTURE, null).status()).as("other routes").isEqualTo(200);
+    } finally {
+      problemsLog.detachAppender(logged);
+      other.stop().await();
+    }
+  }
+
   // ---------------------------------------------------------------- helpers
 
   /** Every topic with the offsets of each partition. */

@@ -194,7 +194,13 @@ final class HttpApi {
   // ---- health
 
   private void live(RoutingContext ctx) {
-    json(ctx, 200, new JsonObject().put("status", "UP"));
+    broker.checkLive().onComplete(ar -> {
+      if (ar.succeeded()) {
+        json(ctx, 200, new JsonObject().put("status", "UP"));
+      } else {
+        ctx.fail(new BrokerException(BrokerError.UNAVAILABLE, "not live: " + BrokerException.from(ar.cause()).getMessage()));
+      }
+    });
   }
 
   private void ready(RoutingContext ctx) {

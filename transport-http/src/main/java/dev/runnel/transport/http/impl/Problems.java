@@ -60,6 +60,7 @@ public final class Problems {
       case OVERLOADED -> new Kind(503, "Overloaded, retry later");
       case UNAVAILABLE -> new Kind(503, "Service unavailable");
       case OUTCOME_UNKNOWN -> new Kind(503, "Outcome unknown");
+      case INTERNAL -> new Kind(500, "Internal server error");
     };
   }
 
@@ -99,22 +100,21 @@ public final class Problems {
       response.reset();
       return;
     }
-    if (failure instanceof BrokerException || failure instanceof StorageException) {
-      BrokerException b = BrokerException.from(failure);
-      send(ctx, b.error(), b.getMessage());
-      return;
-    }
     int status = failure instanceof HttpException h ? h.getStatusCode() : ctx.statusCode();
-    if (status >= 400 && status < 500) {
+    if (!(failure instanceof BrokerException || failure instanceof StorageException) && status >= 400 && status < 500) {
       sendClientError(ctx, status, failure, maxBodyBytes);
       return;
     }
+    BrokerException b = BrokerException.from(failure == null ? new IllegalStateException("failed with " + status)
+        : failure);
+    if (b.error() != BrokerError.INTERNAL) {
+      send(ctx, b.error(), b.getMessage());
+      return;
+    }
     String incident = UUID.randomUUID().toString();
-    LOG.error("internal error {} answering {} {}", incident, ctx.request().method(), ctx.request().path(), failure);
-    // No BrokerError means "internal error"; UNAVAILABLE ("nothing was stored, retry") is the nearest code, but the
-    // status stays 500: this is a bug, not a storage outage.
-    write(response, 500, type(BrokerError.UNAVAILABLE), "Internal server error",
-        "internal error (incident " + incident + "); see the server log", BrokerError.UNAVAILABLE.name());
+    LOG.error("internal error, incident {}, answering {} {}", incident, ctx.request().method(), ctx.request().path(),
+        b.getCause() != null ? b.getCause() : b);
+    send(ctx, BrokerError.INTERNAL, "internal error (incident " + incident + "); see the server log");
   }
 
   private static void sendClientError(RoutingContext ctx, int status, Throwable failure, long maxBodyBytes) {

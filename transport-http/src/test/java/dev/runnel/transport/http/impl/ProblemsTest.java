@@ -50,7 +50,8 @@ class ProblemsTest {
       Map.entry(BrokerError.FORBIDDEN, 403),
       Map.entry(BrokerError.OVERLOADED, 503),
       Map.entry(BrokerError.UNAVAILABLE, 503),
-      Map.entry(BrokerError.OUTCOME_UNKNOWN, 503)));
+      Map.entry(BrokerError.OUTCOME_UNKNOWN, 503),
+      Map.entry(BrokerError.INTERNAL, 500)));
 
   private static Vertx vertx;
   private static HttpServer server;
@@ -96,7 +97,11 @@ class ProblemsTest {
         assertThat(body.getString("type")).isEqualTo("urn:runnel:problem:"
             + error.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
         assertThat(body.getString("title")).isNotBlank().isEqualTo(Problems.kind(error).title());
-        assertThat(body.getString("detail")).isEqualTo(how.equals("broker") ? "detail of " + error.name() : "async detail");
+        if (error == BrokerError.INTERNAL) {  // its message may hold internals: only the incident id goes out
+          assertThat(body.getString("detail")).startsWith("internal error (incident ").doesNotContain("detail");
+        } else {
+          assertThat(body.getString("detail")).isEqualTo(how.equals("broker") ? "detail of " + error.name() : "async detail");
+        }
         assertThat(r.headers().firstValue("Retry-After"))
             .isEqualTo(error == BrokerError.OVERLOADED ? java.util.Optional.of("1") : java.util.Optional.empty());
       }
@@ -129,6 +134,7 @@ class ProblemsTest {
     JsonObject body = new JsonObject(r.body());
     assertThat(body.fieldNames()).containsExactlyInAnyOrder("type", "title", "status", "detail", "code");
     assertThat(body.getInteger("status")).isEqualTo(500);
+    assertThat(body.getString("code")).isEqualTo("INTERNAL");
     assertThat(r.body()).doesNotContain("secret").doesNotContain("IllegalStateException").doesNotContain("at dev.");
     assertThat(body.getString("detail")).contains("incident");
   }

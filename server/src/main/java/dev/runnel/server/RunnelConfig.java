@@ -22,6 +22,8 @@ public class RunnelConfig {
     public String host = "0.0.0.0";
     public int port = 8080;
     public long maxBodyBytes = 16L * 1024 * 1024;
+    /** How long a stop lets open connections finish (requests in flight answered, then closed). */
+    public long shutdownGraceMs = 30_000;
   }
 
   public static class Postgres {

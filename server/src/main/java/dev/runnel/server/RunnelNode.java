@@ -77,7 +77,8 @@ public final class RunnelNode {
       http = HttpTransport.create(vertx, new HttpTransportOptions()
           .setHost(config.http.host)
           .setPort(config.http.port)
-          .setMaxBodyBytes(config.http.maxBodyBytes));
+          .setMaxBodyBytes(config.http.maxBodyBytes)
+          .setShutdownGraceMs(config.http.shutdownGraceMs));
       transports.add(http);
     }
     for (Transport t : transports) {
@@ -100,8 +101,10 @@ public final class RunnelNode {
   /** Drains and stops everything, in order; each step is bounded so a stuck step cannot hang the shutdown. */
   public void stop() {
     LOG.info("stopping Runnel node");
+    // A transport's stop waits for its requests in flight, up to its grace period.
+    long transportTimeoutS = STEP_TIMEOUT_S + TimeUnit.MILLISECONDS.toSeconds(config.http.shutdownGraceMs);
     for (Transport t : transports) {
-      step(() -> t.stop(), "stop the " + t.name() + " transport");
+      step(() -> t.stop(), "stop the " + t.name() + " transport", transportTimeoutS);
     }
     if (broker != null) {
       broker.close();
@@ -123,8 +126,12 @@ public final class RunnelNode {
   }
 
   private static void step(java.util.function.Supplier<Future<?>> action, String what) {
+    step(action, what, STEP_TIMEOUT_S);
+  }
+
+  private static void step(java.util.function.Supplier<Future<?>> action, String what, long timeoutS) {
     try {
-      await(action.get(), what);
+      await(action.get(), what, timeoutS);
     } catch (RuntimeException e) {
       LOG.error("could not {}: {}", what, e.getMessage());
     }
@@ -132,8 +139,12 @@ public final class RunnelNode {
 
   /** Blocks the calling (main or shutdown-hook) thread on a future, with a bound. */
   private static <T> T await(Future<T> future, String what) {
+    return await(future, what, STEP_TIMEOUT_S);
+  }
+
+  private static <T> T await(Future<T> future, String what, long timeoutS) {
     try {
-      return future.toCompletionStage().toCompletableFuture().get(STEP_TIMEOUT_S, TimeUnit.SECONDS);
+      return future.toCompletionStage().toCompletableFuture().get(timeoutS, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while trying to " + what, e);

@@ -1,16 +1,21 @@
 package dev.runnel.transport.http;
 
-/** Options of the {@link HttpTransport}: where it listens, how many event loops serve it, and its body limit. */
+/**
+ * Options of the {@link HttpTransport}: where it listens, how many event loops serve it, its body limit and how long
+ * a stop waits for the requests in flight.
+ */
 public class HttpTransportOptions {
 
   public static final String DEFAULT_HOST = "0.0.0.0";
   public static final int DEFAULT_PORT = 8080;
   public static final long DEFAULT_MAX_BODY_BYTES = 16L * 1024 * 1024;
+  public static final long DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
 
   private String host = DEFAULT_HOST;
   private int port = DEFAULT_PORT;
   private long maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
   private int instances = Runtime.getRuntime().availableProcessors();
+  private long shutdownGraceMs = DEFAULT_SHUTDOWN_GRACE_MS;
 
   public HttpTransportOptions() {
   }
@@ -20,6 +25,24 @@ public class HttpTransportOptions {
     port = other.port;
     maxBodyBytes = other.maxBodyBytes;
     instances = other.instances;
+    shutdownGraceMs = other.shutdownGraceMs;
+  }
+
+  /**
+   * How long a stop lets open connections finish: requests in flight are answered (with {@code Connection: close}),
+   * then their connections close; whatever is still open at the end is closed. Default
+   * {@value #DEFAULT_SHUTDOWN_GRACE_MS} ms.
+   */
+  public long getShutdownGraceMs() {
+    return shutdownGraceMs;
+  }
+
+  public HttpTransportOptions setShutdownGraceMs(long shutdownGraceMs) {
+    if (shutdownGraceMs < 0) {
+      throw new IllegalArgumentException("shutdownGraceMs must not be negative");
+    }
+    this.shutdownGraceMs = shutdownGraceMs;
+    return this;
   }
 
   /** The address to bind; default {@value #DEFAULT_HOST}. */

@@ -576,6 +576,37 @@ class HttpTransportTest {
     other.stop().await();
   }
 
+  /**
+   * A stop drains: a long poll in flight is answered at once with no deliveries and {@code Connection: close} (it does
+   * not hold the shutdown for its 30 s), and the listener closes.
+   */
+  @Test
+  void aStopAnswersTheLongPollInFlightAndClosesItsConnection() throws Exception {
+    String topic = newTopic(1);
+    HttpTransport other = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
+        .setInstances(1).setShutdownGraceMs(30_000));
+    other.start(broker).await();
+    int port = other.actualPort();
+    String group = "drain-" + topic;
+    Reply joined = call(port, "POST", "/groups/" + group + "/members", "{\"topics\":[\"" + topic + "\"]}");
+    assertThat(joined.status()).isEqualTo(201);
+    String member = joined.json().getString("memberId");
+    java.util.concurrent.CompletableFuture<HttpResponse<String>> poll = http.sendAsync(HttpRequest.newBuilder(
+            uri(port, "/groups/" + group + "/members/" + member + "/fetch"))
+        .POST(HttpRequest.BodyPublishers.ofString("{\"maxWaitMs\":30000}")).timeout(Duration.ofSeconds(60)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    Thread.sleep(1_000);  // time for the poll to reach the node, where it waits: there is nothing to deliver
+    assertThat(poll).as("the poll waits").isNotDone();
+
+    other.stop().await(20, java.util.concurrent.TimeUnit.SECONDS);  // far less than the poll's 30 s
+    HttpResponse<String> answered = poll.get(5, java.util.concurrent.TimeUnit.SECONDS);
+    assertThat(answered.statusCode()).isEqualTo(200);
+    assertThat(new JsonObject(answered.body()).getJsonArray("deliveries")).isEmpty();
+    assertThat(answered.headers().firstValue("connection")).hasValue("close");
+    assertThatThrownBy(() -> http.send(HttpRequest.newBuilder(uri(port, "/health/live")).build(),
+        HttpResponse.BodyHandlers.ofString())).isInstanceOf(ConnectException.class);
+  }
+
   /** A store that cannot recover by itself (its embedded Postgres stayed down) fails liveness, so it gets restarted. */
   @Test
   void notLiveWhenStorageCannotRecoverByItself() {

@@ -56,6 +56,9 @@ final class GroupApi {
   private static final Set<String> DECIMAL_RETRY_KEYS = Set.of("backoffMultiplier", "jitter");
 
   private final Broker broker;
+  /** Long polls waiting for the broker, answered by {@link #drain()}; this API's event loop only. */
+  private final java.util.Set<RoutingContext> polling = new java.util.HashSet<>();
+  private boolean draining;
 
   GroupApi(Broker broker) {
     this.broker = broker;
@@ -126,12 +129,24 @@ final class GroupApi {
    * nobody will settle them: they are released, so they come back at once and without an attempt counted.
    */
   void fetch(RoutingContext ctx) {
+    if (draining) {
+      answerEmpty(ctx);
+      return;
+    }
     String group = ctx.pathParam("group");
     JsonObject body = body(ctx, false, "{\"maxRecords\",\"maxBytes\",\"maxWaitMs\"}");
     int maxRecords = (int) integer(body, "maxRecords", DEFAULT_FETCH_RECORDS, 1, MAX_FETCH_RECORDS);
     int maxBytes = (int) integer(body, "maxBytes", DEFAULT_FETCH_BYTES, 1, MAX_FETCH_BYTES);
     long maxWaitMs = integer(body, "maxWaitMs", 0, 0, MAX_WAIT_MS);
+    polling.add(ctx);
     broker.fetch(group, ctx.pathParam("member"), maxRecords, maxBytes, maxWaitMs).onComplete(ar -> {
+      polling.remove(ctx);
+      if (ctx.response().ended()) {  // answered empty by the drain
+        if (ar.succeeded()) {
+          giveBack(group, ar.result(), "the long poll was answered when the node began shutting down");
+        }
+        return;
+      }
       if (ar.failed()) {
         ctx.fail(BrokerException.from(ar.cause()));
         return;
@@ -155,6 +170,20 @@ final class GroupApi {
           .end(answer)
           .onFailure(err -> giveBack(group, deliveries, "the deliveries could not be sent to the HTTP client"));
     });
+  }
+
+  /** The node is stopping: long polls in flight are answered now, with no deliveries; new ones at once. */
+  void drain() {
+    draining = true;
+    for (RoutingContext ctx : List.copyOf(polling)) {
+      answerEmpty(ctx);
+    }
+  }
+
+  private static void answerEmpty(RoutingContext ctx) {
+    if (!ctx.response().ended() && !ctx.response().closed()) {
+      ctx.response().setStatusCode(200).putHeader(HttpHeaders.CONTENT_TYPE, "application/json").end(deliveries(List.of()));
+    }
   }
 
   private void giveBack(String group, List<Delivery> deliveries, String why) {

@@ -65,8 +65,21 @@ final class HttpApi {
     this.maxBodyBytes = maxBodyBytes;
   }
 
+  /** Set by {@link #drain()}; read on this API's event loop only. */
+  private boolean draining;
+
+  /**
+   * The node is stopping: every answer from now on says {@code Connection: close}, a request that arrives is answered
+   * 503 without being acted on, and long polls are answered at once with what they have (nothing).
+   */
+  void drain() {
+    draining = true;
+    groups.drain();
+  }
+
   Router router() {
     Router router = Router.router(vertx);
+    router.route().handler(this::closeWhenDraining);
     // Every route: a bounded body held in memory (never uploads to disk), then the topic- and group-name checks.
     router.route()
         .handler(BodyHandler.create(false).setHandleFileUploads(false).setBodyLimit(maxBodyBytes))
@@ -126,6 +139,31 @@ final class HttpApi {
 
   private void fail(RoutingContext ctx) {
     Problems.handleFailure(ctx, maxBodyBytes);
+  }
+
+  /**
+   * While draining, a request is answered 503 and nothing is done. Any answer written after the drain began says
+   * {@code Connection: close}, and its connection is closed once the answer is out (no request on it is left
+   * unanswered: the client is told before the connection goes).
+   */
+  private void closeWhenDraining(RoutingContext ctx) {
+    ctx.addEndHandler(ended -> {
+      if (draining) {
+        ctx.request().connection().close();
+      }
+    });
+    if (draining) {
+      ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
+      Problems.send(ctx, BrokerError.UNAVAILABLE, "the node is shutting down; nothing was done: retry on another "
+          + "node, or after it restarts");
+      return;
+    }
+    ctx.response().headersEndHandler(v -> {
+      if (draining) {
+        ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
+      }
+    });
+    ctx.next();
   }
 
   /**

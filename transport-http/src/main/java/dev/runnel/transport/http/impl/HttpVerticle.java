@@ -4,17 +4,27 @@ import dev.runnel.broker.Broker;
 import dev.runnel.transport.http.HttpTransportOptions;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 
+import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
 
-/** One event loop's HTTP server: the {@link HttpApi} router on the shared port. Undeploying closes the server. */
+/**
+ * One event loop's HTTP server: the {@link HttpApi} router on the shared port. Undeploying shuts it down gracefully
+ * (Vert.x's {@code HttpServer.shutdown}): the API drains (what is in flight is answered, with {@code Connection:
+ * close}; long polls end at once), the listener closes when the last instance stops, idle keep-alive connections
+ * close at once, and busy ones after their answer or at the end of the grace period. A request a client sends on an
+ * idle connection at the instant it closes is not read, so neither answered nor stored (HTTP/1.1's keep-alive race).
+ */
 final class HttpVerticle extends VerticleBase {
 
   private final Broker broker;
   private final HttpTransportOptions options;
   private final int listenPort;
   private final IntConsumer listening;
+  private HttpApi api;
+  private HttpServer server;
 
   HttpVerticle(Broker broker, HttpTransportOptions options, int listenPort, IntConsumer listening) {
     this.broker = broker;
@@ -25,10 +35,22 @@ final class HttpVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    HttpApi api = new HttpApi(vertx, broker, options.getMaxBodyBytes());
+    api = new HttpApi(vertx, broker, options.getMaxBodyBytes());
     return vertx.createHttpServer(new HttpServerOptions().setHost(options.getHost()).setPort(listenPort))
         .requestHandler(api.router())
         .listen()
-        .onSuccess(server -> listening.accept(server.actualPort()));
+        .onSuccess(s -> {
+          server = s;
+          listening.accept(s.actualPort());
+        });
+  }
+
+  @Override
+  public Future<?> stop() {
+    if (server == null) {
+      return Future.succeededFuture();
+    }
+    api.drain();
+    return server.shutdown(options.getShutdownGraceMs(), TimeUnit.MILLISECONDS);
   }
 }

@@ -40,7 +40,7 @@ public interface LogStore {
   /** Drops every segment that the retention settings of its topic no longer keep. */
   Future<Void> enforceRetention();
 
-  /** Succeeds when Postgres answers a query. */
+  /** Succeeds when Postgres answers a query and appends are not refused ({@link StoreOptions#setUnwritable}). */
   Future<Void> ping();
 
   /**

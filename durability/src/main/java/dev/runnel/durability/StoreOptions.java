@@ -23,6 +23,7 @@ public class StoreOptions {
   private boolean requireDurable = true;
   private InstantSource clock = InstantSource.system();
   private Supplier<String> unrecoverable = () -> null;
+  private Supplier<String> unwritable = () -> null;
 
   public StoreOptions() {
   }
@@ -45,6 +46,7 @@ public class StoreOptions {
     requireDurable = other.requireDurable;
     clock = other.clock;
     unrecoverable = other.unrecoverable;
+    unwritable = other.unwritable;
   }
 
   public String getHost() { return host; }
@@ -96,6 +98,14 @@ public class StoreOptions {
    */
   public Supplier<String> getUnrecoverable() { return unrecoverable; }
   public StoreOptions setUnrecoverable(Supplier<String> unrecoverable) { this.unrecoverable = unrecoverable; return this; }
+
+  /**
+   * Why appends must be refused now (e.g. the disk under the data dir is nearly full), or null: while it answers a
+   * reason, every append fails {@code UNAVAILABLE} with it and {@link LogStore#ping()} fails, while reads and
+   * group-state writes go on. Called on every append: it must be cheap (read a field another thread keeps).
+   */
+  public Supplier<String> getUnwritable() { return unwritable; }
+  public StoreOptions setUnwritable(Supplier<String> unwritable) { this.unwritable = unwritable; return this; }
 
   public String jdbcUrl() {
     return "jdbc:postgresql://" + host + ":" + port + "/" + database;

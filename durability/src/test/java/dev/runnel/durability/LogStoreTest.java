@@ -56,6 +56,35 @@ class LogStoreTest {
     return bytes == null ? null : new String(bytes, StandardCharsets.UTF_8);
   }
 
+  /** While the store is told appends must be refused (a nearly full disk), they fail with the reason; reads go on. */
+  @Test
+  void appendsAreRefusedWhileUnwritableAndReadsGoOn() {
+    java.util.concurrent.atomic.AtomicReference<String> unwritable = new java.util.concurrent.atomic.AtomicReference<>();
+    LogStore watched = LogStore.open(vertx, PG.options().setUnwritable(unwritable::get)).await();
+    try {
+      TopicMetadata topic = watched.createTopic("topic-" + TOPICS.incrementAndGet(), 1, TopicConfig.DEFAULT).await().topic();
+      PartitionLog log = watched.partition(topic, 0);
+      log.append(List.of(record("k", "before"))).await();
+      watched.ping().await();
+
+      unwritable.set("only 3 MiB free under /data (storage.minFreeBytes is 1 GiB)");
+      assertThatThrownBy(() -> log.append(List.of(record("k", "refused"))).await())
+          .isInstanceOfSatisfying(StorageException.class, e -> assertThat(e.failure()).isEqualTo(StorageFailure.UNAVAILABLE))
+          .hasMessageContaining("storage.minFreeBytes");
+      assertThatThrownBy(() -> watched.ping().await()).hasMessageContaining("only 3 MiB free");
+      ReadResult read = log.read(0, 10, 1 << 20).await();
+      assertThat(read.records()).extracting(r -> text(r.value())).containsExactly("before");
+
+      unwritable.set(null);
+      log.append(List.of(record("k", "after"))).await();
+      watched.ping().await();
+      assertThat(log.read(0, 10, 1 << 20).await().records()).extracting(r -> text(r.value()))
+          .containsExactly("before", "after");
+    } finally {
+      watched.close().await();
+    }
+  }
+
   @Test
   void roundTripKeepsKeyValueHeadersAndOrder() {
     TopicMetadata topic = topic(2);

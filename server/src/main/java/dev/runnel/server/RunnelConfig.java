@@ -53,5 +53,7 @@ public class RunnelConfig {
     public long retentionCheckMs = 30_000;
     /** Refuse to start unless Postgres runs with fsync, synchronous_commit and full_page_writes on. */
     public boolean requireDurable = true;
+    /** Under this much free space in the data dir's file system, produces are refused and readiness fails. */
+    public long minFreeBytes = 1L << 30;
   }
 }

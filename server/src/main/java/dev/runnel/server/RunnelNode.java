@@ -39,6 +39,7 @@ public final class RunnelNode {
 
   private final RunnelConfig config;
   private EmbeddedPostgres embedded;
+  private FreeSpaceWatch freeSpace;
   private Vertx vertx;
   private LogStore store;
   private Broker broker;
@@ -53,6 +54,7 @@ public final class RunnelNode {
     Path dataDir = Path.of(config.dataDir).toAbsolutePath().normalize();
     String nodeId = config.nodeId != null && !config.nodeId.isBlank() ? config.nodeId : persistentNodeId(dataDir);
     LOG.info("starting Runnel node {} with config {}", nodeId, ConfigLoader.describe(config));
+    freeSpace = new FreeSpaceWatch(dataDir, config.storage.minFreeBytes);
     StoreOptions storeOptions;
     if (config.postgres.isEmbedded()) {
       embedded = EmbeddedPostgres.start(dataDir, config.postgres.embeddedPort);
@@ -69,7 +71,8 @@ public final class RunnelNode {
         .setMaxQueuedBytesPerPartition(config.storage.maxQueuedBytesPerPartition)
         .setLeaseMs(config.storage.leaseMs)
         .setRetentionCheckMs(config.storage.retentionCheckMs)
-        .setRequireDurable(config.storage.requireDurable);
+        .setRequireDurable(config.storage.requireDurable)
+        .setUnwritable(freeSpace::problem);
     vertx = Vertx.vertx();
     store = await(LogStore.open(vertx, storeOptions), "open the log store");
     broker = Broker.create(vertx, store);
@@ -114,6 +117,9 @@ public final class RunnelNode {
     }
     if (vertx != null) {
       step(() -> vertx.close(), "close Vert.x");
+    }
+    if (freeSpace != null) {
+      freeSpace.close();
     }
     if (embedded != null) {
       try {

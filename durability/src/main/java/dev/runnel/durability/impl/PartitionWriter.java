@@ -129,6 +129,11 @@ final class PartitionWriter implements PartitionLog {
       promise.fail(new IllegalArgumentException("nothing to append"));
       return promise.future();
     }
+    String unwritable = store.options().getUnwritable().get();
+    if (unwritable != null) {
+      promise.fail(new StorageException(StorageFailure.UNAVAILABLE, unwritable));
+      return promise.future();
+    }
     long bytes = 0;
     for (LogRecord r : records) {
       bytes += r.encodedSize();

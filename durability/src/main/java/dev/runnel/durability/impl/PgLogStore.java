@@ -397,6 +397,10 @@ public final class PgLogStore implements LogStore {
 
   @Override
   public Future<Void> ping() {
+    String unwritable = options.getUnwritable().get();
+    if (unwritable != null) {
+      return Future.failedFuture(new StorageException(StorageFailure.UNAVAILABLE, unwritable));
+    }
     return client.query("SELECT 1").execute().mapEmpty();
   }
 

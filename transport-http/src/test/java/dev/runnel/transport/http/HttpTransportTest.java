@@ -576,6 +576,33 @@ class HttpTransportTest {
     other.stop().await();
   }
 
+  /** An incoming W3C traceparent is kept in each record that has none of its own; an invalid one is ignored. */
+  @Test
+  void theRequestsTraceparentIsKeptInTheRecordsForConsumers() {
+    String topic = newTopic(1);
+    String trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    String own = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+    Reply first = send(HttpRequest.newBuilder(uri(transport.actualPort(), "/topics/" + topic + "/records"))
+        .header("traceparent", trace).header("content-type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString("{\"records\":[{\"value\":1},{\"value\":2,\"headers\":"
+            + "{\"traceparent\":\"" + own + "\"}}]}")).build());
+    assertThat(first.status()).isEqualTo(200);
+    for (String invalid : new String[] {"garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"}) {
+      Reply ignored = send(HttpRequest.newBuilder(uri(transport.actualPort(), "/topics/" + topic + "/records"))
+          .header("traceparent", invalid).header("content-type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString("{\"records\":[{\"value\":3}]}")).build());
+      assertThat(ignored.status()).isEqualTo(200);
+    }
+    JsonArray records = call("GET", "/topics/" + topic + "/partitions/0/records?offset=0", null).json()
+        .getJsonArray("records");
+    assertThat(records.getJsonObject(0).getJsonObject("headers")).isEqualTo(new JsonObject().put("traceparent", trace));
+    assertThat(records.getJsonObject(1).getJsonObject("headers")).isEqualTo(new JsonObject().put("traceparent", own));
+    for (int i = 2; i < 5; i++) {
+      assertThat(records.getJsonObject(i).getJsonObject("headers")).as("record %d", i).isEqualTo(new JsonObject());
+    }
+  }
+
   /**
    * A stop drains: a long poll in flight is answered at once with no deliveries and {@code Connection: close} (it does
    * not hold the shutdown for its 30 s), and the listener closes.

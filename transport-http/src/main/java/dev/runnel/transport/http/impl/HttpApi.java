@@ -6,6 +6,7 @@ import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.ProduceRecord;
 import dev.runnel.broker.TopicDescription;
 import dev.runnel.broker.TopicNames;
+import dev.runnel.durability.Header;
 import dev.runnel.durability.PartitionOffsets;
 import dev.runnel.durability.TopicConfig;
 import io.vertx.core.Future;
@@ -350,8 +351,37 @@ final class HttpApi {
 
   private void produce(RoutingContext ctx) {
     Buffer body = ctx.body().buffer();
-    List<ProduceRecord> records = RecordCodec.produceRequest(body == null ? Buffer.buffer() : body);
+    List<ProduceRecord> records = withTraceparent(RecordCodec.produceRequest(body == null ? Buffer.buffer() : body),
+        ctx.request().getHeader(TRACEPARENT));
     answerRendered(ctx, broker.produce(ctx.pathParam("topic"), records), 200, RecordCodec::produceResponse);
+  }
+
+  static final String TRACEPARENT = "traceparent";
+  /** W3C Trace Context, version 00: {@code 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>}, ids not all zero. */
+  private static final Pattern TRACEPARENT_FORMAT =
+      Pattern.compile("00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}");
+
+  /**
+   * The request's {@code traceparent} goes into each record that has none of its own, so consumers continue the trace.
+   * One that is not valid W3C Trace Context is ignored, as the specification says.
+   */
+  static List<ProduceRecord> withTraceparent(List<ProduceRecord> records, String traceparent) {
+    if (traceparent == null || !TRACEPARENT_FORMAT.matcher(traceparent).matches()) {
+      return records;
+    }
+    Header header = new Header(TRACEPARENT, traceparent.getBytes(StandardCharsets.US_ASCII));
+    List<ProduceRecord> out = new ArrayList<>(records.size());
+    for (ProduceRecord r : records) {
+      if (r.headers().stream().anyMatch(h -> h.name().equals(TRACEPARENT))) {
+        out.add(r);
+      } else {
+        List<Header> headers = new ArrayList<>(r.headers().size() + 1);
+        headers.addAll(r.headers());
+        headers.add(header);
+        out.add(new ProduceRecord(r.key(), r.value(), r.contentType(), headers, r.partition(), r.idempotencyKey()));
+      }
+    }
+    return out;
   }
 
   private void read(RoutingContext ctx) {

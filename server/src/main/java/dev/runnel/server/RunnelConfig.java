@@ -24,6 +24,10 @@ public class RunnelConfig {
     public long maxBodyBytes = 16L * 1024 * 1024;
     /** How long a stop lets open connections finish (requests in flight answered, then closed). */
     public long shutdownGraceMs = 30_000;
+    /** Request bytes held at once over all connections; past it, 503 OVERLOADED before a body is read. */
+    public long maxHeldBytes = 256L * 1024 * 1024;
+    /** The most records one produce request may carry. */
+    public int maxRecordsPerRequest = 10_000;
   }
 
   public static class Postgres {

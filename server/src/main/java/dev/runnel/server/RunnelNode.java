@@ -81,7 +81,9 @@ public final class RunnelNode {
           .setHost(config.http.host)
           .setPort(config.http.port)
           .setMaxBodyBytes(config.http.maxBodyBytes)
-          .setShutdownGraceMs(config.http.shutdownGraceMs));
+          .setShutdownGraceMs(config.http.shutdownGraceMs)
+          .setMaxHeldBytes(config.http.maxHeldBytes)
+          .setMaxRecordsPerRequest(config.http.maxRecordsPerRequest));
       transports.add(http);
     }
     for (Transport t : transports) {

@@ -10,12 +10,16 @@ public class HttpTransportOptions {
   public static final int DEFAULT_PORT = 8080;
   public static final long DEFAULT_MAX_BODY_BYTES = 16L * 1024 * 1024;
   public static final long DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
+  public static final long DEFAULT_MAX_HELD_BYTES = 256L * 1024 * 1024;
+  public static final int DEFAULT_MAX_RECORDS_PER_REQUEST = 10_000;
 
   private String host = DEFAULT_HOST;
   private int port = DEFAULT_PORT;
   private long maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
   private int instances = Runtime.getRuntime().availableProcessors();
   private long shutdownGraceMs = DEFAULT_SHUTDOWN_GRACE_MS;
+  private long maxHeldBytes = DEFAULT_MAX_HELD_BYTES;
+  private int maxRecordsPerRequest = DEFAULT_MAX_RECORDS_PER_REQUEST;
 
   public HttpTransportOptions() {
   }
@@ -26,6 +30,38 @@ public class HttpTransportOptions {
     maxBodyBytes = other.maxBodyBytes;
     instances = other.instances;
     shutdownGraceMs = other.shutdownGraceMs;
+    maxHeldBytes = other.maxHeldBytes;
+    maxRecordsPerRequest = other.maxRecordsPerRequest;
+  }
+
+  /** The most records one produce request may carry; more is 400 {@code INVALID_REQUEST}. Default 10,000. */
+  public int getMaxRecordsPerRequest() {
+    return maxRecordsPerRequest;
+  }
+
+  public HttpTransportOptions setMaxRecordsPerRequest(int maxRecordsPerRequest) {
+    if (maxRecordsPerRequest < 1) {
+      throw new IllegalArgumentException("maxRecordsPerRequest must be at least 1");
+    }
+    this.maxRecordsPerRequest = maxRecordsPerRequest;
+    return this;
+  }
+
+  /**
+   * The request bytes the node holds at once over all connections (bodies being received, parsed or waiting for their
+   * commit); a request that would go past it is answered 503 {@code OVERLOADED} with {@code Retry-After} before its
+   * body is read. Default {@value #DEFAULT_MAX_HELD_BYTES}.
+   */
+  public long getMaxHeldBytes() {
+    return maxHeldBytes;
+  }
+
+  public HttpTransportOptions setMaxHeldBytes(long maxHeldBytes) {
+    if (maxHeldBytes < 1) {
+      throw new IllegalArgumentException("maxHeldBytes must be at least 1");
+    }
+    this.maxHeldBytes = maxHeldBytes;
+    return this;
   }
 
   /**

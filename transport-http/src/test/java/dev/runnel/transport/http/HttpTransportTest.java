@@ -576,6 +576,80 @@ class HttpTransportTest {
     other.stop().await();
   }
 
+  /**
+   * The node-wide bound on request bytes held: while one request's 90,000 bytes are being received, another of 20,000
+   * does not fit under 100,000 and is answered 503 OVERLOADED with Retry-After at once; once the first is answered, it
+   * fits again.
+   */
+  @Test
+  void requestBytesPastTheNodeWideBoundAreRefusedAtOnce() throws Exception {
+    String topic = newTopic(1);
+    HttpTransport bounded = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
+        .setInstances(1).setMaxHeldBytes(100_000));
+    bounded.start(broker).await();
+    try (java.net.Socket slow = new java.net.Socket("127.0.0.1", bounded.actualPort())) {
+      int port = bounded.actualPort();
+      String big = bodyOfLength(90_000);
+      java.io.OutputStream out = slow.getOutputStream();
+      out.write(("POST /topics/" + topic + "/records HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+          + "Content-Length: " + big.length() + "\r\n\r\n" + big.substring(0, 1_000)).getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+
+      String small = bodyOfLength(20_000);
+      Reply refused = null;
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+      while (refused == null && System.nanoTime() < deadline) {  // until the slow request holds its bytes
+        Reply r = call(port, "POST", "/topics/" + topic + "/records", small);
+        if (r.status() == 503) {
+          refused = r;
+        } else {
+          assertThat(r.status()).isEqualTo(200);
+          Thread.sleep(10);
+        }
+      }
+      assertThat(refused).as("a request refused while the slow one is held").isNotNull();
+      assertProblem(refused, 503, "OVERLOADED");
+      assertThat(refused.json().getString("detail")).contains("http.maxHeldBytes");
+      assertThat(refused.response().headers().firstValue("Retry-After")).hasValue("1");
+
+      out.write(big.substring(1_000).getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(slow.getInputStream(),
+          StandardCharsets.US_ASCII));
+      assertThat(in.readLine()).as("the slow request's answer").isEqualTo("HTTP/1.1 200 OK");
+      assertThat(call(port, "POST", "/topics/" + topic + "/records", small).status()).as("room again").isEqualTo(200);
+    } finally {
+      bounded.stop().await();
+    }
+  }
+
+  @Test
+  void aProduceRequestCarriesAtMostTheConfiguredNumberOfRecords() {
+    String topic = newTopic(1);
+    HttpTransport limited = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
+        .setInstances(1).setMaxRecordsPerRequest(3));
+    limited.start(broker).await();
+    try {
+      String three = "{\"records\":[{\"value\":1},{\"value\":2},{\"value\":3}]}";
+      String four = "{\"records\":[{\"value\":1},{\"value\":2},{\"value\":3},{\"value\":4}]}";
+      Reply refused = call(limited.actualPort(), "POST", "/topics/" + topic + "/records", four);
+      assertProblem(refused, 400, "INVALID_REQUEST");
+      assertThat(refused.json().getString("detail")).contains("at most 3 records").contains("http.maxRecordsPerRequest");
+      assertThat(call(limited.actualPort(), "GET", "/topics/" + topic + "/partitions/0/records?offset=0", null).json()
+          .getJsonArray("records")).as("nothing stored").isEmpty();
+      assertThat(call(limited.actualPort(), "POST", "/topics/" + topic + "/records", three).status()).isEqualTo(200);
+    } finally {
+      limited.stop().await();
+    }
+  }
+
+  /** A produce body of exactly {@code length} bytes: one record whose string value pads it. */
+  private static String bodyOfLength(int length) {
+    String head = "{\"records\":[{\"value\":\"";
+    String tail = "\"}]}";
+    return head + "x".repeat(length - head.length() - tail.length()) + tail;
+  }
+
   /** An incoming W3C traceparent is kept in each record that has none of its own; an invalid one is ignored. */
   @Test
   void theRequestsTraceparentIsKeptInTheRecordsForConsumers() {

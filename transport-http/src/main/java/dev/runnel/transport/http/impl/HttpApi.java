@@ -7,6 +7,7 @@ import dev.runnel.broker.ProduceRecord;
 import dev.runnel.broker.TopicDescription;
 import dev.runnel.broker.TopicNames;
 import dev.runnel.durability.Header;
+import dev.runnel.transport.http.HttpTransportOptions;
 import dev.runnel.durability.PartitionOffsets;
 import dev.runnel.durability.TopicConfig;
 import io.vertx.core.Future;
@@ -59,11 +60,17 @@ final class HttpApi {
   private final Map<String, Set<HttpMethod>> methodsByPath = new LinkedHashMap<>();
   private final Map<String, Pattern> pathPatterns = new LinkedHashMap<>();
 
-  HttpApi(Vertx vertx, Broker broker, long maxBodyBytes) {
+  private final HeldBytes held;
+
+  private final int maxRecordsPerRequest;
+
+  HttpApi(Vertx vertx, Broker broker, HttpTransportOptions options, HeldBytes held) {
     this.vertx = vertx;
     this.broker = broker;
+    this.maxRecordsPerRequest = options.getMaxRecordsPerRequest();
+    this.held = held;
     this.groups = new GroupApi(broker);
-    this.maxBodyBytes = maxBodyBytes;
+    this.maxBodyBytes = options.getMaxBodyBytes();
   }
 
   /** Set by {@link #drain()}; read on this API's event loop only. */
@@ -81,6 +88,7 @@ final class HttpApi {
   Router router() {
     Router router = Router.router(vertx);
     router.route().handler(this::closeWhenDraining);
+    router.route().handler(this::holdBytes);
     // Every route: a bounded body held in memory (never uploads to disk), then the topic- and group-name checks.
     router.route()
         .handler(BodyHandler.create(false).setHandleFileUploads(false).setBodyLimit(maxBodyBytes))
@@ -143,6 +151,41 @@ final class HttpApi {
   }
 
   /**
+   * Reserves the request's body bytes in the node-wide bound before the body is read, until the answer is out or the
+   * connection goes (Vert.x Web's end handlers run on both). A request that does not fit is answered 503 OVERLOADED
+   * at once; its body is read and dropped as it comes, holding no memory, so the connection stays usable.
+   */
+  private void holdBytes(RoutingContext ctx) {
+    String length = ctx.request().getHeader(HttpHeaders.CONTENT_LENGTH);
+    long bytes;
+    if (length == null) {  // a chunked body may be as long as the body limit; without either there is no body
+      String encoding = ctx.request().getHeader(HttpHeaders.TRANSFER_ENCODING);
+      bytes = encoding != null && encoding.toLowerCase(java.util.Locale.ROOT).contains("chunked") ? maxBodyBytes : 0;
+    } else {
+      try {
+        bytes = Math.min(Long.parseLong(length.trim()), maxBodyBytes + 1);  // past the limit: 413 from the body handler
+      } catch (NumberFormatException e) {
+        throw new BrokerException(BrokerError.INVALID_REQUEST, "Content-Length is not a number: " + length);
+      }
+    }
+    if (bytes <= 0) {
+      ctx.next();
+      return;
+    }
+    if (!held.tryReserve(bytes)) {
+      if (!ctx.request().isEnded()) {
+        ctx.request().handler(dropped -> { }).resume();
+      }
+      Problems.send(ctx, BrokerError.OVERLOADED, "the node holds " + (held.held() >> 20) + " MiB of requests, its bound "
+          + "is " + (held.limit() >> 20) + " MiB (http.maxHeldBytes); this one (" + bytes + " bytes) was not read: retry "
+          + "after Retry-After");
+      return;
+    }
+    ctx.addEndHandler(v -> held.release(bytes));  // called once: on the answer's end, an exception or a close
+    ctx.next();
+  }
+
+  /**
    * While draining, a request is answered 503 and nothing is done. Any answer written after the drain began says
    * {@code Connection: close}, and its connection is closed once the answer is out (no request on it is left
    * unanswered: the client is told before the connection goes).
@@ -159,7 +202,7 @@ final class HttpApi {
           + "node, or after it restarts");
       return;
     }
-    ctx.response().headersEndHandler(v -> {
+    ctx.addHeadersEndHandler(v -> {  // not response().headersEndHandler: Vert.x Web keeps that one for its own list
       if (draining) {
         ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
       }
@@ -351,8 +394,8 @@ final class HttpApi {
 
   private void produce(RoutingContext ctx) {
     Buffer body = ctx.body().buffer();
-    List<ProduceRecord> records = withTraceparent(RecordCodec.produceRequest(body == null ? Buffer.buffer() : body),
-        ctx.request().getHeader(TRACEPARENT));
+    List<ProduceRecord> records = withTraceparent(RecordCodec.produceRequest(body == null ? Buffer.buffer() : body,
+        maxRecordsPerRequest), ctx.request().getHeader(TRACEPARENT));
     answerRendered(ctx, broker.produce(ctx.pathParam("topic"), records), 200, RecordCodec::produceResponse);
   }
 

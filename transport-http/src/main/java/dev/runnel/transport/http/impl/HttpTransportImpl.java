@@ -52,7 +52,8 @@ public final class HttpTransportImpl implements HttpTransport {
         ? -(SHARED_RANDOM_PORT_BASE + SHARED_RANDOM_PORTS.incrementAndGet())
         : options.getPort();
     Set<Integer> ports = ConcurrentHashMap.newKeySet();
-    Future<Void> start = vertx.deployVerticle(() -> new HttpVerticle(broker, options, listenPort, ports::add),
+    HeldBytes held = new HeldBytes(options.getMaxHeldBytes());  // one bound for all instances
+    Future<Void> start = vertx.deployVerticle(() -> new HttpVerticle(broker, options, held, listenPort, ports::add),
             new DeploymentOptions().setInstances(instances))
         .andThen(ar -> {
           synchronized (this) {

@@ -23,19 +23,21 @@ final class HttpVerticle extends VerticleBase {
   private final HttpTransportOptions options;
   private final int listenPort;
   private final IntConsumer listening;
+  private final HeldBytes held;
   private HttpApi api;
   private HttpServer server;
 
-  HttpVerticle(Broker broker, HttpTransportOptions options, int listenPort, IntConsumer listening) {
+  HttpVerticle(Broker broker, HttpTransportOptions options, HeldBytes held, int listenPort, IntConsumer listening) {
     this.broker = broker;
     this.options = options;
+    this.held = held;
     this.listenPort = listenPort;
     this.listening = listening;
   }
 
   @Override
   public Future<?> start() {
-    api = new HttpApi(vertx, broker, options.getMaxBodyBytes());
+    api = new HttpApi(vertx, broker, options, held);
     return vertx.createHttpServer(new HttpServerOptions().setHost(options.getHost()).setPort(listenPort))
         .requestHandler(api.router())
         .listen()

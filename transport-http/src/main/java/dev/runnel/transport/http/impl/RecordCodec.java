@@ -49,10 +49,10 @@ final class RecordCodec {
    * from the parser into its record, with no tree built. The first bad record fails the whole request, but a body that
    * is not JSON at all fails as MALFORMED_JSON wherever its fault is, as a parse of the whole body would.
    */
-  static List<ProduceRecord> produceRequest(Buffer body) {
+  static List<ProduceRecord> produceRequest(Buffer body, int maxRecords) {
     byte[] json = body.getBytes();
     try (JsonParser parser = StrictJson.FACTORY.createParser(json); Compactor compactor = new Compactor(json)) {
-      return produceRequest(parser, compactor);
+      return produceRequest(parser, compactor, maxRecords);
     } catch (BrokerException e) {
       if (e.error() != BrokerError.MALFORMED_JSON) {
         StrictJson.checkSyntax(json);
@@ -63,7 +63,8 @@ final class RecordCodec {
     }
   }
 
-  private static List<ProduceRecord> produceRequest(JsonParser parser, Compactor compactor) throws IOException {
+  private static List<ProduceRecord> produceRequest(JsonParser parser, Compactor compactor, int maxRecords)
+      throws IOException {
     JsonToken token = parser.nextToken();
     if (token == null) {
       throw StrictJson.malformed("the body is empty; expected a JSON value");
@@ -84,6 +85,10 @@ final class RecordCodec {
       } else {
         records = new ArrayList<>();
         while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
+          if (records.size() == maxRecords) {
+            throw new BrokerException(BrokerError.INVALID_REQUEST, "a request carries at most " + maxRecords
+                + " records (http.maxRecordsPerRequest); send the rest in another");
+          }
           records.add(record(records.size(), parser, token, compactor));
         }
       }

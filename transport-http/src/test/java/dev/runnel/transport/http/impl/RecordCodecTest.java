@@ -65,7 +65,7 @@ class RecordCodecTest {
 
   private static String stored(String value) {
     Buffer body = Buffer.buffer("{\"records\":[{\"value\":" + value + "}]}");
-    List<ProduceRecord> records = RecordCodec.produceRequest(body);
+    List<ProduceRecord> records = RecordCodec.produceRequest(body, 10_000);
     assertThat(records).hasSize(1);
     return new String(records.get(0).value(), StandardCharsets.UTF_8);
   }

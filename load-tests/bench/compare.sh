@@ -8,6 +8,8 @@
 #   load-tests/bench/compare.sh /tmp/before.jar server/target/runnel.jar --size 1024 --partitions 8 --producers 4 \
 #     --consumers 0 --batch 100 --max-in-flight 16
 #
+# Run it in both orders: whichever build runs second in a pair measured about 10% slower in W2 (session 6), because
+# the first node's Postgres is still writing back what it just stored.
 # DURATION (default 20s) and WARMUP (default 15s) set each run's length. Both nodes stay up for the whole run; the
 # idle one costs little. The script stops what it started, by pid, and deletes both data directories.
 set -euo pipefail

@@ -28,6 +28,8 @@ public class RunnelConfig {
     public long maxHeldBytes = 256L * 1024 * 1024;
     /** The most records one produce request may carry. */
     public int maxRecordsPerRequest = 10_000;
+    /** The most bytes of request headers; more is 431. */
+    public int maxHeaderBytes = 8192;
   }
 
   public static class Postgres {

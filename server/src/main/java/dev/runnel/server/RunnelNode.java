@@ -83,7 +83,8 @@ public final class RunnelNode {
           .setMaxBodyBytes(config.http.maxBodyBytes)
           .setShutdownGraceMs(config.http.shutdownGraceMs)
           .setMaxHeldBytes(config.http.maxHeldBytes)
-          .setMaxRecordsPerRequest(config.http.maxRecordsPerRequest));
+          .setMaxRecordsPerRequest(config.http.maxRecordsPerRequest)
+          .setMaxHeaderBytes(config.http.maxHeaderBytes));
       transports.add(http);
     }
     for (Transport t : transports) {

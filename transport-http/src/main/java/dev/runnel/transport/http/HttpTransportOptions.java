@@ -12,6 +12,7 @@ public class HttpTransportOptions {
   public static final long DEFAULT_SHUTDOWN_GRACE_MS = 30_000;
   public static final long DEFAULT_MAX_HELD_BYTES = 256L * 1024 * 1024;
   public static final int DEFAULT_MAX_RECORDS_PER_REQUEST = 10_000;
+  public static final int DEFAULT_MAX_HEADER_BYTES = 8192;
 
   private String host = DEFAULT_HOST;
   private int port = DEFAULT_PORT;
@@ -20,6 +21,7 @@ public class HttpTransportOptions {
   private long shutdownGraceMs = DEFAULT_SHUTDOWN_GRACE_MS;
   private long maxHeldBytes = DEFAULT_MAX_HELD_BYTES;
   private int maxRecordsPerRequest = DEFAULT_MAX_RECORDS_PER_REQUEST;
+  private int maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES;
 
   public HttpTransportOptions() {
   }
@@ -32,6 +34,20 @@ public class HttpTransportOptions {
     shutdownGraceMs = other.shutdownGraceMs;
     maxHeldBytes = other.maxHeldBytes;
     maxRecordsPerRequest = other.maxRecordsPerRequest;
+    maxHeaderBytes = other.maxHeaderBytes;
+  }
+
+  /** The most bytes of request headers; more is answered 431 with a problem, and the connection closed. */
+  public int getMaxHeaderBytes() {
+    return maxHeaderBytes;
+  }
+
+  public HttpTransportOptions setMaxHeaderBytes(int maxHeaderBytes) {
+    if (maxHeaderBytes < 1024) {
+      throw new IllegalArgumentException("maxHeaderBytes must be at least 1024");
+    }
+    this.maxHeaderBytes = maxHeaderBytes;
+    return this;
   }
 
   /** The most records one produce request may carry; more is 400 {@code INVALID_REQUEST}. Default 10,000. */

@@ -623,6 +623,26 @@ class HttpTransportTest {
     }
   }
 
+  /** Requests the decoder refuses before routing are problems too: headers past the limit, a request line too long. */
+  @Test
+  void tooLargeHeadersAndTooLongRequestLinesAreProblems() throws Exception {
+    for (String[] c : new String[][] {
+        {"GET /topics HTTP/1.1\r\nHost: x\r\nX-Big: " + "h".repeat(10_000) + "\r\n\r\n", "431"},
+        {"GET /topics/" + "t".repeat(5_000) + " HTTP/1.1\r\nHost: x\r\n\r\n", "414"}}) {
+      try (java.net.Socket socket = new java.net.Socket("127.0.0.1", transport.actualPort())) {
+        socket.getOutputStream().write(c[0].getBytes(StandardCharsets.US_ASCII));
+        String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);  // closed after
+        assertThat(answer).matches("(?s)HTTP/1\\.[01] " + c[1] + " .*");  // 1.0 when the line's version was never read
+        assertThat(answer.toLowerCase(java.util.Locale.ROOT)).contains("content-type: application/problem+json")
+            .contains("connection: close");
+        JsonObject problem = new JsonObject(answer.substring(answer.indexOf("\r\n\r\n") + 4));
+        assertThat(problem.getString("code")).isEqualTo("INVALID_REQUEST");
+        assertThat(problem.getInteger("status")).isEqualTo(Integer.parseInt(c[1]));
+      }
+    }
+    assertThat(call("GET", "/health/live", null).status()).isEqualTo(200);
+  }
+
   @Test
   void aProduceRequestCarriesAtMostTheConfiguredNumberOfRecords() {
     String topic = newTopic(1);

@@ -38,8 +38,10 @@ final class HttpVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     api = new HttpApi(vertx, broker, options, held);
-    return vertx.createHttpServer(new HttpServerOptions().setHost(options.getHost()).setPort(listenPort))
+    return vertx.createHttpServer(new HttpServerOptions().setHost(options.getHost()).setPort(listenPort)
+            .setMaxHeaderSize(options.getMaxHeaderBytes()))
         .requestHandler(api.router())
+        .invalidRequestHandler(Problems::undecodable)
         .listen()
         .onSuccess(s -> {
           server = s;

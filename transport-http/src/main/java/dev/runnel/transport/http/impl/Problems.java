@@ -3,7 +3,10 @@ package dev.runnel.transport.http.impl;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.durability.StorageException;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
@@ -115,6 +118,31 @@ public final class Problems {
     LOG.error("internal error, incident {}, answering {} {}", incident, ctx.request().method(), ctx.request().path(),
         b.getCause() != null ? b.getCause() : b);
     send(ctx, BrokerError.INTERNAL, "internal error (incident " + incident + "); see the server log");
+  }
+
+  /**
+   * A request Netty could not decode (request line or headers too long, a malformed request), which never reaches the
+   * router: answered as a problem like every other error, with the status HTTP gives it, and its connection closed
+   * (what follows on it cannot be framed).
+   */
+  public static void undecodable(HttpServerRequest request) {
+    Throwable cause = request.decoderResult().cause();
+    int status;
+    String detail;
+    if (cause instanceof TooLongHttpLineException) {
+      status = 414;
+      detail = "the request line is too long";
+    } else if (cause instanceof TooLongHttpHeaderException) {
+      status = 431;
+      detail = "the request headers are too large (http.maxHeaderBytes)";
+    } else {
+      status = 400;
+      detail = "the request could not be read as HTTP/1.1";
+    }
+    HttpServerResponse response = request.response().putHeader(HttpHeaders.CONNECTION, "close");
+    write(response, status, type(BrokerError.INVALID_REQUEST), kind(BrokerError.INVALID_REQUEST).title(), detail,
+        BrokerError.INVALID_REQUEST.name());
+    request.connection().close();  // as Vert.x's own handler does: the answer is written first
   }
 
   private static void sendClientError(RoutingContext ctx, int status, Throwable failure, long maxBodyBytes) {

@@ -214,8 +214,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
               restarts.attempts(), e.getMessage());
         }
       }
-      backoff = backoff.multipliedBy(2).compareTo(restarts.maxBackoff()) > 0 ? restarts.maxBackoff()
-          : backoff.multipliedBy(2);
+      Duration doubled = backoff.multipliedBy(2);
+      backoff = doubled.compareTo(restarts.maxBackoff()) > 0 ? restarts.maxBackoff() : doubled;
     }
     failure = "the embedded PostgreSQL died and " + restarts.attempts() + " attempts to start it again failed; see "
         + logFile;

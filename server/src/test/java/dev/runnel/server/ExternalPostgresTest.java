@@ -31,10 +31,7 @@ class ExternalPostgresTest {
 
   @Test
   void aPostgresUrlReplacesTheEmbeddedServer() throws Exception {
-    EmbeddedPostgres external = TestPostgres.server();
-    String url = "postgresql://" + external.user() + ":" + URLEncoder.encode(external.password(), StandardCharsets.UTF_8)
-        + "@127.0.0.1:" + external.port() + "/" + external.database();
-    RunnelConfig config = ConfigLoader.load(null, Map.of("RUNNEL_PG_URL", url),
+    RunnelConfig config = ConfigLoader.load(null, Map.of("RUNNEL_PG_URL", url(TestPostgres.server())),
         Map.of("dataDir", dataDir.toString(), "http.port", "0", "http.host", "127.0.0.1", "postgres.schema", PG.schema()));
     RunnelNode node = new RunnelNode(config).start();
     try {
@@ -50,6 +47,12 @@ class ExternalPostgresTest {
       assertThat(rs.next()).as("the topic is in the external server's schema").isTrue();
       assertThat(rs.getBoolean(1)).as("the lease was released on stop").isTrue();
     }
+  }
+
+  /** The URL of a server this test JVM started, with its login. */
+  static String url(EmbeddedPostgres pg) {
+    return "postgresql://" + pg.user() + ":" + URLEncoder.encode(pg.password(), StandardCharsets.UTF_8)
+        + "@127.0.0.1:" + pg.port() + "/" + pg.database();
   }
 
   /** A URL without a password works against a server that trusts the user (trust authentication). */

@@ -1,6 +1,5 @@
 package dev.runnel.server;
 
-import dev.runnel.durability.EmbeddedPostgres;
 import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
@@ -8,11 +7,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -32,10 +29,8 @@ class FreeSpaceTest {
 
   @Test
   void producesAreRefusedAndReadinessFailsUnderTheFreeSpaceFloor() throws Exception {
-    EmbeddedPostgres external = TestPostgres.server();
-    String url = "postgresql://" + external.user() + ":" + URLEncoder.encode(external.password(), StandardCharsets.UTF_8)
-        + "@127.0.0.1:" + external.port() + "/" + external.database();
-    RunnelConfig config = ConfigLoader.load(null, Map.of("RUNNEL_PG_URL", url, "RUNNEL_STORAGE_MIN_FREE_BYTES",
+    RunnelConfig config = ConfigLoader.load(null, Map.of("RUNNEL_PG_URL", ExternalPostgresTest.url(TestPostgres.server()),
+            "RUNNEL_STORAGE_MIN_FREE_BYTES",
             Long.toString(Long.MAX_VALUE)),
         Map.of("dataDir", dataDir.toString(), "http.port", "0", "http.host", "127.0.0.1", "postgres.schema", PG.schema()));
     RunnelNode node = new RunnelNode(config).start();

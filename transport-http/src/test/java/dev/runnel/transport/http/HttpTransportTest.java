@@ -555,9 +555,7 @@ class HttpTransportTest {
   @Test
   void notReadyWhenStorageIsGoneAndStopClosesTheListener() {
     LogStore closed = LogStore.open(vertx, PG.options()).await();
-    HttpTransport other = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
-        .setInstances(1));
-    other.start(Broker.create(vertx, closed)).await();
+    HttpTransport other = secondTransport(Broker.create(vertx, closed), o -> o);
     int port = other.actualPort();
     assertThat(port).isPositive().isNotEqualTo(transport.actualPort());
     assertThat(call(port, "GET", "/health/ready", null).status()).isEqualTo(200);
@@ -584,9 +582,7 @@ class HttpTransportTest {
   @Test
   void requestBytesPastTheNodeWideBoundAreRefusedAtOnce() throws Exception {
     String topic = newTopic(1);
-    HttpTransport bounded = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
-        .setInstances(1).setMaxHeldBytes(100_000));
-    bounded.start(broker).await();
+    HttpTransport bounded = secondTransport(broker, o -> o.setMaxHeldBytes(100_000));
     try (java.net.Socket slow = new java.net.Socket("127.0.0.1", bounded.actualPort())) {
       int port = bounded.actualPort();
       String big = bodyOfLength(90_000);
@@ -646,9 +642,7 @@ class HttpTransportTest {
   @Test
   void aProduceRequestCarriesAtMostTheConfiguredNumberOfRecords() {
     String topic = newTopic(1);
-    HttpTransport limited = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
-        .setInstances(1).setMaxRecordsPerRequest(3));
-    limited.start(broker).await();
+    HttpTransport limited = secondTransport(broker, o -> o.setMaxRecordsPerRequest(3));
     try {
       String three = "{\"records\":[{\"value\":1},{\"value\":2},{\"value\":3}]}";
       String four = "{\"records\":[{\"value\":1},{\"value\":2},{\"value\":3},{\"value\":4}]}";
@@ -704,9 +698,7 @@ class HttpTransportTest {
   @Test
   void aStopAnswersTheLongPollInFlightAndClosesItsConnection() throws Exception {
     String topic = newTopic(1);
-    HttpTransport other = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
-        .setInstances(1).setShutdownGraceMs(30_000));
-    other.start(broker).await();
+    HttpTransport other = secondTransport(broker, o -> o.setShutdownGraceMs(30_000));
     int port = other.actualPort();
     String group = "drain-" + topic;
     Reply joined = call(port, "POST", "/groups/" + group + "/members", "{\"topics\":[\"" + topic + "\"]}");
@@ -733,9 +725,7 @@ class HttpTransportTest {
   void notLiveWhenStorageCannotRecoverByItself() {
     java.util.concurrent.atomic.AtomicReference<String> unrecoverable = new java.util.concurrent.atomic.AtomicReference<>();
     LogStore watched = LogStore.open(vertx, PG.options().setUnrecoverable(unrecoverable::get)).await();
-    HttpTransport other = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
-        .setInstances(1));
-    other.start(Broker.create(vertx, watched)).await();
+    HttpTransport other = secondTransport(Broker.create(vertx, watched), o -> o);
     try {
       int port = other.actualPort();
       assertThat(call(port, "GET", "/health/live", null).status()).isEqualTo(200);
@@ -772,9 +762,7 @@ class HttpTransportTest {
         new ch.qos.logback.core.read.ListAppender<>();
     logged.start();
     problemsLog.addAppender(logged);
-    HttpTransport other = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
-        .setInstances(1));
-    other.start(buggy).await();
+    HttpTransport other = secondTransport(buggy, o -> o);
     try {
       Reply reply = call(other.actualPort(), "GET", "/topics", null);
       assertProblem(reply, 500, "INTERNAL");
@@ -794,6 +782,14 @@ class HttpTransportTest {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** A started transport of one instance on its own random port, before {@code options} tunes it; stop it after. */
+  private static HttpTransport secondTransport(Broker over, java.util.function.UnaryOperator<HttpTransportOptions> options) {
+    HttpTransport t = HttpTransport.create(vertx, options.apply(new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
+        .setInstances(1)));
+    t.start(over).await();
+    return t;
+  }
 
   /** Every topic with the offsets of each partition. */
   private static JsonObject snapshot() {

@@ -76,6 +76,12 @@ public interface Broker {
 
   Future<List<GroupDescription>> listGroups();
 
+  /**
+   * The names of the topics a group reads: its members' and those it keeps state for on this node; empty for a group
+   * nobody has joined here. What access checks of a group's routes are made against.
+   */
+  Future<List<String>> groupTopics(String group);
+
   Future<GroupDescription> describeGroup(String group);
 
   /** The group's dead letters of a topic, oldest first. */

@@ -22,6 +22,9 @@ final class ConfigLoader {
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
       .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
   private static final Map<String, String> ENV_ALIASES = Map.of("RUNNEL_PG_URL", "postgres.url");
+  /** Keys whose whole value comes from the file: their entries are not known in advance. */
+  private static final java.util.Set<String> FILE_ONLY = java.util.Set.of("auth.keys", "webhooks");
+  private static final java.util.regex.Pattern ENV_REFERENCE = java.util.regex.Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)}");
 
   private ConfigLoader() {
   }
@@ -40,6 +43,7 @@ final class ConfigLoader {
           if (!fromFile.isObject()) {
             throw new IllegalArgumentException("config file " + file + " must hold a YAML mapping");
           }
+          resolveReferences(fromFile, env);
           merge(tree, (ObjectNode) fromFile, "");
         }
       } catch (IOException e) {
@@ -80,6 +84,14 @@ final class ConfigLoader {
     if (pg.hasNonNull("url")) {
       pg.put("url", pg.get("url").asText().replaceAll("://([^:/@]+):[^@]*@", "://$1:****@"));
     }
+    tree.get("auth").get("keys").forEach(k -> ((ObjectNode) k).put("secret", "****"));
+    tree.get("webhooks").forEach(w -> {
+      int count = w.path("secrets").size();
+      com.fasterxml.jackson.databind.node.ArrayNode secrets = ((ObjectNode) w).putArray("secrets");
+      for (int i = 0; i < count; i++) {
+        secrets.add("****");
+      }
+    });
     return tree.toString();
   }
 
@@ -92,7 +104,7 @@ final class ConfigLoader {
       if (existing == null) {
         throw new IllegalArgumentException("unknown config key '" + path + "'");
       }
-      if (existing.isObject() && e.getValue().isObject()) {
+      if (existing.isObject() && e.getValue().isObject() && !FILE_ONLY.contains(path)) {
         merge((ObjectNode) existing, (ObjectNode) e.getValue(), path + ".");
       } else {
         target.set(e.getKey(), e.getValue());
@@ -103,6 +115,9 @@ final class ConfigLoader {
   private static List<String> leafPaths(ObjectNode node, String prefix) {
     List<String> paths = new ArrayList<>();
     node.fields().forEachRemaining(e -> {
+      if (FILE_ONLY.contains(prefix + e.getKey())) {
+        return;
+      }
       if (e.getValue().isObject()) {
         paths.addAll(leafPaths((ObjectNode) e.getValue(), prefix + e.getKey() + "."));
       } else {
@@ -112,12 +127,60 @@ final class ConfigLoader {
     return paths;
   }
 
+  /** A list of strings from the environment or a flag is comma-separated. */
   private static void set(ObjectNode tree, String path, String value) {
     String[] parts = path.split("\\.");
     ObjectNode node = tree;
     for (int i = 0; i < parts.length - 1; i++) {
       node = (ObjectNode) node.get(parts[i]);
     }
-    node.put(parts[parts.length - 1], value);
+    String leaf = parts[parts.length - 1];
+    if (node.get(leaf) != null && node.get(leaf).isArray()) {
+      com.fasterxml.jackson.databind.node.ArrayNode list = node.putArray(leaf);
+      for (String item : value.split(",")) {
+        if (!item.isBlank()) {
+          list.add(item.trim());
+        }
+      }
+    } else {
+      node.put(leaf, value);
+    }
+  }
+
+  /** Replaces {@code ${NAME}} in the file's strings by the environment's value; an unset one is an error. */
+  private static void resolveReferences(JsonNode node, Map<String, String> env) {
+    if (node.isObject()) {
+      Iterator<Map.Entry<String, JsonNode>> fields = node.fields();
+      while (fields.hasNext()) {
+        Map.Entry<String, JsonNode> e = fields.next();
+        if (e.getValue().isTextual()) {
+          ((ObjectNode) node).put(e.getKey(), resolve(e.getValue().asText(), env));
+        } else {
+          resolveReferences(e.getValue(), env);
+        }
+      }
+    } else if (node.isArray()) {
+      com.fasterxml.jackson.databind.node.ArrayNode array = (com.fasterxml.jackson.databind.node.ArrayNode) node;
+      for (int i = 0; i < array.size(); i++) {
+        if (array.get(i).isTextual()) {
+          array.set(i, array.textNode(resolve(array.get(i).asText(), env)));
+        } else {
+          resolveReferences(array.get(i), env);
+        }
+      }
+    }
+  }
+
+  private static String resolve(String value, Map<String, String> env) {
+    java.util.regex.Matcher m = ENV_REFERENCE.matcher(value);
+    StringBuilder out = new StringBuilder();
+    while (m.find()) {
+      String replacement = env.get(m.group(1));
+      if (replacement == null) {
+        throw new IllegalArgumentException("the config file refers to ${" + m.group(1) + "}, which is not set");
+      }
+      m.appendReplacement(out, java.util.regex.Matcher.quoteReplacement(replacement));
+    }
+    return m.appendTail(out).toString();
   }
 }

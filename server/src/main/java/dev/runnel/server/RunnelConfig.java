@@ -2,6 +2,11 @@ package dev.runnel.server;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
 /**
  * The node's configuration. Every key can come from the YAML file, be overridden by an environment variable named
  * {@code RUNNEL_} + the key path in upper snake case ({@code http.port} → {@code RUNNEL_HTTP_PORT}), and the common
@@ -16,6 +21,49 @@ public class RunnelConfig {
   public Http http = new Http();
   public Postgres postgres = new Postgres();
   public Storage storage = new Storage();
+  public Auth auth = new Auth();
+  /** Signed webhook sources by name: {@code POST /webhooks/<name>}. */
+  public Map<String, Webhook> webhooks = new LinkedHashMap<>();
+
+  /** API keys (DESIGN.md section 8). Keys come only from the file; their strings may be {@code ${ENV}} references. */
+  public static class Auth {
+    /** Null: on exactly when keys are configured. True with no keys refuses to start. */
+    public Boolean enabled;
+    public List<Key> keys = new ArrayList<>();
+    /** {@code /metrics} without a key; otherwise it needs {@code admin} on {@code *}. */
+    public boolean publicMetrics;
+  }
+
+  public static class Key {
+    /** HTTP: {@code Authorization: Bearer <name>:<secret>}; AMQP: SASL PLAIN user and password. */
+    public String name;
+    public String secret;
+    public List<KeyRight> rights = new ArrayList<>();
+  }
+
+  public static class KeyRight {
+    /** A topic name pattern; {@code *} stands for any run of characters. */
+    public String topics;
+    /** {@code produce}, {@code consume}, {@code admin}. */
+    public List<String> allow = new ArrayList<>();
+  }
+
+  public static class Webhook {
+    public String topic;
+    /** {@code standard} (Standard Webhooks) or {@code github}. */
+    public String scheme;
+    /** Every secret that verifies (several while one is rotated in). */
+    public List<String> secrets = new ArrayList<>();
+    /** The largest body this source may send (GitHub sends up to 25 MB). */
+    public long maxBodyBytes = 25L * 1024 * 1024;
+  }
+
+  public static class Tls {
+    /** The certificate chain (PEM). With {@link #keyPath}, the listener speaks TLS only. */
+    public String certPath;
+    /** Its private key (PEM). */
+    public String keyPath;
+  }
 
   public static class Http {
     public boolean enabled = true;
@@ -30,6 +78,7 @@ public class RunnelConfig {
     public int maxRecordsPerRequest = 10_000;
     /** The most bytes of request headers; more is 431. */
     public int maxHeaderBytes = 8192;
+    public Tls tls = new Tls();
   }
 
   public static class Postgres {

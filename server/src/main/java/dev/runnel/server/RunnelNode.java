@@ -2,6 +2,10 @@ package dev.runnel.server;
 
 import dev.runnel.broker.Broker;
 import dev.runnel.broker.Transport;
+import dev.runnel.broker.auth.ApiKey;
+import dev.runnel.broker.auth.ApiKeys;
+import dev.runnel.broker.auth.Grant;
+import dev.runnel.broker.auth.Right;
 import dev.runnel.durability.EmbeddedPostgres;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.StoreOptions;
@@ -21,6 +25,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.Set;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -54,6 +60,11 @@ public final class RunnelNode {
     Path dataDir = Path.of(config.dataDir).toAbsolutePath().normalize();
     String nodeId = config.nodeId != null && !config.nodeId.isBlank() ? config.nodeId : persistentNodeId(dataDir);
     LOG.info("starting Runnel node {} with config {}", nodeId, ConfigLoader.describe(config));
+    ApiKeys apiKeys = apiKeys(config.auth);
+    if (!apiKeys.enabled()) {
+      LOG.warn("auth is OFF: anyone who can reach this node may produce, consume and delete every topic; configure "
+          + "auth.keys to turn it on");
+    }
     freeSpace = new FreeSpaceWatch(dataDir, config.storage.minFreeBytes);
     StoreOptions storeOptions;
     if (config.postgres.isEmbedded()) {
@@ -84,7 +95,9 @@ public final class RunnelNode {
           .setShutdownGraceMs(config.http.shutdownGraceMs)
           .setMaxHeldBytes(config.http.maxHeldBytes)
           .setMaxRecordsPerRequest(config.http.maxRecordsPerRequest)
-          .setMaxHeaderBytes(config.http.maxHeaderBytes));
+          .setMaxHeaderBytes(config.http.maxHeaderBytes)
+          .setApiKeys(apiKeys)
+          .setTls(config.http.tls.certPath, config.http.tls.keyPath));
       transports.add(http);
     }
     for (Transport t : transports) {
@@ -94,6 +107,35 @@ public final class RunnelNode {
         http == null ? "-" : http.actualPort(), storeOptions.getHost(), storeOptions.getPort(),
         embedded != null ? "embedded, data in " + dataDir.resolve("postgres") : "external");
     return this;
+  }
+
+  /** The API keys of {@code auth}: off when none are configured, unless {@code auth.enabled} says otherwise. */
+  static ApiKeys apiKeys(RunnelConfig.Auth auth) {
+    boolean enabled = auth.enabled != null ? auth.enabled : !auth.keys.isEmpty();
+    if (!enabled) {
+      if (!auth.keys.isEmpty()) {
+        LOG.warn("auth.enabled is false: the {} configured API keys are ignored", auth.keys.size());
+      }
+      return ApiKeys.OFF;
+    }
+    if (auth.keys.isEmpty()) {
+      throw new IllegalArgumentException("auth.enabled is true but no API keys are configured: list them in auth.keys "
+          + "(name, secret, rights) or set auth.enabled to false");
+    }
+    List<ApiKey> keys = new ArrayList<>();
+    for (RunnelConfig.Key k : auth.keys) {
+      if (k.secret == null) {
+        throw new IllegalArgumentException("API key '" + k.name + "' has no secret");
+      }
+      List<Grant> grants = new ArrayList<>();
+      for (RunnelConfig.KeyRight r : k.rights) {
+        Set<Right> allow = EnumSet.noneOf(Right.class);
+        r.allow.forEach(a -> allow.add(Right.parse(a)));
+        grants.add(new Grant(r.topics, allow));
+      }
+      keys.add(new ApiKey(k.name, k.secret, grants));
+    }
+    return ApiKeys.of(keys);
   }
 
   public Broker broker() {

@@ -70,4 +70,62 @@ class ConfigLoaderTest {
     assertThat(RunnelNode.externalPostgres(pg).getPort()).isEqualTo(5432);
     assertThat(RunnelNode.externalPostgres(pg).getUser()).isEqualTo("me");
   }
+
+  @Test
+  void apiKeysAndWebhooksComeFromTheFileWithEnvironmentReferences() throws Exception {
+    Path file = tmp.resolve("auth.yaml");
+    Files.writeString(file, """
+        auth:
+          keys:
+            - name: billing
+              secret: "${BILLING_SECRET}"
+              rights: [{topics: "orders*", allow: [produce, consume]}]
+            - name: ops
+              secret: "0ps"
+              rights: [{topics: "*", allow: [produce, consume, admin]}]
+        webhooks:
+          github:
+            topic: gh-events
+            scheme: github
+            secrets: ["gh-secret"]
+        http:
+          tls: {certPath: /etc/runnel/cert.pem, keyPath: /etc/runnel/key.pem}
+        """);
+    RunnelConfig config = ConfigLoader.load(file, Map.of("BILLING_SECRET", "s3cret", "RUNNEL_AUTH_PUBLIC_METRICS", "true"),
+        Map.of());
+    assertThat(config.auth.keys).hasSize(2);
+    assertThat(config.auth.keys.get(0).secret).isEqualTo("s3cret");
+    assertThat(config.auth.publicMetrics).isTrue();
+    assertThat(config.webhooks.get("github").topic).isEqualTo("gh-events");
+    assertThat(config.webhooks.get("github").secrets).containsExactly("gh-secret");
+    assertThat(config.http.tls.keyPath).isEqualTo("/etc/runnel/key.pem");
+    var keys = RunnelNode.apiKeys(config.auth);
+    assertThat(keys.enabled()).isTrue();
+    assertThat(keys.authenticate("billing:s3cret").may(dev.runnel.broker.auth.Right.PRODUCE, "orders.eu")).isTrue();
+    assertThat(keys.authenticate("billing:s3cret").may(dev.runnel.broker.auth.Right.ADMIN, "orders.eu")).isFalse();
+    assertThat(ConfigLoader.describe(config)).doesNotContain("s3cret").doesNotContain("0ps").doesNotContain("gh-secret");
+
+    assertThatThrownBy(() -> ConfigLoader.load(file, Map.of(), Map.of())).hasMessageContaining("BILLING_SECRET");
+  }
+
+  @Test
+  void authIsOnExactlyWhenKeysAreConfiguredUnlessSaidOtherwise() {
+    RunnelConfig.Auth auth = new RunnelConfig.Auth();
+    assertThat(RunnelNode.apiKeys(auth).enabled()).isFalse();
+    auth.enabled = true;
+    assertThatThrownBy(() -> RunnelNode.apiKeys(auth)).hasMessageContaining("no API keys");
+    RunnelConfig.Key key = new RunnelConfig.Key();
+    key.name = "k";
+    key.secret = "s";
+    RunnelConfig.KeyRight right = new RunnelConfig.KeyRight();
+    right.topics = "*";
+    right.allow = java.util.List.of("root");
+    key.rights = java.util.List.of(right);
+    auth.keys = java.util.List.of(key);
+    assertThatThrownBy(() -> RunnelNode.apiKeys(auth)).hasMessageContaining("unknown right 'root'");
+    right.allow = java.util.List.of("consume");
+    assertThat(RunnelNode.apiKeys(auth).enabled()).isTrue();
+    auth.enabled = false;
+    assertThat(RunnelNode.apiKeys(auth).enabled()).isFalse();
+  }
 }

@@ -407,6 +407,11 @@ final class GroupRuntime implements PartitionDelivery.Host {
     });
   }
 
+  /** The topics this group reads here (members' and restored ones), sorted. */
+  List<String> topicNames() {
+    return List.copyOf(topics.keySet());
+  }
+
   Future<GroupDescription> describe() {
     List<Future<GroupDescription.PartitionLag>> lags = new ArrayList<>();
     for (PartitionDelivery pd : partitions.values()) {

@@ -325,6 +325,11 @@ public final class LocalBroker implements Broker {
   }
 
   @Override
+  public Future<List<String>> groupTopics(String group) {
+    return inGroup(group, g -> Future.succeededFuture(g.topicNames()));
+  }
+
+  @Override
   public Future<GroupDescription> describeGroup(String group) {
     try {
       checkGroupName(group);

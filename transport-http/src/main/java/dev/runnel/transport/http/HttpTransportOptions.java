@@ -1,5 +1,7 @@
 package dev.runnel.transport.http;
 
+import dev.runnel.broker.auth.ApiKeys;
+
 /**
  * Options of the {@link HttpTransport}: where it listens, how many event loops serve it, its body limit and how long
  * a stop waits for the requests in flight.
@@ -22,6 +24,9 @@ public class HttpTransportOptions {
   private long maxHeldBytes = DEFAULT_MAX_HELD_BYTES;
   private int maxRecordsPerRequest = DEFAULT_MAX_RECORDS_PER_REQUEST;
   private int maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES;
+  private ApiKeys apiKeys = ApiKeys.OFF;
+  private String tlsCertPath;
+  private String tlsKeyPath;
 
   public HttpTransportOptions() {
   }
@@ -35,6 +40,39 @@ public class HttpTransportOptions {
     maxHeldBytes = other.maxHeldBytes;
     maxRecordsPerRequest = other.maxRecordsPerRequest;
     maxHeaderBytes = other.maxHeaderBytes;
+    apiKeys = other.apiKeys;
+    tlsCertPath = other.tlsCertPath;
+    tlsKeyPath = other.tlsKeyPath;
+  }
+
+  /** The API keys requests must carry ({@code Authorization: Bearer <name>:<secret>}); {@link ApiKeys#OFF}: none. */
+  public ApiKeys getApiKeys() {
+    return apiKeys;
+  }
+
+  public HttpTransportOptions setApiKeys(ApiKeys apiKeys) {
+    this.apiKeys = java.util.Objects.requireNonNull(apiKeys, "apiKeys");
+    return this;
+  }
+
+  /** The listener's certificate chain (PEM); with {@link #getTlsKeyPath()}, the listener speaks HTTPS only. */
+  public String getTlsCertPath() {
+    return tlsCertPath;
+  }
+
+  /** The private key (PEM, PKCS#8 or PKCS#1) of {@link #getTlsCertPath()}. */
+  public String getTlsKeyPath() {
+    return tlsKeyPath;
+  }
+
+  /** Both or neither: TLS on the listener from PEM files. */
+  public HttpTransportOptions setTls(String certPath, String keyPath) {
+    if ((certPath == null) != (keyPath == null)) {
+      throw new IllegalArgumentException("TLS needs both a certificate and a key file (http.tls.certPath, keyPath)");
+    }
+    this.tlsCertPath = certPath;
+    this.tlsKeyPath = keyPath;
+    return this;
   }
 
   /** The most bytes of request headers; more is answered 431 with a problem, and the connection closed. */

@@ -14,6 +14,8 @@ import dev.runnel.broker.OutcomeResult;
 import dev.runnel.broker.Outcomes;
 import dev.runnel.broker.SeekPosition;
 import dev.runnel.broker.TopicNames;
+import dev.runnel.broker.auth.ApiKey;
+import dev.runnel.broker.auth.Right;
 import dev.runnel.durability.LogRecord;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
@@ -95,6 +97,7 @@ final class GroupApi {
       case "latest" -> true;
       default -> throw invalid("'startFrom' must be \"earliest\" or \"latest\", not " + RecordCodec.render(body.getValue("startFrom")));
     };
+    Access.requireAll(ctx, Right.CONSUME, topics, "each topic it joins " + topics);
     JoinRequest request = new JoinRequest(List.copyOf(topics), mode, sessionTimeoutMs, leaseMs, startAtLatest);
     broker.join(group, request).onComplete(ar -> {
       try {
@@ -406,13 +409,22 @@ final class GroupApi {
   void list(RoutingContext ctx) {
     HttpApi.answer(ctx, broker.listGroups(), 200, groups -> {
       JsonArray list = new JsonArray(new ArrayList<>(groups.size()));
-      groups.forEach(g -> list.add(description(g)));
+      ApiKey key = Access.key(ctx);
+      groups.stream().filter(g -> key.seesAll(topicsOf(g))).forEach(g -> list.add(description(g)));
       return new JsonObject().put("groups", list);
     });
   }
 
   void describe(RoutingContext ctx) {
     HttpApi.answer(ctx, broker.describeGroup(ctx.pathParam("group")), 200, GroupApi::description);
+  }
+
+  /** The topics a group reads: its members' and those it has positions in. */
+  private static Set<String> topicsOf(GroupDescription g) {
+    Set<String> topics = new java.util.TreeSet<>();
+    g.members().forEach(m -> topics.addAll(m.topics()));
+    g.partitions().forEach(p -> topics.add(p.topic()));
+    return topics;
   }
 
   static JsonObject description(GroupDescription g) {
@@ -463,6 +475,7 @@ final class GroupApi {
       throw invalid("query parameter 'topic' is required");
     }
     TopicNames.check(topic);
+    Access.require(ctx, Right.CONSUME, topic);
     int limit = HttpApi.bounded(ctx, "limit", DEFAULT_DEAD_LETTERS, MAX_DEAD_LETTERS);
     HttpApi.answerRendered(ctx, broker.deadLetters(ctx.pathParam("group"), topic, limit), 200,
         GroupApi::deadLetters);
@@ -507,6 +520,7 @@ final class GroupApi {
       throw invalid(t == null ? "'topic' is missing" : "'topic' must be a topic name (a string)");
     }
     TopicNames.check(topic);
+    Access.require(ctx, Right.ADMIN, topic);
     Object to = body.getValue("to");
     boolean toGroup;
     if ("group".equals(to)) {

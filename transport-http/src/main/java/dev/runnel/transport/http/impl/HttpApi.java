@@ -6,6 +6,8 @@ import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.ProduceRecord;
 import dev.runnel.broker.TopicDescription;
 import dev.runnel.broker.TopicNames;
+import dev.runnel.broker.auth.ApiKey;
+import dev.runnel.broker.auth.Right;
 import dev.runnel.durability.Header;
 import dev.runnel.transport.http.HttpTransportOptions;
 import dev.runnel.durability.PartitionOffsets;
@@ -61,6 +63,9 @@ final class HttpApi {
   private final Map<String, Pattern> pathPatterns = new LinkedHashMap<>();
 
   private final HeldBytes held;
+  private final Access access;
+  /** The check of routes anyone may call (health): nothing. */
+  private static final Handler<RoutingContext> PUBLIC = RoutingContext::next;
 
   private final int maxRecordsPerRequest;
 
@@ -70,6 +75,7 @@ final class HttpApi {
     this.maxRecordsPerRequest = options.getMaxRecordsPerRequest();
     this.held = held;
     this.groups = new GroupApi(broker);
+    this.access = new Access(options.getApiKeys(), broker);
     this.maxBodyBytes = options.getMaxBodyBytes();
   }
 
@@ -88,6 +94,7 @@ final class HttpApi {
   Router router() {
     Router router = Router.router(vertx);
     router.route().handler(this::closeWhenDraining);
+    router.route().handler(access::authenticate);
     router.route().handler(this::holdBytes);
     // Every route: a bounded body held in memory (never uploads to disk), then the topic- and group-name checks.
     router.route()
@@ -95,28 +102,32 @@ final class HttpApi {
         .failureHandler(this::fail);
     router.route().handler(this::checkNames);
 
-    route(router, HttpMethod.GET, "/health/live", this::live);
-    route(router, HttpMethod.GET, "/health/ready", this::ready);
-    route(router, HttpMethod.GET, "/topics", this::listTopics);
-    route(router, HttpMethod.PUT, "/topics/:topic", this::createTopic);
-    route(router, HttpMethod.GET, "/topics/:topic", this::describeTopic);
-    route(router, HttpMethod.DELETE, "/topics/:topic", this::deleteTopic);
-    route(router, HttpMethod.POST, "/topics/:topic/records", this::produce);
-    route(router, HttpMethod.GET, "/topics/:topic/partitions/:partition/records", this::read);
+    route(router, HttpMethod.GET, "/health/live", PUBLIC, this::live);
+    route(router, HttpMethod.GET, "/health/ready", PUBLIC, this::ready);
+    route(router, HttpMethod.GET, "/topics", Access::anyKey, this::listTopics);  // lists what the key sees
+    route(router, HttpMethod.PUT, "/topics/:topic", access.onTopic(Right.ADMIN), this::createTopic);
+    route(router, HttpMethod.GET, "/topics/:topic", access.seesTopic(), this::describeTopic);
+    route(router, HttpMethod.DELETE, "/topics/:topic", access.onTopic(Right.ADMIN), this::deleteTopic);
+    route(router, HttpMethod.POST, "/topics/:topic/records", access.onTopic(Right.PRODUCE), this::produce);
+    route(router, HttpMethod.GET, "/topics/:topic/partitions/:partition/records", access.onTopic(Right.CONSUME),
+        this::read);
 
     // Consumer groups. Each template has its own literal segments, so no route captures another's paths (a path
-    // parameter never spans a '/'); dead letters come first all the same.
-    route(router, HttpMethod.GET, "/groups", groups::list);
-    route(router, HttpMethod.GET, "/groups/:group/dead-letters", groups::deadLetters);
-    route(router, HttpMethod.POST, "/groups/:group/dead-letters/redrive", groups::redrive);
-    route(router, HttpMethod.GET, "/groups/:group", groups::describe);
-    route(router, HttpMethod.PUT, "/groups/:group", groups::configure);
-    route(router, HttpMethod.POST, "/groups/:group/members", groups::join);
-    route(router, HttpMethod.DELETE, "/groups/:group/members/:member", groups::leave);
-    route(router, HttpMethod.POST, "/groups/:group/members/:member/heartbeat", groups::heartbeat);
-    route(router, HttpMethod.POST, "/groups/:group/members/:member/fetch", groups::fetch);
-    route(router, HttpMethod.POST, "/groups/:group/acks", groups::settle);
-    route(router, HttpMethod.POST, "/groups/:group/topics/:topic/seek", groups::seek);
+    // parameter never spans a '/'); dead letters come first all the same. Join, dead letters and redrive name their
+    // topics in the request: their handlers check the rights on them.
+    route(router, HttpMethod.GET, "/groups", Access::anyKey, groups::list);  // lists what the key sees
+    route(router, HttpMethod.GET, "/groups/:group/dead-letters", Access::anyKey, groups::deadLetters);
+    route(router, HttpMethod.POST, "/groups/:group/dead-letters/redrive", Access::anyKey, groups::redrive);
+    route(router, HttpMethod.GET, "/groups/:group", access.onGroup(null), groups::describe);
+    route(router, HttpMethod.PUT, "/groups/:group", access.onGroup(Right.ADMIN), groups::configure);
+    route(router, HttpMethod.POST, "/groups/:group/members", Access::anyKey, groups::join);
+    route(router, HttpMethod.DELETE, "/groups/:group/members/:member", access.onGroup(Right.CONSUME), groups::leave);
+    route(router, HttpMethod.POST, "/groups/:group/members/:member/heartbeat", access.onGroup(Right.CONSUME),
+        groups::heartbeat);
+    route(router, HttpMethod.POST, "/groups/:group/members/:member/fetch", access.onGroup(Right.CONSUME),
+        groups::fetch);
+    route(router, HttpMethod.POST, "/groups/:group/acks", access.onGroup(Right.CONSUME), groups::settle);
+    route(router, HttpMethod.POST, "/groups/:group/topics/:topic/seek", access.onTopic(Right.ADMIN), groups::seek);
 
     router.errorHandler(404, this::fail);
     router.errorHandler(405, ctx -> {
@@ -130,8 +141,10 @@ final class HttpApi {
     return router;
   }
 
-  private void route(Router router, HttpMethod method, String path, Handler<RoutingContext> handler) {
-    router.route(method, path).handler(handler);
+  /** A route whose {@code check} (who may call it) runs before its handler. */
+  private void route(Router router, HttpMethod method, String path, Handler<RoutingContext> check,
+                     Handler<RoutingContext> handler) {
+    router.route(method, path).handler(check).handler(handler);
     methodsByPath.computeIfAbsent(path, p -> new LinkedHashSet<>()).add(method);
     pathPatterns.computeIfAbsent(path, p -> Pattern.compile(p.replaceAll(":[A-Za-z]+", "[^/]+") + "/?"));
   }
@@ -300,7 +313,8 @@ final class HttpApi {
   private void listTopics(RoutingContext ctx) {
     answer(ctx, broker.listTopics(), 200, topics -> {
       JsonArray list = new JsonArray(new ArrayList<>(topics.size()));
-      topics.forEach(t -> list.add(topic(t)));
+      ApiKey key = Access.key(ctx);
+      topics.stream().filter(t -> key.sees(t.name())).forEach(t -> list.add(topic(t)));
       return new JsonObject().put("topics", list);
     });
   }

@@ -6,6 +6,7 @@ import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.net.PemKeyCertOptions;
 
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
@@ -38,8 +39,13 @@ final class HttpVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     api = new HttpApi(vertx, broker, options, held);
-    return vertx.createHttpServer(new HttpServerOptions().setHost(options.getHost()).setPort(listenPort)
-            .setMaxHeaderSize(options.getMaxHeaderBytes()))
+    HttpServerOptions serverOptions = new HttpServerOptions().setHost(options.getHost()).setPort(listenPort)
+        .setMaxHeaderSize(options.getMaxHeaderBytes());
+    if (options.getTlsCertPath() != null) {
+      serverOptions.setSsl(true).setKeyCertOptions(new PemKeyCertOptions()
+          .setCertPath(options.getTlsCertPath()).setKeyPath(options.getTlsKeyPath()));
+    }
+    return vertx.createHttpServer(serverOptions)
         .requestHandler(api.router())
         .invalidRequestHandler(Problems::undecodable)
         .listen()

@@ -37,7 +37,16 @@ public interface Broker {
    * Stores records and answers, in request order, where each went, once all are committed. Validation is
    * all-or-nothing: a bad record fails the call and stores nothing.
    */
-  Future<List<ProduceResult>> produce(String topic, List<ProduceRecord> records);
+  default Future<List<ProduceResult>> produce(String topic, List<ProduceRecord> records) {
+    return produce(topic, records, false);
+  }
+
+  /**
+   * {@link #produce(String, List)}; with {@code deduplicate}, by idempotency key even when the topic has {@code dedup}
+   * off, within its {@code dedupWindowMs} (signed webhook deliveries, which their senders retry): every record then
+   * needs an idempotency key, and a duplicate answers its original position with {@code duplicate} set.
+   */
+  Future<List<ProduceResult>> produce(String topic, List<ProduceRecord> records, boolean deduplicate);
 
   /** Reads committed records of one partition from an offset (see {@link dev.runnel.durability.PartitionLog#read}). */
   Future<ReadResult> read(String topic, int partition, long offset, int maxRecords, int maxBytes);

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class ProduceDedupTest {
 
@@ -110,5 +111,35 @@ class ProduceDedupTest {
     ProduceResult second = broker.produce("nodedup", List.of(record(null, "x", "k"))).await().get(0);
     assertThat(second.duplicate()).isFalse();
     assertThat(second.offset()).isEqualTo(1);
+  }
+
+  /** Webhook deliveries: deduplicated on a topic without dedup, within its window, across a restart; others are not. */
+  @Test
+  void aDeduplicatedProduceDeduplicatesOnATopicWithoutDedup() {
+    broker.createTopic("hooks", 2, TopicConfig.DEFAULT.withDedup(false, 120_000)).await();
+    ProduceResult first = broker.produce("hooks", List.of(record(null, "delivery", "msg_1")), true).await().get(0);
+    assertThat(first.duplicate()).isFalse();
+    clock.advance(60_000);
+    ProduceResult retry = broker.produce("hooks", List.of(record(null, "delivery", "msg_1")), true).await().get(0);
+    assertThat(retry).isEqualTo(new ProduceResult(first.partition(), first.offset(), first.timestamp(), true));
+    // A plain produce with the same key on this topic is not deduplicated, and is not remembered as a key either.
+    ProduceResult plain = broker.produce("hooks", List.of(record(null, "other", "msg_2"))).await().get(0);
+    assertThat(plain.duplicate()).isFalse();
+    assertThat(broker.produce("hooks", List.of(record(null, "other", "msg_2")), true).await().get(0).duplicate())
+        .isFalse();
+
+    broker.close();
+    store.close().await();
+    store = LogStore.open(vertx, PG.options().setClock(clock)).await();
+    broker = Broker.create(vertx, store, new BrokerOptions().setClock(clock).setTickMs(0));
+    assertThat(broker.produce("hooks", List.of(record(null, "delivery", "msg_1")), true).await().get(0))
+        .isEqualTo(retry);
+    assertThat(highWatermark("hooks", first.partition()) + highWatermark("hooks", 1 - first.partition()))
+        .isEqualTo(3);
+    clock.advance(60_001);
+    assertThat(broker.produce("hooks", List.of(record(null, "delivery", "msg_1")), true).await().get(0).duplicate())
+        .as("past the window").isFalse();
+    assertThatThrownBy(() -> broker.produce("hooks", List.of(record(null, "no key", null)), true).await())
+        .hasMessageContaining("idempotency key");
   }
 }

@@ -18,6 +18,13 @@ public interface PartitionLog {
   Future<AppendResult> append(List<LogRecord> records);
 
   /**
+   * {@link #append}, deduplicated by idempotency key whether or not the topic has {@code dedup} on, within its
+   * {@code dedupWindowMs}: a record whose key is stored already answers its original position (signed webhook
+   * deliveries, whose senders retry). Each record needs an idempotency key.
+   */
+  Future<AppendResult> appendOnce(List<LogRecord> records);
+
+  /**
    * Appends dead letters: record {@code i} is the dead letter of {@code origins.get(i)}, whose row is written in the
    * same statement as the records (its {@code dlqOffset} is filled in), so a dead letter is never lost nor doubled.
    */

@@ -115,9 +115,13 @@ public final class LocalBroker implements Broker {
   }
 
   @Override
-  public Future<List<ProduceResult>> produce(String topicName, List<ProduceRecord> records) {
+  public Future<List<ProduceResult>> produce(String topicName, List<ProduceRecord> records, boolean deduplicate) {
     if (records.isEmpty()) {
       return Future.failedFuture(new BrokerException(BrokerError.INVALID_RECORD, "no records to produce"));
+    }
+    if (deduplicate && records.stream().anyMatch(r -> r.idempotencyKey() == null)) {
+      return Future.failedFuture(new BrokerException(BrokerError.INVALID_RECORD,
+          "a deduplicated produce needs an idempotency key on every record"));
     }
     return topic(topicName).compose(topic -> {
       int n = topic.partitions();
@@ -154,7 +158,8 @@ public final class LocalBroker implements Broker {
         for (int i : indexes) {
           batch.add(toLog(records.get(i)));
         }
-        appends.add(store.partition(topic, partition).append(batch).andThen(ar -> {
+        PartitionLog log = store.partition(topic, partition);
+        appends.add((deduplicate ? log.appendOnce(batch) : log.append(batch)).andThen(ar -> {
           if (ar.succeeded()) {
             AppendResult res = ar.result();
             long next = res.baseOffset();

@@ -42,9 +42,12 @@ final class DedupKeys {
     acquiredAt = now;
   }
 
-  /** Idempotency key → {offset, timestamp} of the records already stored among these records' keys. */
+  /**
+   * Idempotency key → {offset, timestamp} of the records already stored among these records' keys (the records of a
+   * write that deduplicate: all with the topic's {@code dedup} on, else those appended once).
+   */
   Future<Map<String, long[]>> known(List<LogRecord> records) {
-    if (!topic.config().dedup()) {
+    if (records.isEmpty()) {
       return Future.succeededFuture(Map.of());
     }
     long now = store.options().getClock().millis();

@@ -49,7 +49,8 @@ final class PartitionWriter implements PartitionLog {
   private static final int ACQUIRE_ATTEMPTS = 4;
   private static final long ACQUIRE_RETRY_MS = 50;
 
-  private record Pending(List<LogRecord> records, List<DeadLetterOrigin> origins, long bytes,
+  /** @param deduplicate by idempotency key even when the topic does not ({@link #appendOnce}) */
+  private record Pending(List<LogRecord> records, List<DeadLetterOrigin> origins, boolean deduplicate, long bytes,
                          Promise<AppendResult> promise) {
   }
 
@@ -112,7 +113,17 @@ final class PartitionWriter implements PartitionLog {
 
   @Override
   public Future<AppendResult> append(List<LogRecord> records) {
-    return append(records, null);
+    return append(records, null, false);
+  }
+
+  @Override
+  public Future<AppendResult> appendOnce(List<LogRecord> records) {
+    for (LogRecord r : records) {
+      if (r.idempotencyKey() == null) {
+        return Future.failedFuture(new IllegalArgumentException("appendOnce needs an idempotency key on every record"));
+      }
+    }
+    return append(records, null, true);
   }
 
   @Override
@@ -120,10 +131,10 @@ final class PartitionWriter implements PartitionLog {
     if (origins.size() != records.size()) {
       return Future.failedFuture(new IllegalArgumentException("one origin per dead letter"));
     }
-    return append(records, origins);
+    return append(records, origins, false);
   }
 
-  private Future<AppendResult> append(List<LogRecord> records, List<DeadLetterOrigin> origins) {
+  private Future<AppendResult> append(List<LogRecord> records, List<DeadLetterOrigin> origins, boolean deduplicate) {
     Promise<AppendResult> promise = callerPromise();
     if (records.isEmpty()) {
       promise.fail(new IllegalArgumentException("nothing to append"));
@@ -138,7 +149,7 @@ final class PartitionWriter implements PartitionLog {
     for (LogRecord r : records) {
       bytes += r.encodedSize();
     }
-    Pending pending = new Pending(records, origins, bytes, promise);
+    Pending pending = new Pending(records, origins, deduplicate, bytes, promise);
     context.execute(() -> enqueue(pending));
     return promise.future();
   }
@@ -191,7 +202,10 @@ final class PartitionWriter implements PartitionLog {
     queuedBytes -= bytes;
     writing = true;
     long encodedBytes = bytes;
-    dedup.known(batch.stream().flatMap(p -> p.records.stream()).toList()).onComplete(known -> {
+    boolean dedupOn = topic.config().dedup();
+    List<LogRecord> deduplicated = batch.stream().filter(p -> dedupOn || p.deduplicate)
+        .flatMap(p -> p.records.stream()).toList();
+    dedup.known(deduplicated).onComplete(known -> {
       if (known.failed()) {
         writing = false;
         failAll(batch, new StorageException(StorageFailure.UNAVAILABLE, "could not check idempotency keys of "
@@ -250,7 +264,7 @@ final class PartitionWriter implements PartitionLog {
       AppendResult.Duplicate[] duplicates = null;
       for (int i = 0; i < p.records.size(); i++) {
         LogRecord r = p.records.get(i);
-        String key = dedupOn ? r.idempotencyKey() : null;
+        String key = dedupOn || p.deduplicate ? r.idempotencyKey() : null;
         long[] original = key == null ? null : known.get(key);
         Long inThisWrite = key == null ? null : write.newKeys.get(key);
         if (original != null || inThisWrite != null) {

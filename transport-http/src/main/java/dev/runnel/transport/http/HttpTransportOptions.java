@@ -2,6 +2,9 @@ package dev.runnel.transport.http;
 
 import dev.runnel.broker.auth.ApiKeys;
 
+import java.time.InstantSource;
+import java.util.Map;
+
 /**
  * Options of the {@link HttpTransport}: where it listens, how many event loops serve it, its body limit and how long
  * a stop waits for the requests in flight.
@@ -27,6 +30,8 @@ public class HttpTransportOptions {
   private ApiKeys apiKeys = ApiKeys.OFF;
   private String tlsCertPath;
   private String tlsKeyPath;
+  private Map<String, WebhookSource> webhooks = Map.of();
+  private InstantSource clock = InstantSource.system();
 
   public HttpTransportOptions() {
   }
@@ -43,6 +48,28 @@ public class HttpTransportOptions {
     apiKeys = other.apiKeys;
     tlsCertPath = other.tlsCertPath;
     tlsKeyPath = other.tlsKeyPath;
+    webhooks = other.webhooks;
+    clock = other.clock;
+  }
+
+  /** Signed webhook sources by name ({@code POST /webhooks/<name>}). */
+  public Map<String, WebhookSource> getWebhooks() {
+    return webhooks;
+  }
+
+  public HttpTransportOptions setWebhooks(Map<String, WebhookSource> webhooks) {
+    this.webhooks = Map.copyOf(webhooks);
+    return this;
+  }
+
+  /** The clock webhook timestamps are checked against. */
+  public InstantSource getClock() {
+    return clock;
+  }
+
+  public HttpTransportOptions setClock(InstantSource clock) {
+    this.clock = java.util.Objects.requireNonNull(clock, "clock");
+    return this;
   }
 
   /** The API keys requests must carry ({@code Authorization: Bearer <name>:<secret>}); {@link ApiKeys#OFF}: none. */

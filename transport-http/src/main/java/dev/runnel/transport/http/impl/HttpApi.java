@@ -64,6 +64,7 @@ final class HttpApi {
 
   private final HeldBytes held;
   private final Access access;
+  private final WebhookApi webhooks;
   /** The check of routes anyone may call (health): nothing. */
   private static final Handler<RoutingContext> PUBLIC = RoutingContext::next;
 
@@ -76,6 +77,7 @@ final class HttpApi {
     this.held = held;
     this.groups = new GroupApi(broker);
     this.access = new Access(options.getApiKeys(), broker);
+    this.webhooks = new WebhookApi(broker, options.getWebhooks(), options.getClock());
     this.maxBodyBytes = options.getMaxBodyBytes();
   }
 
@@ -97,8 +99,12 @@ final class HttpApi {
     router.route().handler(access::authenticate);
     router.route().handler(this::holdBytes);
     // Every route: a bounded body held in memory (never uploads to disk), then the topic- and group-name checks.
+    // Webhook routes have their own limit (GitHub sends up to 25 MB); each source's is checked after.
+    BodyHandler bodies = BodyHandler.create(false).setHandleFileUploads(false).setBodyLimit(maxBodyBytes);
+    BodyHandler webhookBodies = BodyHandler.create(false).setHandleFileUploads(false)
+        .setBodyLimit(webhookBodyLimit());
     router.route()
-        .handler(BodyHandler.create(false).setHandleFileUploads(false).setBodyLimit(maxBodyBytes))
+        .handler(ctx -> (isWebhook(ctx) ? webhookBodies : bodies).handle(ctx))
         .failureHandler(this::fail);
     router.route().handler(this::checkNames);
 
@@ -128,6 +134,8 @@ final class HttpApi {
         groups::fetch);
     route(router, HttpMethod.POST, "/groups/:group/acks", access.onGroup(Right.CONSUME), groups::settle);
     route(router, HttpMethod.POST, "/groups/:group/topics/:topic/seek", access.onTopic(Right.ADMIN), groups::seek);
+
+    route(router, HttpMethod.POST, "/webhooks/:source", PUBLIC, webhooks::deliver);  // checked by its signature
 
     router.errorHandler(404, this::fail);
     router.errorHandler(405, ctx -> {
@@ -159,8 +167,22 @@ final class HttpApi {
     return methods.stream().map(HttpMethod::name).collect(Collectors.joining(", "));
   }
 
+  private static boolean isWebhook(RoutingContext ctx) {
+    String path = ctx.request().path();
+    return path != null && path.startsWith("/webhooks/");
+  }
+
+  private long webhookBodyLimit() {
+    return Math.max(webhooks.maxBodyBytes(), maxBodyBytes);
+  }
+
+  /** The body limit of this request's route. */
+  private long bodyLimit(RoutingContext ctx) {
+    return isWebhook(ctx) ? webhookBodyLimit() : maxBodyBytes;
+  }
+
   private void fail(RoutingContext ctx) {
-    Problems.handleFailure(ctx, maxBodyBytes);
+    Problems.handleFailure(ctx, bodyLimit(ctx));
   }
 
   /**
@@ -173,10 +195,10 @@ final class HttpApi {
     long bytes;
     if (length == null) {  // a chunked body may be as long as the body limit; without either there is no body
       String encoding = ctx.request().getHeader(HttpHeaders.TRANSFER_ENCODING);
-      bytes = encoding != null && encoding.toLowerCase(java.util.Locale.ROOT).contains("chunked") ? maxBodyBytes : 0;
+      bytes = encoding != null && encoding.toLowerCase(java.util.Locale.ROOT).contains("chunked") ? bodyLimit(ctx) : 0;
     } else {
       try {
-        bytes = Math.min(Long.parseLong(length.trim()), maxBodyBytes + 1);  // past the limit: 413 from the body handler
+        bytes = Math.min(Long.parseLong(length.trim()), bodyLimit(ctx) + 1);  // past the limit: 413 from the body handler
       } catch (NumberFormatException e) {
         throw new BrokerException(BrokerError.INVALID_REQUEST, "Content-Length is not a number: " + length);
       }

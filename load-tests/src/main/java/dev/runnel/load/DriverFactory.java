@@ -2,13 +2,19 @@ package dev.runnel.load;
 
 import dev.runnel.load.driver.Driver;
 import dev.runnel.load.http.HttpDriver;
+import dev.runnel.load.http.StandardWebhookSigner;
+import dev.runnel.load.http.WebhookDriver;
 
 import java.lang.reflect.InvocationTargetException;
 import java.net.URI;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Opens the driver a target URL names: {@code http://} Runnel, {@code kafka://} Kafka, {@code amqp://} (later). */
+/**
+ * Opens the driver a target URL names: {@code http://} Runnel (its producers sending webhook deliveries with
+ * {@code --webhook}), {@code kafka://} Kafka, {@code amqp://} (later).
+ */
 @FunctionalInterface
 public interface DriverFactory {
 
@@ -29,8 +35,13 @@ public interface DriverFactory {
       if (nodes.get(0).getScheme().equals("kafka")) {
         return kafka(nodes);
       }
-      return new HttpDriver(nodes, workload.apiKey, workload.valueKind == ValueCodec.Kind.JSON,
+      HttpDriver http = new HttpDriver(nodes, workload.apiKey, workload.valueKind == ValueCodec.Kind.JSON,
           workload.startFrom == Workload.StartFrom.LATEST, workload.connections);
+      if (workload.webhook != null) {
+        return new WebhookDriver(http, workload.webhook, new StandardWebhookSigner(workload.webhookSecret),
+            Clock.systemUTC());
+      }
+      return http;
     }
 
     @Override

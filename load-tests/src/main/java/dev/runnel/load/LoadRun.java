@@ -84,6 +84,9 @@ public final class LoadRun {
     Verifier verifier = new Verifier(run, w.producers, groups);
     log("topic %s (%d partitions), %d producer(s), %d group(s) × %d consumer(s), run id %x", w.topic, partitions,
         w.producers, groups.size(), w.consumers, run);
+    if (!driver.keepsKeys()) {
+      log("records are stored unkeyed (webhook deliveries): no per-key order is checked; loss and duplicates are");
+    }
 
     List<ConsumerClient> consumers = new ArrayList<>();
     if (!w.catchUp) {
@@ -93,13 +96,14 @@ public final class LoadRun {
     long t0 = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20);
     measureStart = t0 + w.warmupValue().toNanos();
     end = measureStart + w.durationValue().toNanos();
-    ValueCodec codec = new ValueCodec(w.valueKind, w.size);
+    ValueCodec codec = new ValueCodec(w.valueKind, w.size, driver.eventType());
+    boolean keyed = driver.keepsKeys();
     List<Thread> threads = new ArrayList<>();
     for (int i = 0; i < w.producers; i++) {
       Pacer pacer = new Pacer(i, w.producers, w.rate, w.batch, w.maxInFlight, t0, measureStart, end);
       pacers.add(pacer);
       int producer = i;
-      Thread t = new Thread(() -> produce(producer, pacer, codec, verifier), "load-producer-" + i);
+      Thread t = new Thread(() -> produce(producer, pacer, codec, keyed, verifier), "load-producer-" + i);
       t.setDaemon(true);
       threads.add(t);
     }
@@ -169,6 +173,7 @@ public final class LoadRun {
     if (o.foreign() > 0) {
       problems.add(o.foreign() + " record(s) received that this run did not write (ignored)");
     }
+    problems.addAll(driver.notes());
     return new TargetResult(target, round, o.produced(), o.acked(), o.unacknowledged(), o.consumed(), o.lost(),
         o.reordered(), o.duplicates(), late, errors.get(), produceRate, consumeRate, produceRate * w.size / 1e6,
         consumeRate * w.size / 1e6, LatencySummary.of(produceAck), LatencySummary.of(endToEnd), problems);
@@ -203,9 +208,9 @@ public final class LoadRun {
     }
   }
 
-  private void produce(int producer, Pacer pacer, ValueCodec codec, Verifier verifier) {
+  private void produce(int producer, Pacer pacer, ValueCodec codec, boolean keyed, Verifier verifier) {
     try (ProducerClient client = driver.producer(w.topic)) {
-      Producer p = new Producer(producer, pacer, codec, verifier, client);
+      Producer p = new Producer(producer, pacer, codec, keyed, verifier, client);
       while (true) {
         long now = System.nanoTime();
         long wake;
@@ -257,16 +262,19 @@ public final class LoadRun {
     final int producer;
     final Pacer pacer;
     final ValueCodec codec;
+    /** Whether the records go with their key (false: the system stores them unkeyed, see Driver#keepsKeys). */
+    final boolean keyed;
     final Verifier verifier;
     final ProducerClient client;
     final Thread thread = Thread.currentThread();
     final KeyChooser keys;
     long seq;
 
-    Producer(int producer, Pacer pacer, ValueCodec codec, Verifier verifier, ProducerClient client) {
+    Producer(int producer, Pacer pacer, ValueCodec codec, boolean keyed, Verifier verifier, ProducerClient client) {
       this.producer = producer;
       this.pacer = pacer;
       this.codec = codec;
+      this.keyed = keyed;
       this.verifier = verifier;
       this.client = client;
       this.keys = new KeyChooser(w.keyDistribution, w.keys, w.zipfExponent, (long) run * 31 + producer);
@@ -288,9 +296,9 @@ public final class LoadRun {
         first = seq;
         for (int j = 0; j < w.batch; j++) {
           int key = keys.next();
-          verifier.sent(producer, seq, key);
-          records.add(new OutgoingRecord(KeyChooser.keyName(key), codec.encode(new Identity(run, producer, key, seq,
-              intended)), w.headers));
+          verifier.sent(producer, seq, key, keyed);
+          records.add(new OutgoingRecord(keyed ? KeyChooser.keyName(key) : null, codec.encode(new Identity(run,
+              producer, key, seq, intended)), w.headers));
           seq++;
         }
       }

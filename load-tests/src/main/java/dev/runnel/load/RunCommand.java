@@ -81,6 +81,19 @@ public final class RunCommand implements Callable<Integer> {
       description = "Credentials, sent as Authorization: Bearer NAME:SECRET.")
   String apiKey;
 
+  @Option(names = "--webhook", paramLabel = "SOURCE",
+      description = "http:// targets take each record as one signed Standard Webhooks delivery to POST"
+          + " /webhooks/SOURCE (webhook-id fresh per record and kept on its retries, webhook-timestamp,"
+          + " webhook-signature), instead of produce requests; the consumers are unchanged. The node's"
+          + " webhooks.SOURCE must be scheme standard with --topic as its topic. Records are stored unkeyed, so no"
+          + " per-key order is checked (loss and duplicates are). JSON values only; kafka:// targets are unaffected.")
+  String webhook;
+
+  @Option(names = "--webhook-secret", paramLabel = "whsec_BASE64",
+      description = "The webhook source's secret (one of the node's webhooks.SOURCE.secrets) that signs each"
+          + " delivery: HMAC-SHA256 over \"<id>.<timestamp>.<body>\" with the base64 key after whsec_.")
+  String webhookSecret;
+
   @Option(names = "--result", paramLabel = "FILE.json", description = "Writes the JSON result there.")
   Path result;
 
@@ -136,6 +149,8 @@ public final class RunCommand implements Callable<Integer> {
     if (connections != null) w.connections = connections;
     if (topic != null) w.topic = topic;
     if (apiKey != null) w.apiKey = apiKey;
+    if (webhook != null) w.webhook = webhook;
+    if (webhookSecret != null) w.webhookSecret = webhookSecret;
     if (drainTimeout != null) w.drainTimeout = drainTimeout;
     if (catchUp != null) w.catchUp = catchUp;
     if (mode != null) {

@@ -12,7 +12,8 @@ import java.util.Arrays;
 /**
  * Values that carry their {@link Identity}, padded to the workload's size: binary (a 32-byte header, then zeros) or
  * JSON ({@code {"rl":run,"p":producer,"k":key,"s":seq,"t":intendedNanos,"pad":"xxx"}}, compact, so a system that
- * stores JSON re-serialised still answers the same fields).
+ * stores JSON re-serialised still answers the same fields; webhook payloads start with {@code "type":"runnel.load"},
+ * which decoding skips).
  */
 public final class ValueCodec {
 
@@ -24,10 +25,24 @@ public final class ValueCodec {
 
   private final Kind kind;
   private final int size;
+  /** {@code "type":"<t>",} written first in every JSON value, or empty. */
+  private final String type;
 
   public ValueCodec(Kind kind, int size) {
+    this(kind, size, null);
+  }
+
+  /**
+   * @param type a {@code type} field every JSON value starts with (a webhook payload's event type, which the node
+   *     copies into a header), within the same size; null for none. Letters, digits, {@code . _ -} only.
+   */
+  public ValueCodec(Kind kind, int size, String type) {
+    if (type != null && !type.matches("[A-Za-z0-9._-]+")) {
+      throw new IllegalArgumentException("a value type must be letters, digits, '.', '_' or '-' (got " + type + ")");
+    }
     this.kind = kind;
     this.size = size;
+    this.type = type == null ? "" : "\"type\":\"" + type + "\",";
   }
 
   public Kind kind() {
@@ -41,8 +56,8 @@ public final class ValueCodec {
           .putLong(id.intendedNanos());
       return b.array();
     }
-    String head = "{\"rl\":" + id.run() + ",\"p\":" + id.producer() + ",\"k\":" + id.key() + ",\"s\":" + id.sequence()
-        + ",\"t\":" + id.intendedNanos() + ",\"pad\":\"";
+    String head = "{" + type + "\"rl\":" + id.run() + ",\"p\":" + id.producer() + ",\"k\":" + id.key() + ",\"s\":"
+        + id.sequence() + ",\"t\":" + id.intendedNanos() + ",\"pad\":\"";
     int pad = Math.max(0, size - head.length() - 2);
     byte[] out = new byte[head.length() + pad + 2];
     byte[] h = head.getBytes(StandardCharsets.US_ASCII);

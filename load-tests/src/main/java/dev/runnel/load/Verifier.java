@@ -17,7 +17,8 @@ import java.util.Map;
  *   <li>{@code lost}: per group, acknowledged records the group never received at their acknowledged partition and
  *   offset (received elsewhere counts as lost, and is described);</li>
  *   <li>{@code reordered}: per group, first receptions that come after a record of the same key with a higher
- *   acknowledged offset in the same partition (the order is the acknowledged one, not the send order);</li>
+ *   acknowledged offset in the same partition (the order is the acknowledged one, not the send order); only records
+ *   the system stored with their key count (webhook deliveries are stored unkeyed, and nothing orders those);</li>
  *   <li>{@code duplicates}: receptions of an identity the group had already received;</li>
  *   <li>{@code unacknowledged}: identities some group received but that were never acknowledged (stored, but the
  *   answer did not come): reported, not an error.</li>
@@ -46,10 +47,21 @@ public final class Verifier {
 
   /** The producer sent (or is about to send) its record {@code seq} of key {@code key}. */
   public void sent(int producer, long seq, int key) {
+    sent(producer, seq, key, true);
+  }
+
+  /**
+   * The producer sent (or is about to send) its record {@code seq}, chosen for key {@code key} (carried in its value);
+   * {@code keyed} false: the system stores it without that key (a webhook delivery), so no order is checked for it.
+   */
+  public void sent(int producer, long seq, int key, boolean keyed) {
     Track t = producers[producer];
     synchronized (t) {
       t.ensure(seq);
       t.key[(int) seq] = key;
+      if (!keyed) {
+        t.unkeyed.set((int) seq);
+      }
       t.sent = Math.max(t.sent, seq + 1);
     }
   }
@@ -187,6 +199,9 @@ public final class Verifier {
           problems.add("group " + group + " received producer " + p + " seq " + s + " at " + r.partition[i] + "/"
               + r.offset[i] + ", but it was acknowledged at " + t.partition[s] + "/" + t.offset[s]);
         }
+        if (t.unkeyed.get(s)) {
+          continue;  // stored without a key: nothing orders it against other records (DESIGN.md section 2)
+        }
         long slot = ((long) t.key[s] << 20) | t.partition[s];
         Long before = highest.get(slot);
         if (before != null && before > t.offset[s]) {
@@ -236,6 +251,8 @@ public final class Verifier {
   /** One producer's records, indexed by sequence: key, acknowledged partition and offset (-1: not acknowledged). */
   private static final class Track {
     long sent;
+    /** Sequences the system stored without a key: no order is checked for them. */
+    java.util.BitSet unkeyed = new java.util.BitSet();
     int[] key = new int[1024];
     int[] partition = new int[1024];
     long[] offset = filled(1024);
@@ -258,6 +275,7 @@ public final class Verifier {
       Track c = new Track();
       c.sent = sent;
       c.key = key.clone();
+      c.unkeyed = (java.util.BitSet) unkeyed.clone();
       c.partition = partition.clone();
       c.offset = offset.clone();
       return c;

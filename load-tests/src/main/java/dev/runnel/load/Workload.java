@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.fasterxml.jackson.databind.MapperFeature;
 import dev.runnel.load.driver.GroupMode;
+import dev.runnel.load.http.StandardWebhookSigner;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -40,6 +41,13 @@ public class Workload {
   /** Keep-alive connections per node for the producers (HTTP); requests beyond them wait for one. */
   public int connections = 64;
   public String apiKey;
+  /**
+   * Runnel's producers send each record as a signed Standard Webhooks delivery to {@code POST /webhooks/<webhook>}
+   * (the source's name in the node's config, whose topic must be {@link #topic}); null: produce requests.
+   */
+  public String webhook;
+  /** The source's secret, {@code whsec_<base64>}, that signs the deliveries; needed with {@link #webhook}. */
+  public String webhookSecret;
   public GroupMode mode = GroupMode.PARTITIONED;
   /** Headers every record carries. */
   public Map<String, String> headers = new LinkedHashMap<>();
@@ -101,6 +109,19 @@ public class Workload {
     require(topic != null && !topic.isBlank(), "--topic must not be empty");
     require(apiKey == null || apiKey.indexOf(':') > 0, "--api-key must be NAME:SECRET");
     require(zipfExponent > 0, "zipfExponent must be positive");
+    require(webhookSecret == null || webhook != null, "--webhook-secret needs --webhook SOURCE");
+    if (webhook != null) {
+      require(!webhook.isBlank(), "--webhook must name the node's webhook source");
+      require(webhookSecret != null, "--webhook needs --webhook-secret whsec_<base64> (the source's secret)");
+      try {
+        new StandardWebhookSigner(webhookSecret);
+      } catch (IllegalArgumentException e) {
+        throw new UsageException("--webhook-secret: " + e.getMessage());
+      }
+      require(valueKind == ValueCodec.Kind.JSON, "--webhook sends JSON payloads: valueKind binary does not apply");
+      require(headers == null || headers.isEmpty(),
+          "--webhook: a webhook delivery carries no record headers (the node sets them); drop the workload's headers");
+    }
     durationValue();
     warmupValue();
     drainTimeoutValue();

@@ -43,7 +43,8 @@ class LoadMainTest {
     assertThat(r.code()).isZero();
     for (String flag : List.of("--target", "--size", "--partitions", "--keys", "--producers", "--consumers",
         "--groups", "--rate", "--duration", "--warmup", "--batch", "--max-in-flight", "--topic", "--api-key",
-        "--result", "--rounds", "--workload", "--mode", "--connections", "--drain-timeout")) {
+        "--result", "--rounds", "--workload", "--mode", "--connections", "--drain-timeout", "--webhook",
+        "--webhook-secret")) {
       assertThat(r.output()).as("--help names %s", flag).contains(flag);
     }
     assertThat(r.output()).contains("kafka://").contains("default runnel-load").contains("late")
@@ -75,6 +76,43 @@ class LoadMainTest {
         .contains("NAME:SECRET");
     assertThat(execute("run", "--target", "http://127.0.0.1:1", "--rate", "0").code()).isEqualTo(2);
     assertThat(execute("run", "--target", "http://127.0.0.1:1", "--no-such-flag").code()).isEqualTo(2);
+  }
+
+  @Test
+  void webhookFlagsThatCannotRunAreUsageErrors() throws Exception {
+    String secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    assertThat(execute("run", "--target", "http://127.0.0.1:1", "--webhook", "payments").output())
+        .contains("--webhook needs --webhook-secret");
+    assertThat(execute("run", "--target", "http://127.0.0.1:1", "--webhook-secret", secret).output())
+        .contains("--webhook-secret needs --webhook");
+    Result bad = execute("run", "--target", "http://127.0.0.1:1", "--webhook", "payments", "--webhook-secret",
+        "whsec_***");
+    assertThat(bad.code()).isEqualTo(2);
+    assertThat(bad.output()).contains("--webhook-secret: a webhook secret must be whsec_<base64>");
+    Path binary = dir.resolve("binary.yaml");
+    Files.writeString(binary, "valueKind: binary\n");
+    assertThat(execute("run", "--target", "http://127.0.0.1:1", "--webhook", "payments", "--webhook-secret", secret,
+        "--workload", binary.toString()).output()).contains("JSON payloads");
+    Path headers = dir.resolve("headers.yaml");
+    Files.writeString(headers, "headers: {a: b}\n");
+    assertThat(execute("run", "--target", "http://127.0.0.1:1", "--webhook", "payments", "--webhook-secret", secret,
+        "--workload", headers.toString()).output()).contains("carries no record headers");
+  }
+
+  @Test
+  void theWebhookFlagsComeFromTheWorkloadFileToo() throws Exception {
+    Path w = dir.resolve("webhook.yaml");
+    Files.writeString(w, "webhook: payments\nwebhookSecret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+    RunCommand run = new RunCommand(System.out, DriverFactory.DEFAULT, true);
+    new picocli.CommandLine(run).parseArgs("--target", "http://x:1", "--workload", w.toString(), "--webhook", "orders");
+    Workload workload = run.workload();
+    assertThat(workload.webhook).isEqualTo("orders");
+    assertThat(workload.webhookSecret).isEqualTo("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    try (Driver d = DriverFactory.DEFAULT.open("http://127.0.0.1:1", workload)) {
+      assertThat(d).isInstanceOf(dev.runnel.load.http.WebhookDriver.class);
+      assertThat(d.keepsKeys()).isFalse();
+      assertThat(d.eventType()).isEqualTo("runnel.load");
+    }
   }
 
   @Test

@@ -30,6 +30,19 @@ class ValueCodecTest {
   }
 
   @Test
+  void aWebhookPayloadNamesItsTypeFirstAndKeepsTheSizeAndIdentity() throws Exception {
+    Identity id = new Identity(12345, 3, 999, 77, 987654321012345L);
+    byte[] value = new ValueCodec(ValueCodec.Kind.JSON, 300, "runnel.load").encode(id);
+    assertThat(value).hasSize(300);
+    assertThat(new String(value, java.nio.charset.StandardCharsets.UTF_8))
+        .startsWith("{\"type\":\"runnel.load\",\"rl\":");
+    assertThat(new ObjectMapper().readTree(value).get("type").asText()).isEqualTo("runnel.load");
+    assertThat(ValueCodec.decode(value)).isEqualTo(id);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> new ValueCodec(ValueCodec.Kind.JSON, 10, "a\"b"))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
   void aValueSmallerThanTheHeaderKeepsTheHeader() {
     Identity id = new Identity(1, 2, 3, 4, 5);
     assertThat(ValueCodec.decode(new ValueCodec(ValueCodec.Kind.BINARY, 10).encode(id))).isEqualTo(id);

@@ -191,6 +191,49 @@ class VerifierTest {
     assertThat(o.lost()).isZero();
   }
 
+  /**
+   * Webhook deliveries are stored unkeyed and partitioned by their delivery id: records the harness chose for one key
+   * land anywhere, and nothing orders unkeyed records. The history below would be a reorder for keyed records.
+   */
+  @Test
+  void unkeyedRecordsAreNotCheckedForOrderButStillForLossAndDuplicates() {
+    Verifier v = new Verifier(RUN, 1, List.of("g"));
+    for (int s = 0; s < 4; s++) {
+      v.sent(0, s, 0, false);
+      v.acked(0, s, 0, s);
+    }
+    v.received("g", 0, 2, 0, 2);
+    v.received("g", 0, 0, 0, 0);
+    v.received("g", 0, 0, 0, 0);
+    v.received("g", 0, 1, 0, 1);
+    Verifier.Outcome o = v.verify();
+    assertThat(o.reordered()).isZero();
+    assertThat(o.duplicates()).isEqualTo(1);
+    assertThat(o.lost()).as("seq 3 never came").isEqualTo(1);
+    assertThat(o.problems()).anySatisfy(p -> assertThat(p).contains("never received producer 0 seq 3"));
+
+    Verifier misplaced = new Verifier(RUN, 1, List.of("g"));
+    misplaced.sent(0, 0, 0, false);
+    misplaced.acked(0, 0, 2, 5);
+    misplaced.received("g", 0, 0, 1, 5);
+    assertThat(misplaced.verify().lost()).as("received at another partition than acknowledged").isEqualTo(1);
+  }
+
+  @Test
+  void keyedRecordsAreStillOrderedBesideUnkeyedOnes() {
+    Verifier v = new Verifier(RUN, 1, List.of("g"));
+    v.sent(0, 0, 0, true);
+    v.sent(0, 1, 0, false);
+    v.sent(0, 2, 0, true);
+    for (int s = 0; s < 3; s++) {
+      v.acked(0, s, 0, s);
+    }
+    v.received("g", 0, 2, 0, 2);
+    v.received("g", 0, 1, 0, 1);
+    v.received("g", 0, 0, 0, 0);
+    assertThat(v.verify().reordered()).as("only keyed seq 0 after keyed seq 2").isEqualTo(1);
+  }
+
   @Test
   void manyRecordsGrowTheTracks() {
     Verifier v = acked(5000, "g");

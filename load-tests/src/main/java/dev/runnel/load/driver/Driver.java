@@ -1,5 +1,6 @@
 package dev.runnel.load.driver;
 
+import java.util.List;
 import java.util.concurrent.CompletionStage;
 
 /** One system under test (Runnel over HTTP, Kafka, later AMQP), reached through its public protocol only. */
@@ -14,6 +15,25 @@ public interface Driver extends AutoCloseable {
   /** A new member of {@code group} on the topic; once started it hands every record it receives to the sink and
    *  acknowledges it after the sink returned. */
   ConsumerClient consumer(String topic, String group, GroupMode mode, RecordSink sink);
+
+  /**
+   * Whether the system stores the key each record is sent with. False when it stores them unkeyed (webhook
+   * deliveries: the node partitions them by their delivery id); the harness then sends no key and the verifier
+   * checks no per-key order for them (loss and duplicates are still checked, by identity).
+   */
+  default boolean keepsKeys() {
+    return true;
+  }
+
+  /** The {@code type} field every JSON value carries first, or null for none (a webhook payload names its event). */
+  default String eventType() {
+    return null;
+  }
+
+  /** What the driver saw that the run's report should say (e.g. deliveries it had to retry); called after the run. */
+  default List<String> notes() {
+    return List.of();
+  }
 
   @Override
   void close();

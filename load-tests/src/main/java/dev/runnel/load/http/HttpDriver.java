@@ -168,6 +168,11 @@ public final class HttpDriver implements Driver {
     if (authorization != null) {
       options.putHeader("Authorization", authorization);
     }
+    return request(client, options, body);
+  }
+
+  /** A request exactly as {@code options} describe it (no credentials added) and its whole answer. */
+  static Future<Answer> request(HttpClientAgent client, RequestOptions options, Buffer body) {
     return client.request(options)
         .compose(req -> body == null ? req.send() : req.send(body))
         .compose(resp -> resp.body().map(b -> new Answer(resp.statusCode(), b)));

@@ -38,6 +38,7 @@ class MalformedInputTest {
   private static final int MAX_BODY = 64 * 1024;
   private static final String TOPIC = "fuzzed";
   private static final String GROUP = "fuzzers";
+  private static final String SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
   private static Vertx vertx;
   private static LogStore store;
@@ -50,7 +51,9 @@ class MalformedInputTest {
     vertx = Vertx.vertx();
     store = LogStore.open(vertx, PG.options()).await();
     transport = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0).setInstances(2)
-        .setMaxBodyBytes(MAX_BODY));
+        .setMaxBodyBytes(MAX_BODY).setWebhooks(java.util.Map.of(
+            "hooks", new WebhookSource(TOPIC, WebhookSource.Scheme.STANDARD, List.of(SECRET), 4096),
+            "gh", new WebhookSource(TOPIC, WebhookSource.Scheme.GITHUB, List.of("gh"), 4096))));
     transport.start(Broker.create(vertx, store)).await();
     http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
     assertThat(send("PUT", "/topics/" + TOPIC, "{\"partitions\":2}".getBytes(StandardCharsets.UTF_8)).statusCode())
@@ -77,7 +80,11 @@ class MalformedInputTest {
     }
   }
 
-  private record Bad(String method, String path, byte[] body) {
+  private record Bad(String method, String path, byte[] body, java.util.Map<String, String> headers) {
+    Bad(String method, String path, byte[] body) {
+      this(method, path, body, java.util.Map.of("content-type", "application/json"));
+    }
+
     @Override
     public String toString() {
       String shown = body == null ? "" : new String(body, 0, Math.min(body.length, 200), StandardCharsets.ISO_8859_1);
@@ -94,7 +101,7 @@ class MalformedInputTest {
     List<String> wrong = new ArrayList<>();
     for (int i = 0; i < REQUESTS; i++) {
       Bad bad = generate(random);
-      HttpResponse<String> r = send(bad.method(), bad.path(), bad.body());
+      HttpResponse<String> r = send(bad.method(), bad.path(), bad.body(), bad.headers());
       String type = r.headers().firstValue("content-type").orElse("");
       boolean problem = type.equals("application/problem+json") && r.body().contains("\"code\"");
       if (r.statusCode() < 400 || r.statusCode() >= 500 || !problem) {
@@ -164,7 +171,13 @@ class MalformedInputTest {
       "1.5", "%20"};
 
   private static Bad generate(Random random) {
-    return switch (random.nextInt(12)) {
+    return switch (random.nextInt(15)) {
+      case 11 -> badWebhook(random);
+      case 12 -> new Bad("POST", "/topics/" + TOPIC + pick(random, new String[] {"", "?partition=-1", "?partition=x",
+          "?partition=7"}), pick(random, BAD_JSON).getBytes(StandardCharsets.UTF_8), java.util.Map.of("content-type",
+          pick(random, new String[] {"application/json", "application/cloudevents+json",
+              "application/cloudevents-batch+json"})));
+      case 13 -> new Bad("POST", "/topics/" + TOPIC, "{}".getBytes(StandardCharsets.UTF_8), badBinaryEvent(random));
       case 0 -> new Bad("POST", "/topics/" + TOPIC + "/records", badProduce(random));
       case 1 -> new Bad("PUT", "/topics/" + TOPIC, badObject(random, "partitions", "config"));
       case 2 -> new Bad("PUT", "/topics/" + pick(random, BAD_NAMES), "{\"partitions\":1}".getBytes(StandardCharsets.UTF_8));
@@ -187,6 +200,51 @@ class MalformedInputTest {
         default -> new Bad("POST", "/topics/" + TOPIC + "/records", new byte[MAX_BODY + 1 + random.nextInt(1000)]);
       };
     };
+  }
+
+  /** A webhook delivery whose signature does not verify: missing, garbled, of another secret, or too old. */
+  private static Bad badWebhook(Random random) {
+    long now = System.currentTimeMillis() / 1000;
+    String id = "msg_" + random.nextInt(1000);
+    byte[] body = "{\"type\":\"x\"}".getBytes(StandardCharsets.UTF_8);
+    if (random.nextBoolean()) {
+      java.util.Map<String, String> headers = new java.util.HashMap<>();
+      headers.put("content-type", "application/json");
+      headers.put("x-github-delivery", id);
+      String signature = pick(random, new String[] {"sha256=", "sha256=zz", "md5=00", "sha256=" + "0".repeat(64), ""});
+      if (!signature.isEmpty()) {
+        headers.put("x-hub-signature-256", signature);
+      }
+      return new Bad("POST", "/webhooks/gh", body, headers);
+    }
+    long timestamp = switch (random.nextInt(3)) {
+      case 0 -> now - 301 - random.nextInt(100_000);
+      case 1 -> now + 301 + random.nextInt(100_000);
+      default -> now;
+    };
+    String signature = pick(random, new String[] {"v1,", "v1,!!!", "v2,abc", "v1," + java.util.Base64.getEncoder()
+        .encodeToString(new byte[32]), "", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="});
+    java.util.Map<String, String> headers = new java.util.HashMap<>();
+    headers.put("content-type", "application/json");
+    headers.put("webhook-id", id);
+    headers.put("webhook-timestamp", random.nextInt(5) == 0 ? pick(random, BAD_NUMBERS) : Long.toString(timestamp));
+    if (!signature.isEmpty()) {
+      headers.put("webhook-signature", signature);
+    }
+    return new Bad("POST", "/webhooks/hooks", body, headers);
+  }
+
+  /** Binary-mode CloudEvents headers with a required attribute missing or a bad spec version. */
+  private static java.util.Map<String, String> badBinaryEvent(Random random) {
+    java.util.Map<String, String> headers = new java.util.HashMap<>(java.util.Map.of("content-type", "application/json",
+        "ce-specversion", "1.0", "ce-id", "e1", "ce-source", "urn:x", "ce-type", "t"));
+    switch (random.nextInt(4)) {
+      case 0 -> headers.remove("ce-id");
+      case 1 -> headers.remove("ce-source");
+      case 2 -> headers.remove("ce-type");
+      default -> headers.put("ce-specversion", pick(random, new String[] {"0.1", "2.0", "x", ""}));
+    }
+    return headers;
   }
 
   /** A produce body that cannot be stored: broken JSON, a wrong type, bad base64, invalid UTF-8, or too large. */
@@ -238,10 +296,15 @@ class MalformedInputTest {
   }
 
   private static HttpResponse<String> send(String method, String path, byte[] body) throws IOException, InterruptedException {
-    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + transport.actualPort() + path))
-        .header("content-type", "application/json")
+    return send(method, path, body, java.util.Map.of("content-type", "application/json"));
+  }
+
+  private static HttpResponse<String> send(String method, String path, byte[] body, java.util.Map<String, String> headers)
+      throws IOException, InterruptedException {
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + transport.actualPort() + path))
         .timeout(Duration.ofSeconds(30))
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body))
-        .build(), HttpResponse.BodyHandlers.ofString());
+        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+    headers.forEach(request::header);
+    return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
   }
 }

@@ -107,7 +107,7 @@ final class GroupApi {
         }
         Membership m = ar.result();
         ctx.response().putHeader(HttpHeaders.LOCATION, "/groups/" + group + "/members/" + m.memberId());
-        HttpApi.json(ctx, 201, new JsonObject()
+        Answers.json(ctx, 201, new JsonObject()
             .put("memberId", m.memberId())
             .put("generation", m.generation())
             .put("assignment", assignment(m.assignment())));
@@ -118,11 +118,11 @@ final class GroupApi {
   }
 
   void leave(RoutingContext ctx) {
-    HttpApi.noContent(ctx, broker.leave(ctx.pathParam("group"), ctx.pathParam("member")));
+    Answers.noContent(ctx, broker.leave(ctx.pathParam("group"), ctx.pathParam("member")));
   }
 
   void heartbeat(RoutingContext ctx) {
-    HttpApi.noContent(ctx, broker.heartbeat(ctx.pathParam("group"), ctx.pathParam("member")));
+    Answers.noContent(ctx, broker.heartbeat(ctx.pathParam("group"), ctx.pathParam("member")));
   }
 
   // ---- fetch
@@ -255,7 +255,7 @@ final class GroupApi {
           : Math.min(JoinRequest.MAX_LEASE_MS, integer(x, "leaseMs", 0, 1, Long.MAX_VALUE, "extend"));
       extensions.add(new Outcomes.Extend(token("extend", x), leaseMs));
     }
-    HttpApi.answer(ctx, broker.settle(ctx.pathParam("group"), new Outcomes(acks, nacks, rejects, extensions)), 200,
+    Answers.answer(ctx, broker.settle(ctx.pathParam("group"), new Outcomes(acks, nacks, rejects, extensions)), 200,
         results -> {
           JsonArray out = new JsonArray(new ArrayList<>(results.size()));
           for (OutcomeResult r : results) {
@@ -315,7 +315,7 @@ final class GroupApi {
       }
       positions.add(position(partition, item.getValue("to")));
     }
-    HttpApi.answer(ctx, broker.seek(ctx.pathParam("group"), ctx.pathParam("topic"), positions), 200,
+    Answers.answer(ctx, broker.seek(ctx.pathParam("group"), ctx.pathParam("topic"), positions), 200,
         v -> new JsonObject());
   }
 
@@ -371,7 +371,7 @@ final class GroupApi {
       }
       config.put("deadLetterTopic", pattern);
     }
-    HttpApi.answer(ctx, broker.configureGroup(ctx.pathParam("group"), config), 200, v -> config);
+    Answers.answer(ctx, broker.configureGroup(ctx.pathParam("group"), config), 200, v -> config);
   }
 
   /**
@@ -407,7 +407,7 @@ final class GroupApi {
   // ---- descriptions
 
   void list(RoutingContext ctx) {
-    HttpApi.answer(ctx, broker.listGroups(), 200, groups -> {
+    Answers.answer(ctx, broker.listGroups(), 200, groups -> {
       JsonArray list = new JsonArray(new ArrayList<>(groups.size()));
       ApiKey key = Access.key(ctx);
       groups.stream().filter(g -> key.seesAll(topicsOf(g))).forEach(g -> list.add(description(g)));
@@ -416,7 +416,7 @@ final class GroupApi {
   }
 
   void describe(RoutingContext ctx) {
-    HttpApi.answer(ctx, broker.describeGroup(ctx.pathParam("group")), 200, GroupApi::description);
+    Answers.answer(ctx, broker.describeGroup(ctx.pathParam("group")), 200, GroupApi::description);
   }
 
   /** The topics a group reads: its members' and those it has positions in. */
@@ -470,14 +470,14 @@ final class GroupApi {
   // ---- dead letters
 
   void deadLetters(RoutingContext ctx) {
-    String topic = HttpApi.query(ctx, "topic");
+    String topic = Answers.query(ctx, "topic");
     if (topic == null) {
       throw invalid("query parameter 'topic' is required");
     }
     TopicNames.check(topic);
     Access.require(ctx, Right.CONSUME, topic);
-    int limit = HttpApi.bounded(ctx, "limit", DEFAULT_DEAD_LETTERS, MAX_DEAD_LETTERS);
-    HttpApi.answerRendered(ctx, broker.deadLetters(ctx.pathParam("group"), topic, limit), 200,
+    int limit = Answers.bounded(ctx, "limit", DEFAULT_DEAD_LETTERS, MAX_DEAD_LETTERS);
+    Answers.answerRendered(ctx, broker.deadLetters(ctx.pathParam("group"), topic, limit), 200,
         GroupApi::deadLetters);
   }
 
@@ -545,7 +545,7 @@ final class GroupApi {
         offsets.add(((Number) item).longValue());
       }
     }
-    HttpApi.answer(ctx, broker.redrive(ctx.pathParam("group"), topic, toGroup, offsets), 200,
+    Answers.answer(ctx, broker.redrive(ctx.pathParam("group"), topic, toGroup, offsets), 200,
         n -> new JsonObject().put("redriven", n));
   }
 

@@ -3,38 +3,24 @@ package dev.runnel.transport.http.impl;
 import dev.runnel.broker.Broker;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
-import dev.runnel.broker.ProduceRecord;
-import dev.runnel.broker.TopicDescription;
 import dev.runnel.broker.TopicNames;
-import dev.runnel.broker.auth.ApiKey;
 import dev.runnel.broker.auth.Right;
-import dev.runnel.durability.Header;
 import dev.runnel.transport.http.HttpTransportOptions;
-import dev.runnel.durability.PartitionOffsets;
-import dev.runnel.durability.TopicConfig;
-import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 
 import java.io.ByteArrayOutputStream;
-import java.math.BigDecimal;
-import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Function;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
@@ -45,18 +31,14 @@ import java.util.stream.Collectors;
  */
 final class HttpApi {
 
-  static final int DEFAULT_MAX_RECORDS = 500;
-  static final int MAX_MAX_RECORDS = 10_000;
-  static final int DEFAULT_MAX_BYTES = 1024 * 1024;
-  static final int MAX_MAX_BYTES = 16 * 1024 * 1024;
-
-  private static final String JSON = "application/json";
   private static final String TOPICS_PREFIX = "/topics/";
   private static final String GROUPS_PREFIX = "/groups/";
 
   private final Vertx vertx;
   private final Broker broker;
   private final GroupApi groups;
+  private final TopicApi topics;
+  private final RecordApi records;
   private final long maxBodyBytes;
   /** Route path templates and their methods, in registration order: the Allow header of a 405. */
   private final Map<String, Set<HttpMethod>> methodsByPath = new LinkedHashMap<>();
@@ -76,6 +58,8 @@ final class HttpApi {
     this.maxRecordsPerRequest = options.getMaxRecordsPerRequest();
     this.held = held;
     this.groups = new GroupApi(broker);
+    this.topics = new TopicApi(broker);
+    this.records = new RecordApi(broker, options.getMaxRecordsPerRequest());
     this.access = new Access(options.getApiKeys(), broker);
     this.webhooks = new WebhookApi(broker, options.getWebhooks(), options.getClock());
     this.maxBodyBytes = options.getMaxBodyBytes();
@@ -110,13 +94,15 @@ final class HttpApi {
 
     route(router, HttpMethod.GET, "/health/live", PUBLIC, this::live);
     route(router, HttpMethod.GET, "/health/ready", PUBLIC, this::ready);
-    route(router, HttpMethod.GET, "/topics", Access::anyKey, this::listTopics);  // lists what the key sees
-    route(router, HttpMethod.PUT, "/topics/:topic", access.onTopic(Right.ADMIN), this::createTopic);
-    route(router, HttpMethod.GET, "/topics/:topic", access.seesTopic(), this::describeTopic);
-    route(router, HttpMethod.DELETE, "/topics/:topic", access.onTopic(Right.ADMIN), this::deleteTopic);
-    route(router, HttpMethod.POST, "/topics/:topic/records", access.onTopic(Right.PRODUCE), this::produce);
+    route(router, HttpMethod.GET, "/topics", Access::anyKey, topics::list);  // lists what the key sees
+    route(router, HttpMethod.PUT, "/topics/:topic", access.onTopic(Right.ADMIN), topics::create);
+    route(router, HttpMethod.GET, "/topics/:topic", access.seesTopic(), topics::describe);
+    route(router, HttpMethod.DELETE, "/topics/:topic", access.onTopic(Right.ADMIN), topics::delete);
+    route(router, HttpMethod.GET, "/openapi.yaml", PUBLIC, this::contract);
+    route(router, HttpMethod.POST, "/topics/:topic", access.onTopic(Right.PRODUCE), records::produceBody);
+    route(router, HttpMethod.POST, "/topics/:topic/records", access.onTopic(Right.PRODUCE), records::produce);
     route(router, HttpMethod.GET, "/topics/:topic/partitions/:partition/records", access.onTopic(Right.CONSUME),
-        this::read);
+        records::read);
 
     // Consumer groups. Each template has its own literal segments, so no route captures another's paths (a path
     // parameter never spans a '/'); dead letters come first all the same. Join, dead letters and redrive name their
@@ -313,7 +299,7 @@ final class HttpApi {
   private void live(RoutingContext ctx) {
     broker.checkLive().onComplete(ar -> {
       if (ar.succeeded()) {
-        json(ctx, 200, new JsonObject().put("status", "UP"));
+        Answers.json(ctx, 200, new JsonObject().put("status", "UP"));
       } else {
         ctx.fail(new BrokerException(BrokerError.UNAVAILABLE, "not live: " + BrokerException.from(ar.cause()).getMessage()));
       }
@@ -323,234 +309,14 @@ final class HttpApi {
   private void ready(RoutingContext ctx) {
     broker.checkReady().onComplete(ar -> {
       if (ar.succeeded()) {
-        json(ctx, 200, new JsonObject().put("status", "UP"));
+        Answers.json(ctx, 200, new JsonObject().put("status", "UP"));
       } else {
         ctx.fail(new BrokerException(BrokerError.UNAVAILABLE, "not ready: " + BrokerException.from(ar.cause()).getMessage()));
       }
     });
   }
 
-  // ---- topics
-
-  private void listTopics(RoutingContext ctx) {
-    answer(ctx, broker.listTopics(), 200, topics -> {
-      JsonArray list = new JsonArray(new ArrayList<>(topics.size()));
-      ApiKey key = Access.key(ctx);
-      topics.stream().filter(t -> key.sees(t.name())).forEach(t -> list.add(topic(t)));
-      return new JsonObject().put("topics", list);
-    });
-  }
-
-  private void createTopic(RoutingContext ctx) {
-    String name = ctx.pathParam("topic");
-    int partitions = 1;
-    TopicConfig config = TopicConfig.DEFAULT;
-    Buffer body = ctx.body().buffer();
-    if (body != null && body.length() > 0) {
-      if (!(StrictJson.parse(body) instanceof JsonObject request)) {
-        throw new BrokerException(BrokerError.INVALID_REQUEST,
-            "the body must be a JSON object {\"partitions\":n,\"config\":{...}}");
-      }
-      Object p = request.getValue("partitions");
-      if (p != null) {
-        if (!(p instanceof Integer n)) {
-          throw new BrokerException(BrokerError.INVALID_REQUEST, "'partitions' must be a positive integer, not " + p);
-        }
-        partitions = n;
-      }
-      Object c = request.getValue("config");
-      if (c != null) {
-        if (!(c instanceof JsonObject object)) {
-          throw new BrokerException(BrokerError.INVALID_CONFIG, "'config' must be an object");
-        }
-        config = config(object);
-      }
-    }
-    broker.createTopic(name, partitions, config).onComplete(ar -> {
-      try {
-        if (ar.failed()) {
-          ctx.fail(BrokerException.from(ar.cause()));
-          return;
-        }
-        if (ar.result().created()) {
-          ctx.response().putHeader(HttpHeaders.LOCATION, "/topics/" + name);
-        }
-        json(ctx, ar.result().created() ? 201 : 200, topic(ar.result().topic()));
-      } catch (RuntimeException e) {
-        ctx.fail(e);
-      }
-    });
-  }
-
-  /** A topic config from JSON; exact numbers outside 64-bit integers are refused here, the rest by TopicConfig. */
-  private static TopicConfig config(JsonObject json) {
-    JsonObject longs = new JsonObject();
-    for (Map.Entry<String, Object> e : json) {
-      Object v = e.getValue();
-      if (v instanceof BigInteger || v instanceof BigDecimal) {
-        try {
-          v = (v instanceof BigInteger i ? new BigDecimal(i) : (BigDecimal) v).longValueExact();
-        } catch (ArithmeticException ex) {
-          throw new BrokerException(BrokerError.INVALID_CONFIG, "topic config '" + e.getKey()
-              + "' must be an integer within 64 bits");
-        }
-      }
-      longs.put(e.getKey(), v);
-    }
-    try {
-      return TopicConfig.fromJson(longs);
-    } catch (IllegalArgumentException e) {
-      throw new BrokerException(BrokerError.INVALID_CONFIG, e.getMessage());
-    }
-  }
-
-  private void describeTopic(RoutingContext ctx) {
-    answer(ctx, broker.describeTopic(ctx.pathParam("topic")), 200, HttpApi::topic);
-  }
-
-  private void deleteTopic(RoutingContext ctx) {
-    noContent(ctx, broker.deleteTopic(ctx.pathParam("topic")));
-  }
-
-  static JsonObject topic(TopicDescription t) {
-    JsonArray partitions = new JsonArray(new ArrayList<>(t.partitions().size()));
-    for (PartitionOffsets p : t.partitions()) {
-      partitions.add(new JsonObject()
-          .put("partition", p.partition())
-          .put("logStartOffset", p.logStartOffset())
-          .put("highWatermark", p.highWatermark()));
-    }
-    return new JsonObject()
-        .put("name", t.name())
-        .put("partitions", partitions)
-        .put("config", t.config().toJson());
-  }
-
-  // ---- records
-
-  private void produce(RoutingContext ctx) {
-    Buffer body = ctx.body().buffer();
-    List<ProduceRecord> records = withTraceparent(RecordCodec.produceRequest(body == null ? Buffer.buffer() : body,
-        maxRecordsPerRequest), ctx.request().getHeader(TRACEPARENT));
-    answerRendered(ctx, broker.produce(ctx.pathParam("topic"), records), 200, RecordCodec::produceResponse);
-  }
-
-  static final String TRACEPARENT = "traceparent";
-  /** W3C Trace Context, version 00: {@code 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>}, ids not all zero. */
-  private static final Pattern TRACEPARENT_FORMAT =
-      Pattern.compile("00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}");
-
-  /**
-   * The request's {@code traceparent} goes into each record that has none of its own, so consumers continue the trace.
-   * One that is not valid W3C Trace Context is ignored, as the specification says.
-   */
-  static List<ProduceRecord> withTraceparent(List<ProduceRecord> records, String traceparent) {
-    if (traceparent == null || !TRACEPARENT_FORMAT.matcher(traceparent).matches()) {
-      return records;
-    }
-    Header header = new Header(TRACEPARENT, traceparent.getBytes(StandardCharsets.US_ASCII));
-    List<ProduceRecord> out = new ArrayList<>(records.size());
-    for (ProduceRecord r : records) {
-      if (r.headers().stream().anyMatch(h -> h.name().equals(TRACEPARENT))) {
-        out.add(r);
-      } else {
-        List<Header> headers = new ArrayList<>(r.headers().size() + 1);
-        headers.addAll(r.headers());
-        headers.add(header);
-        out.add(new ProduceRecord(r.key(), r.value(), r.contentType(), headers, r.partition(), r.idempotencyKey()));
-      }
-    }
-    return out;
-  }
-
-  private void read(RoutingContext ctx) {
-    int partition = intParam("partition", ctx.pathParam("partition"));
-    String offsetParam = query(ctx, "offset");
-    if (offsetParam == null) {
-      throw new BrokerException(BrokerError.INVALID_REQUEST, "query parameter 'offset' is required");
-    }
-    long offset;
-    try {
-      offset = Long.parseLong(offsetParam);
-    } catch (NumberFormatException e) {
-      throw new BrokerException(BrokerError.INVALID_REQUEST, "'offset' must be an integer, not '" + offsetParam + "'");
-    }
-    int maxRecords = bounded(ctx, "maxRecords", DEFAULT_MAX_RECORDS, MAX_MAX_RECORDS);
-    int maxBytes = bounded(ctx, "maxBytes", DEFAULT_MAX_BYTES, MAX_MAX_BYTES);
-    answerRendered(ctx, broker.read(ctx.pathParam("topic"), partition, offset, maxRecords, maxBytes), 200,
-        result -> RecordCodec.readResponse(partition, result));
-  }
-
-  static int bounded(RoutingContext ctx, String name, int defaultValue, int max) {
-    String raw = query(ctx, name);
-    if (raw == null) {
-      return defaultValue;
-    }
-    int value = intParam(name, raw);
-    if (value < 1 || value > max) {
-      throw new BrokerException(BrokerError.INVALID_REQUEST, "'" + name + "' must be between 1 and " + max + ", not "
-          + value);
-    }
-    return value;
-  }
-
-  private static int intParam(String name, String raw) {
-    try {
-      return Integer.parseInt(raw);
-    } catch (NumberFormatException e) {
-      throw new BrokerException(BrokerError.INVALID_REQUEST, "'" + name + "' must be an integer, not '" + raw + "'");
-    }
-  }
-
-  static String query(RoutingContext ctx, String name) {
-    List<String> values = ctx.queryParam(name);
-    return values.isEmpty() ? null : values.get(0);
-  }
-
-  // ---- answers
-
-  /** Answers {@code status} with the future's result as JSON, or the failure as a problem. */
-  static <T> void answer(RoutingContext ctx, Future<T> future, int status, Function<T, JsonObject> body) {
-    answerRendered(ctx, future, status, body.andThen(JsonObject::toBuffer));
-  }
-
-  /** {@link #answer} for a body already rendered as JSON. */
-  static <T> void answerRendered(RoutingContext ctx, Future<T> future, int status, Function<T, Buffer> body) {
-    future.onComplete(ar -> {
-      try {
-        if (ar.succeeded()) {
-          send(ctx, status, body.apply(ar.result()));
-        } else {
-          ctx.fail(BrokerException.from(ar.cause()));
-        }
-      } catch (RuntimeException e) {
-        ctx.fail(e);
-      }
-    });
-  }
-
-  /** Answers 204 when the future succeeds, or the failure as a problem. */
-  static void noContent(RoutingContext ctx, Future<?> future) {
-    future.onComplete(ar -> {
-      if (ar.failed()) {
-        ctx.fail(BrokerException.from(ar.cause()));
-      } else if (!ctx.response().closed()) {
-        ctx.response().setStatusCode(204).end();
-      }
-    });
-  }
-
-  static void json(RoutingContext ctx, int status, JsonObject body) {
-    send(ctx, status, body.toBuffer());
-  }
-
-  private static void send(RoutingContext ctx, int status, Buffer json) {
-    if (ctx.response().closed()) {
-      return;
-    }
-    ctx.response()
-        .setStatusCode(status)
-        .putHeader(HttpHeaders.CONTENT_TYPE, JSON)
-        .end(json);
+  private void contract(RoutingContext ctx) {
+    ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "application/yaml").end(Contract.yaml());
   }
 }

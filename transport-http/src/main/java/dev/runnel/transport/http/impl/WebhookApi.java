@@ -94,8 +94,8 @@ final class WebhookApi {
     }
     ProduceRecord record = new ProduceRecord(null, body, contentType == null ? "application/octet-stream" : contentType,
         headers, null, deliveryId);
-    List<ProduceRecord> records = HttpApi.withTraceparent(List.of(record), ctx.request().getHeader(HttpApi.TRACEPARENT));
-    HttpApi.answer(ctx, broker.produce(source.topic(), records, true), 200, results -> position(results.get(0)));
+    List<ProduceRecord> records = RecordApi.withTraceparent(List.of(record), ctx.request().getHeader(RecordApi.TRACEPARENT));
+    Answers.answer(ctx, broker.produce(source.topic(), records, true), 200, results -> position(results.get(0)));
   }
 
   private static JsonObject position(ProduceResult r) {

@@ -1,0 +1,83 @@
+package dev.runnel.transport.http.impl;
+
+import dev.runnel.broker.Broker;
+import dev.runnel.broker.BrokerError;
+import dev.runnel.broker.BrokerException;
+import dev.runnel.broker.auth.ApiKey;
+import dev.runnel.durability.TopicConfig;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+
+import java.util.ArrayList;
+
+/** The topics resource: list, create, describe, delete (DESIGN.md section 7). JSON mapping in {@link TopicCodec}. */
+final class TopicApi {
+
+  private final Broker broker;
+
+  TopicApi(Broker broker) {
+    this.broker = broker;
+  }
+
+  void list(RoutingContext ctx) {
+    Answers.answer(ctx, broker.listTopics(), 200, topics -> {
+      JsonArray list = new JsonArray(new ArrayList<>(topics.size()));
+      ApiKey key = Access.key(ctx);
+      topics.stream().filter(t -> key.sees(t.name())).forEach(t -> list.add(TopicCodec.topic(t)));
+      return new JsonObject().put("topics", list);
+    });
+  }
+
+  void create(RoutingContext ctx) {
+    String name = ctx.pathParam("topic");
+    int partitions = 1;
+    TopicConfig config = TopicConfig.DEFAULT;
+    Buffer body = ctx.body().buffer();
+    if (body != null && body.length() > 0) {
+      if (!(StrictJson.parse(body) instanceof JsonObject request)) {
+        throw new BrokerException(BrokerError.INVALID_REQUEST,
+            "the body must be a JSON object {\"partitions\":n,\"config\":{...}}");
+      }
+      Object p = request.getValue("partitions");
+      if (p != null) {
+        if (!(p instanceof Integer n)) {
+          throw new BrokerException(BrokerError.INVALID_REQUEST, "'partitions' must be a positive integer, not " + p);
+        }
+        partitions = n;
+      }
+      Object c = request.getValue("config");
+      if (c != null) {
+        if (!(c instanceof JsonObject object)) {
+          throw new BrokerException(BrokerError.INVALID_CONFIG, "'config' must be an object");
+        }
+        config = TopicCodec.config(object);
+      }
+    }
+    broker.createTopic(name, partitions, config).onComplete(ar -> {
+      try {
+        if (ar.failed()) {
+          ctx.fail(BrokerException.from(ar.cause()));
+          return;
+        }
+        if (ar.result().created()) {
+          ctx.response().putHeader(HttpHeaders.LOCATION, "/topics/" + name);
+        }
+        Answers.json(ctx, ar.result().created() ? 201 : 200, TopicCodec.topic(ar.result().topic()));
+      } catch (RuntimeException e) {
+        ctx.fail(e);
+      }
+    });
+  }
+
+  void describe(RoutingContext ctx) {
+    Answers.answer(ctx, broker.describeTopic(ctx.pathParam("topic")), 200, TopicCodec::topic);
+  }
+
+  void delete(RoutingContext ctx) {
+    Answers.noContent(ctx, broker.deleteTopic(ctx.pathParam("topic")));
+  }
+
+}

@@ -11,6 +11,7 @@ import dev.runnel.durability.LogStore;
 import dev.runnel.durability.StoreOptions;
 import dev.runnel.transport.http.HttpTransport;
 import dev.runnel.transport.http.HttpTransportOptions;
+import dev.runnel.transport.http.WebhookSource;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import org.slf4j.Logger;
@@ -28,7 +29,9 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.Set;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -97,6 +100,7 @@ public final class RunnelNode {
           .setMaxRecordsPerRequest(config.http.maxRecordsPerRequest)
           .setMaxHeaderBytes(config.http.maxHeaderBytes)
           .setApiKeys(apiKeys)
+          .setWebhooks(webhooks(config.webhooks))
           .setTls(config.http.tls.certPath, config.http.tls.keyPath));
       transports.add(http);
     }
@@ -136,6 +140,19 @@ public final class RunnelNode {
       keys.add(new ApiKey(k.name, k.secret, grants));
     }
     return ApiKeys.of(keys);
+  }
+
+  /** The webhook sources of the config, checked at start (a bad secret or scheme refuses to start). */
+  static Map<String, WebhookSource> webhooks(Map<String, RunnelConfig.Webhook> configured) {
+    Map<String, WebhookSource> sources = new LinkedHashMap<>();
+    configured.forEach((name, w) -> {
+      try {
+        sources.put(name, new WebhookSource(w.topic, WebhookSource.Scheme.parse(w.scheme), w.secrets, w.maxBodyBytes));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("webhooks." + name + ": " + e.getMessage(), e);
+      }
+    });
+    return sources;
   }
 
   public Broker broker() {

@@ -106,6 +106,11 @@ class ConfigLoaderTest {
     assertThat(ConfigLoader.describe(config)).doesNotContain("s3cret").doesNotContain("0ps").doesNotContain("gh-secret");
 
     assertThatThrownBy(() -> ConfigLoader.load(file, Map.of(), Map.of())).hasMessageContaining("BILLING_SECRET");
+    assertThat(RunnelNode.webhooks(config.webhooks).get("github").scheme())
+        .isEqualTo(dev.runnel.transport.http.WebhookSource.Scheme.GITHUB);
+    config.webhooks.get("github").scheme = "gitlab";
+    assertThatThrownBy(() -> RunnelNode.webhooks(config.webhooks)).hasMessageContaining("webhooks.github")
+        .hasMessageContaining("unknown webhook scheme");
   }
 
   @Test

@@ -2,8 +2,6 @@ package dev.runnel.broker;
 
 import dev.runnel.broker.impl.LocalBroker;
 import dev.runnel.durability.LogStore;
-import dev.runnel.durability.ReadResult;
-import dev.runnel.durability.TopicConfig;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -48,7 +46,11 @@ public interface Broker {
    */
   Future<List<ProduceResult>> produce(String topic, List<ProduceRecord> records, boolean deduplicate);
 
-  /** Reads committed records of one partition from an offset (see {@link dev.runnel.durability.PartitionLog#read}). */
+  /**
+   * Reads committed records of one partition from {@code offset}: at most {@code maxRecords}, and no more than
+   * {@code maxBytes} except that one record is returned when there is one; an offset outside [log start, high
+   * watermark] fails OFFSET_OUT_OF_RANGE.
+   */
   Future<ReadResult> read(String topic, int partition, long offset, int maxRecords, int maxBytes);
 
   /** Succeeds when storage answers. */

@@ -21,6 +21,11 @@ public class BrokerException extends RuntimeException {
     return error;
   }
 
+  /** Whether {@code t} is a failure the broker reports (its own or storage's), rather than a transport's. */
+  public static boolean isBrokerFailure(Throwable t) {
+    return t instanceof BrokerException || t instanceof StorageException;
+  }
+
   /** The broker's view of any failure: storage reasons keep their meaning, anything else is UNAVAILABLE. */
   public static BrokerException from(Throwable t) {
     if (t instanceof BrokerException b) {

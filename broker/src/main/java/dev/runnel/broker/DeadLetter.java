@@ -1,8 +1,6 @@
 package dev.runnel.broker;
 
-import dev.runnel.durability.LogRecord;
-
 /** A dead letter of a group: where the original record was, why it went, and the dead-letter record itself. */
 public record DeadLetter(String topic, int partition, long offset, String deadLetterTopic, int deadLetterPartition,
-                         long deadLetterOffset, String reason, long deadLetteredAt, LogRecord record) {
+                         long deadLetterOffset, String reason, long deadLetteredAt, StoredRecord record) {
 }

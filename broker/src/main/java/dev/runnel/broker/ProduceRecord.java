@@ -1,7 +1,5 @@
 package dev.runnel.broker;
 
-import dev.runnel.durability.Header;
-
 import java.util.List;
 import java.util.Objects;
 

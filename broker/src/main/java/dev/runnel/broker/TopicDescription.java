@@ -1,8 +1,5 @@
 package dev.runnel.broker;
 
-import dev.runnel.durability.PartitionOffsets;
-import dev.runnel.durability.TopicConfig;
-
 import java.util.List;
 
 /** A topic with the offsets of each partition. */

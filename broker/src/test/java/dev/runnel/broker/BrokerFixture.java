@@ -2,7 +2,6 @@ package dev.runnel.broker;
 
 import dev.runnel.broker.impl.LocalBroker;
 import dev.runnel.durability.LogStore;
-import dev.runnel.durability.TopicConfig;
 import dev.runnel.durability.test.ManualClock;
 import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.Vertx;

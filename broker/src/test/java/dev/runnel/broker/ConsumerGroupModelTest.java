@@ -1,9 +1,7 @@
 package dev.runnel.broker;
 
 import dev.runnel.broker.impl.LocalBroker;
-import dev.runnel.durability.LogRecord;
 import dev.runnel.durability.LogStore;
-import dev.runnel.durability.TopicConfig;
 import dev.runnel.durability.test.ManualClock;
 import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.Future;
@@ -744,7 +742,7 @@ class ConsumerGroupModelTest {
     long[] highWatermarks = new long[partitions];
     for (int p = 0; p < partitions; p++) {
       long offset = 0;
-      for (LogRecord r : readAll(topic, p)) {
+      for (StoredRecord r : readAll(topic, p)) {
         Rec rec = records.get(p + "/" + r.offset());
         assertThat(rec).as("%s: unexpected record %d/%d", context, p, r.offset()).isNotNull();
         assertThat(new String(r.value(), StandardCharsets.UTF_8)).isEqualTo(rec.value);
@@ -776,7 +774,7 @@ class ConsumerGroupModelTest {
     String dlq = topic + "." + group + ".dlq";
     Map<String, Integer> letters = new HashMap<>();
     for (int p = 0; p < partitions; p++) {
-      for (LogRecord r : readAll(dlq, p)) {
+      for (StoredRecord r : readAll(dlq, p)) {
         String origin = header(r, "runnel.dlq.partition") + "/" + header(r, "runnel.dlq.offset");
         letters.merge(origin, 1, Integer::sum);
         Rec rec = records.get(origin);
@@ -799,14 +797,14 @@ class ConsumerGroupModelTest {
     trace.add("redelivered after a crash: " + redeliveredAfterCrash);
   }
 
-  private List<LogRecord> readAll(String topic, int partition) {
-    List<LogRecord> all = new ArrayList<>();
+  private List<StoredRecord> readAll(String topic, int partition) {
+    List<StoredRecord> all = new ArrayList<>();
     if (broker.listTopics().await().stream().noneMatch(t -> t.name().equals(topic))) {
       return all;
     }
     long offset = 0;
     while (true) {
-      List<LogRecord> page = broker.read(topic, partition, offset, 1000, 1 << 20).await().records();
+      List<StoredRecord> page = broker.read(topic, partition, offset, 1000, 1 << 20).await().records();
       if (page.isEmpty()) {
         return all;
       }
@@ -845,7 +843,7 @@ class ConsumerGroupModelTest {
     }
   }
 
-  private static String header(LogRecord r, String name) {
+  private static String header(StoredRecord r, String name) {
     return r.headers().stream().filter(h -> h.name().equals(name))
         .map(h -> new String(h.value(), StandardCharsets.UTF_8)).findFirst().orElse(null);
   }

@@ -1,10 +1,7 @@
 package dev.runnel.broker;
 
 import dev.runnel.broker.impl.LocalBroker;
-import dev.runnel.durability.Header;
-import dev.runnel.durability.LogRecord;
 import dev.runnel.durability.LogStore;
-import dev.runnel.durability.TopicConfig;
 import dev.runnel.durability.test.ManualClock;
 import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.Vertx;
@@ -111,7 +108,7 @@ class ConsumerGroupTest {
     broker.tick().await();
   }
 
-  private static String header(LogRecord r, String name) {
+  private static String header(StoredRecord r, String name) {
     return r.headers().stream().filter(h -> h.name().equals(name)).map(h -> new String(h.value(), StandardCharsets.UTF_8))
         .findFirst().orElse(null);
   }
@@ -172,7 +169,7 @@ class ConsumerGroupTest {
     assertThat(letter.offset()).isZero();
     assertThat(letter.deadLetterTopic()).isEqualTo(topic + "." + group + ".dlq");
     assertThat(letter.reason()).isEqualTo("max-retries");
-    LogRecord envelope = letter.record();
+    StoredRecord envelope = letter.record();
     assertThat(new String(envelope.key(), StandardCharsets.UTF_8)).isEqualTo("A");
     assertThat(new String(envelope.value(), StandardCharsets.UTF_8)).isEqualTo("a0");
     assertThat(header(envelope, "runnel.dlq.topic")).isEqualTo(topic);
@@ -226,7 +223,7 @@ class ConsumerGroupTest {
     Delivery x = fetch(g1, m1, 1).get(0);
     broker.settle(g1, new Outcomes(List.of(), List.of(), List.of(new Outcomes.Reject(x.token(), "bad")), List.of())).await();
     assertThat(broker.redrive(g1, topic, false, List.of(0L)).await()).isEqualTo(1);
-    List<LogRecord> log = broker.read(topic, 0, 0, 10, 1 << 20).await().records();
+    List<StoredRecord> log = broker.read(topic, 0, 0, 10, 1 << 20).await().records();
     assertThat(log).hasSize(2);
     assertThat(new String(log.get(1).value(), StandardCharsets.UTF_8)).isEqualTo("x");
     assertThat(log.get(1).headers()).extracting(Header::name).noneMatch(n -> n.startsWith("runnel.dlq."));

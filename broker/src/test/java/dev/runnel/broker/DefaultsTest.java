@@ -1,6 +1,5 @@
 package dev.runnel.broker;
 
-import dev.runnel.durability.TopicConfig;
 import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;

@@ -1,7 +1,6 @@
 package dev.runnel.broker;
 
 import dev.runnel.durability.LogStore;
-import dev.runnel.durability.TopicConfig;
 import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.Vertx;
 import org.apache.kafka.clients.producer.internals.BuiltInPartitioner;

@@ -1,6 +1,5 @@
 package dev.runnel.broker;
 
-import dev.runnel.durability.TopicConfig;
 import dev.runnel.durability.test.TestPostgres;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

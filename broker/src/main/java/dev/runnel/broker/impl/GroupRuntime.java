@@ -14,7 +14,7 @@ import dev.runnel.broker.RetryPolicy;
 import dev.runnel.broker.SeekPosition;
 import dev.runnel.broker.TopicNames;
 import dev.runnel.durability.DeadLetterOrigin;
-import dev.runnel.durability.LogRecord;
+import dev.runnel.broker.StoredRecord;
 import dev.runnel.durability.PartitionLog;
 import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
@@ -285,15 +285,11 @@ final class GroupRuntime implements PartitionDelivery.Host {
     }
     // Start at a rotating partition so no partition is always served first.
     int start = member.rotation++ % candidates.size();
-    long bytes = 0;
-    for (int i = 0; i < candidates.size() && out.size() < maxRecords && bytes < maxBytes; i++) {
+    long[] bytes = {0};
+    for (int i = 0; i < candidates.size() && out.size() < maxRecords && bytes[0] < maxBytes; i++) {
       PartitionDelivery pd = candidates.get((start + i) % candidates.size());
-      List<Delivery> some = pd.handOut(member.id, maxRecords - out.size(), maxBytes - bytes, member.leaseMs,
-          out.isEmpty());
-      for (Delivery d : some) {
-        bytes += d.record().encodedSize();
-      }
-      out.addAll(some);
+      out.addAll(pd.handOut(member.id, maxRecords - out.size(), maxBytes - bytes[0], member.leaseMs, out.isEmpty(),
+          bytes));
     }
     return out;
   }
@@ -465,7 +461,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
           for (DeadLetterOrigin o : origins) {
             letters.add(engine.broker().read(deadLetterTopicName(topic), o.dlqPartition(), o.dlqOffset(), 1, 16 << 20)
                 .map(r -> r.records().isEmpty() ? null : r.records().get(0))
-                .otherwise((LogRecord) null)
+                .otherwise((StoredRecord) null)
                 .map(record -> new DeadLetter(topic.name(), o.partition(), o.offset(), deadLetterTopicName(topic),
                     o.dlqPartition(), o.dlqOffset(), o.reason(), o.deadLetteredAt(), record)));
           }
@@ -506,7 +502,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
 
   private Future<Integer> republish(TopicMetadata topic, List<DeadLetterOrigin> origins) {
     String dlq = deadLetterTopicName(topic);
-    List<Future<LogRecord>> reads = new ArrayList<>();
+    List<Future<StoredRecord>> reads = new ArrayList<>();
     for (DeadLetterOrigin o : origins) {
       reads.add(engine.broker().read(dlq, o.dlqPartition(), o.dlqOffset(), 1, 16 << 20)
           .map(r -> r.records().get(0)));
@@ -514,7 +510,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
     return Future.all(reads).compose(all -> {
       List<dev.runnel.broker.ProduceRecord> records = new ArrayList<>();
       for (int i = 0; i < origins.size(); i++) {
-        LogRecord r = all.resultAt(i);
+        StoredRecord r = all.resultAt(i);
         records.add(new dev.runnel.broker.ProduceRecord(r.key(), r.value(), r.contentType(),
             r.headers().stream().filter(h -> !h.name().startsWith("runnel.dlq.")).toList(), origins.get(i).partition(),
             null));

@@ -22,9 +22,9 @@ import dev.runnel.durability.AppendResult;
 import dev.runnel.durability.LogRecord;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.PartitionLog;
-import dev.runnel.durability.PartitionOffsets;
-import dev.runnel.durability.ReadResult;
-import dev.runnel.durability.TopicConfig;
+import dev.runnel.broker.PartitionOffsets;
+import dev.runnel.broker.ReadResult;
+import dev.runnel.broker.TopicConfig;
 import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -62,10 +62,11 @@ public final class LocalBroker implements Broker {
     } catch (BrokerException e) {
       return Future.failedFuture(e);
     }
-    return store.createTopic(name, partitions, config)
+    return store.createTopic(name, partitions, Values.storage(config))
         .compose(creation -> {
           TopicMetadata topic = creation.topic();
-          if (!creation.created() && (topic.partitions() != partitions || !topic.config().equals(config))) {
+          if (!creation.created() && (topic.partitions() != partitions
+              || !Values.config(topic.config()).equals(config))) {
             return Future.failedFuture(new BrokerException(BrokerError.TOPIC_EXISTS, "topic " + name
                 + " already exists with " + topic.partitions() + " partitions and config " + topic.config().toJson()));
           }
@@ -96,9 +97,9 @@ public final class LocalBroker implements Broker {
   private Future<TopicDescription> describe(TopicMetadata topic) {
     List<Future<PartitionOffsets>> offsets = new ArrayList<>();
     for (int p = 0; p < topic.partitions(); p++) {
-      offsets.add(store.partition(topic, p).offsets());
+      offsets.add(store.partition(topic, p).offsets().map(Values::offsets));
     }
-    return Future.all(offsets).map(cf -> new TopicDescription(topic.name(), cf.list(), topic.config()));
+    return Future.all(offsets).map(cf -> new TopicDescription(topic.name(), cf.list(), Values.config(topic.config())));
   }
 
   @Override
@@ -183,7 +184,7 @@ public final class LocalBroker implements Broker {
   }
 
   private static LogRecord toLog(ProduceRecord r) {
-    return LogRecord.of(r.key(), r.value(), r.contentType(), r.headers(), r.idempotencyKey());
+    return Values.toLog(r);
   }
 
   @Override
@@ -193,7 +194,7 @@ public final class LocalBroker implements Broker {
         return Future.failedFuture(new BrokerException(BrokerError.PARTITION_OUT_OF_RANGE, "partition " + partition
             + " does not exist; topic " + topicName + " has " + topic.partitions() + " partitions"));
       }
-      return store.partition(topic, partition).read(offset, maxRecords, maxBytes);
+      return store.partition(topic, partition).read(offset, maxRecords, maxBytes).map(Values::read);
     }).recover(LocalBroker::fail);
   }
 
@@ -216,7 +217,7 @@ public final class LocalBroker implements Broker {
   Future<PartitionLog> deadLetterLog(String name, TopicMetadata origin, int partition) {
     TopicMetadata known = topics.get(name);
     Future<TopicMetadata> topic = known != null ? Future.succeededFuture(known)
-        : store.createTopic(name, origin.partitions(), TopicConfig.DEFAULT).map(c -> {
+        : store.createTopic(name, origin.partitions(), dev.runnel.durability.TopicConfig.DEFAULT).map(c -> {
           topics.put(name, c.topic());
           return c.topic();
         });

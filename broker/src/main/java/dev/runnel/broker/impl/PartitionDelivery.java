@@ -354,7 +354,8 @@ final class PartitionDelivery {
    * Hands out eligible records to a member, in offset order, within the bounds; the first may exceed
    * {@code maxBytes} only if {@code firstMayExceed} (a fetch returns at least one record).
    */
-  List<Delivery> handOut(String member, int maxRecords, long maxBytes, long leaseMs, boolean firstMayExceed) {
+  List<Delivery> handOut(String member, int maxRecords, long maxBytes, long leaseMs, boolean firstMayExceed,
+                         long[] handedBytes) {
     List<Delivery> out = new ArrayList<>();
     if (loaded == null || !loaded.succeeded() || maxRecords <= 0) {
       return out;
@@ -385,6 +386,7 @@ final class PartitionDelivery {
       bytes += size;
       chosen.add(e);
     }
+    handedBytes[0] += bytes;
     for (Entry e : chosen) {
       ready.remove(e.offset);
       e.state = State.IN_FLIGHT;
@@ -395,7 +397,7 @@ final class PartitionDelivery {
       int attempt = e.attempts + 1;
       String token = new DeliveryToken(topic.id(), partition, e.offset, attempt, e.leaseId, incarnation,
           host.groupHash()).encode(host.tokenKey());
-      out.add(new Delivery(token, topic.name(), partition, e.offset, attempt, e.deadline, e.record));
+      out.add(new Delivery(token, topic.name(), partition, e.offset, attempt, e.deadline, Values.record(e.record)));
     }
     if (needRecords) {
       loadWaitingRecords();

@@ -9,7 +9,7 @@ import dev.runnel.broker.Outcomes;
 import dev.runnel.broker.ProduceRecord;
 import dev.runnel.durability.EmbeddedPostgres;
 import dev.runnel.durability.LogStore;
-import dev.runnel.durability.TopicConfig;
+import dev.runnel.broker.TopicConfig;
 import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;

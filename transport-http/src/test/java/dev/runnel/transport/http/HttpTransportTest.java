@@ -5,9 +5,9 @@ import static dev.runnel.transport.http.Reply.assertProblem;
 import dev.runnel.broker.Broker;
 import dev.runnel.broker.Partitioner;
 import dev.runnel.broker.ProduceRecord;
-import dev.runnel.durability.LogRecord;
+import dev.runnel.broker.StoredRecord;
 import dev.runnel.durability.LogStore;
-import dev.runnel.durability.TopicConfig;
+import dev.runnel.broker.TopicConfig;
 import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -184,7 +184,7 @@ class HttpTransportTest {
     assertThat(read2.body()).as("a number keeps its text").contains("\"value\":-0.5e-3");
 
     // Stored as compact UTF-8 JSON with content type application/json.
-    LogRecord stored = broker.read(topic, keyed, 0, 1, 1 << 20).await().records().get(0);
+    StoredRecord stored = broker.read(topic, keyed, 0, 1, 1 << 20).await().records().get(0);
     assertThat(stored.contentType()).isEqualTo("application/json");
     assertThat(new String(stored.value(), StandardCharsets.UTF_8)).isEqualTo(object);
     assertThat(new String(stored.key(), StandardCharsets.UTF_8)).isEqualTo(key);
@@ -199,7 +199,7 @@ class HttpTransportTest {
         + " \"s\" : \"line\\nbreak \\\"q\\\" \\u0001 \\/ \\u00e9 😀 \\ud83d\\ude00\" } , \"valueEncoding\" : \"json\" } ] }";
     assertThat(call("POST", "/topics/" + topic + "/records", body).status()).isEqualTo(200);
 
-    LogRecord stored = broker.read(topic, 0, 0, 1, 1 << 20).await().records().get(0);
+    StoredRecord stored = broker.read(topic, 0, 0, 1, 1 << 20).await().records().get(0);
     assertThat(stored.contentType()).isEqualTo("application/json");
     assertThat(new String(stored.value(), StandardCharsets.UTF_8))
         .isEqualTo("{\"a\":[1,-0,2.50,1e3,true,null],\"s\":\"line\\nbreak \\\"q\\\" \\u0001 / é 😀 😀\"}");
@@ -210,7 +210,7 @@ class HttpTransportTest {
     String compact = "[{\"q\":\"say \\\"hi\\\" \\\\\",\"n\":[-1.5E-7,{}]},\" } \"]";
     assertThat(call("POST", "/topics/" + topic + "/records", "{\"records\":[{\"value\":" + compact + "}]}").status())
         .isEqualTo(200);
-    LogRecord second = broker.read(topic, 0, 1, 1, 1 << 20).await().records().get(0);
+    StoredRecord second = broker.read(topic, 0, 1, 1, 1 << 20).await().records().get(0);
     assertThat(new String(second.value(), StandardCharsets.UTF_8)).isEqualTo(compact);
   }
 
@@ -256,7 +256,7 @@ class HttpTransportTest {
     assertThat(r3.getString("value")).isEqualTo(b64("{\"not\":\"parsed\"}".getBytes(StandardCharsets.UTF_8)));
     assertThat(r3.getString("valueEncoding")).isEqualTo("base64");
 
-    List<LogRecord> stored = broker.read(topic, 0, 0, 10, 1 << 20).await().records();
+    List<StoredRecord> stored = broker.read(topic, 0, 0, 10, 1 << 20).await().records();
     assertThat(stored.get(0).key()).isEqualTo(binaryKey);
     assertThat(stored.get(0).value()).isEqualTo(binaryValue);
     assertThat(stored.get(0).contentType()).isEqualTo("application/octet-stream");

@@ -5,7 +5,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.ProduceRecord;
-import dev.runnel.durability.Header;
+import dev.runnel.broker.Header;
 import io.cloudevents.CloudEvent;
 import io.cloudevents.core.format.EventFormat;
 import io.cloudevents.http.HttpMessageFactory;

@@ -16,7 +16,7 @@ import dev.runnel.broker.SeekPosition;
 import dev.runnel.broker.TopicNames;
 import dev.runnel.broker.auth.ApiKey;
 import dev.runnel.broker.auth.Right;
-import dev.runnel.durability.LogRecord;
+import dev.runnel.broker.StoredRecord;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.json.JsonArray;
@@ -482,7 +482,7 @@ final class GroupApi {
   }
 
   static Buffer deadLetters(List<DeadLetter> letters) {
-    List<LogRecord> records = letters.stream().map(DeadLetter::record).filter(Objects::nonNull).toList();
+    List<StoredRecord> records = letters.stream().map(DeadLetter::record).filter(Objects::nonNull).toList();
     return JsonOutput.render(32 + RecordCodec.sizeHint(records) + 300 * letters.size(), out -> {
       JsonGenerator g = out.g;
       g.writeStartObject();

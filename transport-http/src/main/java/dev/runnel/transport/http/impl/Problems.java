@@ -2,7 +2,6 @@ package dev.runnel.transport.http.impl;
 
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
-import dev.runnel.durability.StorageException;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.vertx.core.http.HttpHeaders;
@@ -104,7 +103,7 @@ public final class Problems {
       return;
     }
     int status = failure instanceof HttpException h ? h.getStatusCode() : ctx.statusCode();
-    if (!(failure instanceof BrokerException || failure instanceof StorageException) && status >= 400 && status < 500) {
+    if (!BrokerException.isBrokerFailure(failure) && status >= 400 && status < 500) {
       sendClientError(ctx, status, failure, maxBodyBytes);
       return;
     }

@@ -8,9 +8,9 @@ import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.ProduceRecord;
 import dev.runnel.broker.ProduceResult;
-import dev.runnel.durability.Header;
-import dev.runnel.durability.LogRecord;
-import dev.runnel.durability.ReadResult;
+import dev.runnel.broker.Header;
+import dev.runnel.broker.StoredRecord;
+import dev.runnel.broker.ReadResult;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -443,7 +443,7 @@ final class RecordCodec {
       JsonGenerator g = out.g;
       g.writeStartObject();
       g.writeArrayFieldStart("records");
-      for (LogRecord r : read.records()) {
+      for (StoredRecord r : read.records()) {
         g.writeStartObject();
         fields(out, r, partition, true);
         g.writeEndObject();
@@ -457,16 +457,16 @@ final class RecordCodec {
   }
 
   /** About the size of the records rendered. */
-  static long sizeHint(List<LogRecord> records) {
+  static long sizeHint(List<StoredRecord> records) {
     long bytes = 0;
-    for (LogRecord r : records) {
+    for (StoredRecord r : records) {
       bytes += sizeHint(r);
     }
     return bytes;
   }
 
   /** About the size of a record rendered: base64 grows a value by a third, and it has its field names. */
-  static long sizeHint(LogRecord r) {
+  static long sizeHint(StoredRecord r) {
     return 200 + r.value().length * 4L / 3 + (r.key() == null ? 0 : r.key().length * 4L / 3);
   }
 
@@ -475,7 +475,7 @@ final class RecordCodec {
    * partition and offset, then its timestamp and idempotency key. A value stored as {@code application/json} that is
    * one JSON value in UTF-8 is copied in as it is stored; any other value is base64.
    */
-  static void fields(JsonOutput out, LogRecord r, int partition, boolean position) throws IOException {
+  static void fields(JsonOutput out, StoredRecord r, int partition, boolean position) throws IOException {
     JsonGenerator g = out.g;
     String keyText = r.key() == null ? null : StrictJson.utf8OrNull(r.key());
     if (r.key() == null) {

@@ -4,7 +4,7 @@ import dev.runnel.broker.Broker;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.auth.ApiKey;
-import dev.runnel.durability.TopicConfig;
+import dev.runnel.broker.TopicConfig;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.json.JsonArray;

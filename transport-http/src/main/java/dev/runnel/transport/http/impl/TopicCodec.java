@@ -3,8 +3,8 @@ package dev.runnel.transport.http.impl;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.TopicDescription;
-import dev.runnel.durability.PartitionOffsets;
-import dev.runnel.durability.TopicConfig;
+import dev.runnel.broker.PartitionOffsets;
+import dev.runnel.broker.TopicConfig;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 

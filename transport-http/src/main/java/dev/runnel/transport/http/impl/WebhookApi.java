@@ -8,7 +8,7 @@ import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.ProduceRecord;
 import dev.runnel.broker.ProduceResult;
-import dev.runnel.durability.Header;
+import dev.runnel.broker.Header;
 import dev.runnel.transport.http.WebhookSource;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;

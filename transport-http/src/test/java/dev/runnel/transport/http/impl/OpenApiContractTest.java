@@ -7,11 +7,11 @@ import dev.runnel.broker.GroupDescription;
 import dev.runnel.broker.GroupMode;
 import dev.runnel.broker.ProduceResult;
 import dev.runnel.broker.TopicDescription;
-import dev.runnel.durability.Header;
-import dev.runnel.durability.LogRecord;
-import dev.runnel.durability.PartitionOffsets;
-import dev.runnel.durability.ReadResult;
-import dev.runnel.durability.TopicConfig;
+import dev.runnel.broker.Header;
+import dev.runnel.broker.StoredRecord;
+import dev.runnel.broker.PartitionOffsets;
+import dev.runnel.broker.ReadResult;
+import dev.runnel.broker.TopicConfig;
 import dev.runnel.transport.http.HttpTransportOptions;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -232,9 +232,9 @@ class OpenApiContractTest {
    */
   @Test
   void theRenderedAnswersFitTheContract() {
-    LogRecord json = new LogRecord(utf8("k"), utf8("{\"a\":[1,2.5,null]}"), "application/json",
+    StoredRecord json = new StoredRecord(utf8("k"), utf8("{\"a\":[1,2.5,null]}"), "application/json",
         List.of(new Header("h", utf8("v"))), "idem-1", 7, 1_700_000_000_000L);
-    LogRecord bytes = new LogRecord(new byte[] {(byte) 0xff}, new byte[] {0, 1, 2}, "application/octet-stream",
+    StoredRecord bytes = new StoredRecord(new byte[] {(byte) 0xff}, new byte[] {0, 1, 2}, "application/octet-stream",
         List.of(), null, 8, 1_700_000_000_001L);
     fits("readRecords", 200, RecordCodec.readResponse(3, new ReadResult(List.of(json, bytes), 9, 9, 0)));
     fits("readRecords", 200, RecordCodec.readResponse(0, new ReadResult(List.of(), 0, 0, 0)));

@@ -1,8 +1,8 @@
 package dev.runnel.transport.http.impl;
 
 import dev.runnel.broker.ProduceRecord;
-import dev.runnel.durability.LogRecord;
-import dev.runnel.durability.ReadResult;
+import dev.runnel.broker.StoredRecord;
+import dev.runnel.broker.ReadResult;
 import io.vertx.core.buffer.Buffer;
 import org.junit.jupiter.api.Test;
 
@@ -59,7 +59,7 @@ class RecordCodecTest {
   }
 
   private static String rendered(byte[] storedJson) {
-    LogRecord r = new LogRecord(null, storedJson, "application/json", List.of(), null, 0, 0);
+    StoredRecord r = new StoredRecord(null, storedJson, "application/json", List.of(), null, 0, 0);
     return RecordCodec.readResponse(0, new ReadResult(List.of(r), 1, 1, 0)).toString(StandardCharsets.UTF_8);
   }
 

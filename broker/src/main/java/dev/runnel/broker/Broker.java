@@ -76,6 +76,19 @@ public interface Broker {
   /** Long poll: eligible records for the member, or an empty list after {@code maxWaitMs}. */
   Future<List<Delivery>> fetch(String group, String memberId, int maxRecords, int maxBytes, long maxWaitMs);
 
+  /**
+   * The member's deliveries still under lease (handed out, not settled, not expired), each with the token it was
+   * handed out with: what a member that lost its connection may still settle (an SSE stream resumed with
+   * {@code Last-Event-ID} sends them again). Fails UNKNOWN_MEMBER for a member that is gone.
+   */
+  Future<List<Delivery>> leased(String group, String memberId);
+
+  /**
+   * How many deliveries the member holds under lease now (what an SSE stream's {@code maxInFlight} bounds); like a
+   * heartbeat, it keeps the member's session alive.
+   */
+  Future<Integer> inFlight(String group, String memberId);
+
   /** Applies outcomes; each answers OK, LEASE_EXPIRED (nothing changed) or UNKNOWN_TOKEN. */
   Future<List<OutcomeResult>> settle(String group, Outcomes outcomes);
 

@@ -113,6 +113,34 @@ class ConsumerGroupTest {
         .findFirst().orElse(null);
   }
 
+  /** What an SSE stream resumed with Last-Event-ID sends again: the member's leases, with their tokens. */
+  @Test
+  void aMembersLeasesAreListedWithTheirTokensUntilSettledOrExpired() {
+    String topic = topic(1, NO_JITTER);
+    produce(topic, "a=1", "b=2", "c=3");
+    String group = unique("g");
+    Membership m = join(group, topic, GroupMode.SHARED);
+    Membership other = join(group, topic, GroupMode.SHARED);
+    List<Delivery> handed = fetch(group, m, 3);
+    assertThat(handed).hasSize(3);
+    assertThat(broker.leased(group, m.memberId()).await()).isEqualTo(handed);
+    assertThat(broker.leased(group, other.memberId()).await()).isEmpty();
+    assertThat(broker.inFlight(group, m.memberId()).await()).isEqualTo(3);
+    assertThat(broker.inFlight(group, other.memberId()).await()).isZero();
+
+    assertThat(ack(group, handed.get(0))).isEqualTo(OutcomeResult.Status.OK);
+    assertThat(nack(group, handed.get(1), "later")).isEqualTo(OutcomeResult.Status.OK);
+    assertThat(broker.leased(group, m.memberId()).await()).containsExactly(handed.get(2));
+    assertThat(broker.inFlight(group, m.memberId()).await()).isEqualTo(1);
+    // The listed token is the one handed out: it still settles the delivery.
+    assertThat(broker.leased(group, m.memberId()).await().get(0).token()).isEqualTo(handed.get(2).token());
+
+    advance(30_001);  // the lease ran out
+    assertThat(broker.leased(group, m.memberId()).await()).isEmpty();
+    assertThatThrownBy(() -> broker.leased(group, "no-such-member").await())
+        .isInstanceOfSatisfying(BrokerException.class, e -> assertThat(e.error()).isEqualTo(BrokerError.UNKNOWN_MEMBER));
+  }
+
   @Test
   void aPoisonKeyIsRetriedOnScheduleAndDeadLetteredWhileOtherKeysFlowPastAWholeWindow() {
     String topic = topic(1, NO_JITTER);

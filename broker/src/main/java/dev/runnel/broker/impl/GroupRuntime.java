@@ -272,6 +272,32 @@ final class GroupRuntime implements PartitionDelivery.Host {
     return promise.future();
   }
 
+  /** The member's deliveries still under lease, with their tokens; does not count as the member being seen. */
+  Future<List<Delivery>> leased(String memberId) {
+    if (!members.containsKey(memberId)) {
+      return Future.failedFuture(unknownMember(memberId));
+    }
+    List<Delivery> out = new ArrayList<>();
+    for (PartitionDelivery pd : partitions.values()) {
+      out.addAll(pd.leasedTo(memberId));
+    }
+    return Future.succeededFuture(out);
+  }
+
+  /** How many deliveries the member holds under lease; counts as the member being seen (a stream waiting on acks). */
+  Future<Integer> inFlight(String memberId) {
+    Member member = members.get(memberId);
+    if (member == null) {
+      return Future.failedFuture(unknownMember(memberId));
+    }
+    member.lastSeen = now();
+    int n = 0;
+    for (PartitionDelivery pd : partitions.values()) {
+      n += pd.countLeasedTo(memberId);
+    }
+    return Future.succeededFuture(n);
+  }
+
   private List<Delivery> collect(Member member, int maxRecords, long maxBytes) {
     List<PartitionDelivery> candidates = new ArrayList<>();
     for (PartitionDelivery pd : partitions.values()) {

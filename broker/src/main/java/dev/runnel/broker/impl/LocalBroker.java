@@ -331,6 +331,16 @@ public final class LocalBroker implements Broker {
   }
 
   @Override
+  public Future<List<Delivery>> leased(String group, String memberId) {
+    return inGroup(group, g -> g.leased(memberId));
+  }
+
+  @Override
+  public Future<Integer> inFlight(String group, String memberId) {
+    return inGroup(group, g -> g.inFlight(memberId));
+  }
+
+  @Override
   public Future<List<String>> groupTopics(String group) {
     return inGroup(group, g -> Future.succeededFuture(g.topicNames()));
   }

@@ -394,10 +394,7 @@ final class PartitionDelivery {
       ackedLeases.clear((int) Math.floorMod(e.leaseId, (long) RECENT_LEASES));
       e.member = member;
       leaseUntil(e, now + leaseMs);
-      int attempt = e.attempts + 1;
-      String token = new DeliveryToken(topic.id(), partition, e.offset, attempt, e.leaseId, incarnation,
-          host.groupHash()).encode(host.tokenKey());
-      out.add(new Delivery(token, topic.name(), partition, e.offset, attempt, e.deadline, Values.record(e.record)));
+      out.add(delivery(e));
     }
     if (needRecords) {
       loadWaitingRecords();
@@ -629,6 +626,36 @@ final class PartitionDelivery {
 
   private static Header utf8(String name, String value) {
     return new Header(name, value.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** An in-flight entry as its delivery: the same token every time it is asked for, for as long as the lease lasts. */
+  private Delivery delivery(Entry e) {
+    int attempt = e.attempts + 1;
+    String token = new DeliveryToken(topic.id(), partition, e.offset, attempt, e.leaseId, incarnation,
+        host.groupHash()).encode(host.tokenKey());
+    return new Delivery(token, topic.name(), partition, e.offset, attempt, e.deadline, Values.record(e.record));
+  }
+
+  /** How many deliveries the member holds under lease here. */
+  int countLeasedTo(String member) {
+    int n = 0;
+    for (Entry e : entries.values()) {
+      if (e.state == State.IN_FLIGHT && member.equals(e.member)) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** The member's deliveries still under lease here, by offset. */
+  List<Delivery> leasedTo(String member) {
+    List<Delivery> out = new ArrayList<>();
+    for (Entry e : entries.values()) {
+      if (e.state == State.IN_FLIGHT && member.equals(e.member) && e.record != null) {
+        out.add(delivery(e));
+      }
+    }
+    return out;
   }
 
   /**

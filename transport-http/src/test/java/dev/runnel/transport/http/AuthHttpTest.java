@@ -155,6 +155,8 @@ class AuthHttpTest {
     assertProblem(call(PAYMENTS, "POST", "/groups/readers/members/" + member + "/heartbeat", null), 403, "FORBIDDEN");
     assertProblem(call(PAYMENTS, "DELETE", "/groups/readers/members/" + member, null), 403, "FORBIDDEN");
     assertProblem(call(PAYMENTS, "GET", "/groups/readers", null), 403, "FORBIDDEN");
+    assertProblem(call(PAYMENTS, "GET", "/groups/readers/members/" + member + "/events", null), 403, "FORBIDDEN");
+    assertProblem(call(null, "GET", "/groups/readers/members/" + member + "/events", null), 401, "UNAUTHORIZED");
 
     JsonArray deliveries = call(READER, "POST", fetchPath, "{\"maxWaitMs\":5000}").json().getJsonArray("deliveries");
     assertThat(deliveries).isNotEmpty();
@@ -209,7 +211,8 @@ class AuthHttpTest {
   }
 
   private static Reply call(String key, String method, String path, String body) {
-    return send(request(method, path, body).header("Authorization", "Bearer " + key));
+    HttpRequest.Builder request = request(method, path, body);
+    return send(key == null ? request : request.header("Authorization", "Bearer " + key));
   }
 
   private static Reply send(HttpRequest.Builder request) {

@@ -189,7 +189,7 @@ final class GroupApi {
     }
   }
 
-  private void giveBack(String group, List<Delivery> deliveries, String why) {
+  void giveBack(String group, List<Delivery> deliveries, String why) {
     if (deliveries.isEmpty()) {
       return;
     }
@@ -204,26 +204,40 @@ final class GroupApi {
   static Buffer deliveries(List<Delivery> deliveries) {
     long sizeHint = 32;
     for (Delivery d : deliveries) {
-      sizeHint += 200 + RecordCodec.sizeHint(d.record());
+      sizeHint += sizeHint(d);
     }
     return JsonOutput.render(sizeHint, out -> {
       JsonGenerator g = out.g;
       g.writeStartObject();
       g.writeArrayFieldStart("deliveries");
       for (Delivery d : deliveries) {
-        g.writeStartObject();
-        g.writeStringField("token", d.token());
-        g.writeStringField("topic", d.topic());
-        g.writeNumberField("partition", d.partition());
-        g.writeNumberField("offset", d.offset());
-        g.writeNumberField("attempt", d.attempt());
-        g.writeNumberField("leaseExpiresAt", d.leaseExpiresAt());
-        RecordCodec.fields(out, d.record(), d.partition(), false);
-        g.writeEndObject();
+        write(out, d);
       }
       g.writeEndArray();
       g.writeEndObject();
     });
+  }
+
+  /** One delivery, as an element of a fetch answer renders it (an SSE event's data). */
+  static Buffer delivery(Delivery d) {
+    return JsonOutput.render(sizeHint(d), out -> write(out, d));
+  }
+
+  private static long sizeHint(Delivery d) {
+    return 200 + RecordCodec.sizeHint(d.record());
+  }
+
+  private static void write(JsonOutput out, Delivery d) throws java.io.IOException {
+    JsonGenerator g = out.g;
+    g.writeStartObject();
+    g.writeStringField("token", d.token());
+    g.writeStringField("topic", d.topic());
+    g.writeNumberField("partition", d.partition());
+    g.writeNumberField("offset", d.offset());
+    g.writeNumberField("attempt", d.attempt());
+    g.writeNumberField("leaseExpiresAt", d.leaseExpiresAt());
+    RecordCodec.fields(out, d.record(), d.partition(), false);
+    g.writeEndObject();
   }
 
   // ---- outcomes

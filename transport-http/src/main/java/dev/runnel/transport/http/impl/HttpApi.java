@@ -39,6 +39,7 @@ final class HttpApi {
   private final GroupApi groups;
   private final TopicApi topics;
   private final RecordApi records;
+  private final StreamApi streams;
   private final long maxBodyBytes;
   /** Route path templates and their methods, in registration order: the Allow header of a 405. */
   private final Map<String, Set<HttpMethod>> methodsByPath = new LinkedHashMap<>();
@@ -52,7 +53,7 @@ final class HttpApi {
 
   private final int maxRecordsPerRequest;
 
-  HttpApi(Vertx vertx, Broker broker, HttpTransportOptions options, HeldBytes held) {
+  HttpApi(Vertx vertx, Broker broker, HttpTransportOptions options, HeldBytes held, StreamSessions sessions) {
     this.vertx = vertx;
     this.broker = broker;
     this.maxRecordsPerRequest = options.getMaxRecordsPerRequest();
@@ -60,6 +61,7 @@ final class HttpApi {
     this.groups = new GroupApi(broker);
     this.topics = new TopicApi(broker);
     this.records = new RecordApi(broker, options.getMaxRecordsPerRequest());
+    this.streams = new StreamApi(vertx, broker, groups, sessions);
     this.access = new Access(options.getApiKeys(), broker);
     this.webhooks = new WebhookApi(broker, options.getWebhooks(), options.getClock());
     this.maxBodyBytes = options.getMaxBodyBytes();
@@ -75,6 +77,7 @@ final class HttpApi {
   void drain() {
     draining = true;
     groups.drain();
+    streams.drain();
   }
 
   Router router() {
@@ -118,6 +121,8 @@ final class HttpApi {
         groups::heartbeat);
     route(router, HttpMethod.POST, "/groups/:group/members/:member/fetch", access.onGroup(Right.CONSUME),
         groups::fetch);
+    route(router, HttpMethod.GET, "/groups/:group/members/:member/events", access.onGroup(Right.CONSUME),
+        streams::stream);
     route(router, HttpMethod.POST, "/groups/:group/acks", access.onGroup(Right.CONSUME), groups::settle);
     route(router, HttpMethod.POST, "/groups/:group/topics/:topic/seek", access.onTopic(Right.ADMIN), groups::seek);
 

@@ -53,7 +53,9 @@ public final class HttpTransportImpl implements HttpTransport {
         : options.getPort();
     Set<Integer> ports = ConcurrentHashMap.newKeySet();
     HeldBytes held = new HeldBytes(options.getMaxHeldBytes());  // one bound for all instances
-    Future<Void> start = vertx.deployVerticle(() -> new HttpVerticle(broker, options, held, listenPort, ports::add),
+    StreamSessions sessions = new StreamSessions();  // a member's SSE reconnect may land on any instance
+    Future<Void> start = vertx.deployVerticle(() -> new HttpVerticle(broker, options, held, sessions, listenPort,
+            ports::add),
             new DeploymentOptions().setInstances(instances))
         .andThen(ar -> {
           synchronized (this) {

@@ -25,10 +25,13 @@ final class HttpVerticle extends VerticleBase {
   private final int listenPort;
   private final IntConsumer listening;
   private final HeldBytes held;
+  private final StreamSessions sessions;
   private HttpApi api;
   private HttpServer server;
 
-  HttpVerticle(Broker broker, HttpTransportOptions options, HeldBytes held, int listenPort, IntConsumer listening) {
+  HttpVerticle(Broker broker, HttpTransportOptions options, HeldBytes held, StreamSessions sessions, int listenPort,
+               IntConsumer listening) {
+    this.sessions = sessions;
     this.broker = broker;
     this.options = options;
     this.held = held;
@@ -38,7 +41,7 @@ final class HttpVerticle extends VerticleBase {
 
   @Override
   public Future<?> start() {
-    api = new HttpApi(vertx, broker, options, held);
+    api = new HttpApi(vertx, broker, options, held, sessions);
     HttpServerOptions serverOptions = new HttpServerOptions().setHost(options.getHost()).setPort(listenPort)
         .setMaxHeaderSize(options.getMaxHeaderBytes());
     if (options.getTlsCertPath() != null) {

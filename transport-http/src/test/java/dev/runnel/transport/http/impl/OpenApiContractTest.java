@@ -103,7 +103,7 @@ class OpenApiContractTest {
 
   @Test
   void theRouterServesExactlyTheOperationsOfTheContract() {
-    Router router = new HttpApi(vertx, null, new HttpTransportOptions(), new HeldBytes(1024 * 1024)).router();
+    Router router = new HttpApi(vertx, null, new HttpTransportOptions(), new HeldBytes(1024 * 1024), new StreamSessions()).router();
     Set<String> routed = routed(router);
     Set<String> described = new TreeSet<>();
     Contract.operations(contract).forEach(o -> described.add(normalise(o)));

@@ -351,6 +351,18 @@ public final class EmbeddedPostgres implements AutoCloseable {
     }
   }
 
+  /**
+   * The directory of the PostgreSQL binaries ({@code bin/initdb}, {@code bin/pg_ctl}, {@code bin/postgres}), unpacked
+   * first if they are not yet; for tests that run a server of their own making.
+   */
+  public static Path binaries() {
+    try {
+      return unpackBinaries();
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not unpack the PostgreSQL binaries", e);
+    }
+  }
+
   /** Unpacks the PostgreSQL binaries once per machine (under the temp dir), guarded by a file lock. */
   private static Path unpackBinaries() throws IOException {
     String version = Optional.ofNullable(EmbeddedPostgres.class.getPackage().getImplementationVersion()).orElse("dev");

@@ -1,5 +1,7 @@
 package dev.runnel.durability;
 
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.time.InstantSource;
 import java.util.function.Supplier;
 
@@ -49,8 +51,14 @@ public class StoreOptions {
     unwritable = other.unwritable;
   }
 
+  /**
+   * A host name or address for TCP, or a directory (an absolute path: starts with {@code /}) holding the server's
+   * Unix-domain socket {@code <dir>/.s.PGSQL.<port>}, as libpq reads {@code host}.
+   */
   public String getHost() { return host; }
   public StoreOptions setHost(String host) { this.host = host; return this; }
+  /** True when {@link #getHost()} is the directory of a Unix-domain socket rather than a host to reach over TCP. */
+  public boolean isUnixSocket() { return host != null && host.startsWith("/"); }
   public int getPort() { return port; }
   public StoreOptions setPort(int port) { this.port = port; return this; }
   public String getDatabase() { return database; }
@@ -107,7 +115,34 @@ public class StoreOptions {
   public Supplier<String> getUnwritable() { return unwritable; }
   public StoreOptions setUnwritable(Supplier<String> unwritable) { this.unwritable = unwritable; return this; }
 
+  /** Where the server is, for messages and logs: {@code host:port}, or the socket's path. */
+  public String address() {
+    return isUnixSocket() ? socketPath() : host + ":" + port;
+  }
+
+  /** The server's Unix-domain socket, {@code <host>/.s.PGSQL.<port>}, as libpq and Vert.x's client name it. */
+  public String socketPath() {
+    return (host.endsWith("/") ? host : host + "/") + ".s.PGSQL." + port;
+  }
+
+  /**
+   * The JDBC URL of the migrations and the start-up checks. The PostgreSQL JDBC driver has no Unix-domain sockets of
+   * its own: for a socket the URL hands junixsocket's socket factory the socket's path (the host name in it is then
+   * unused), and turns TLS off as the server would (it never offers TLS on a Unix-domain socket).
+   */
   public String jdbcUrl() {
+    if (isUnixSocket()) {
+      return "jdbc:postgresql://localhost:" + port + "/" + encode(database)
+          + "?socketFactory=" + encode(UNIX_SOCKET_FACTORY) + "&socketFactoryArg=" + encode(socketPath())
+          + "&sslmode=disable";
+    }
     return "jdbc:postgresql://" + host + ":" + port + "/" + database;
+  }
+
+  /** junixsocket's socket factory for the JDBC driver, taking the socket's path as its argument. */
+  private static final String UNIX_SOCKET_FACTORY = "org.newsclub.net.unix.AFUNIXSocketFactory$FactoryArg";
+
+  private static String encode(String s) {
+    return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
   }
 }

@@ -82,7 +82,8 @@ final class ConfigLoader {
       pg.put("password", "****");
     }
     if (pg.hasNonNull("url")) {
-      pg.put("url", pg.get("url").asText().replaceAll("://([^:/@]+):[^@]*@", "://$1:****@"));
+      pg.put("url", pg.get("url").asText().replaceAll("://([^:/@]+):[^@]*@", "://$1:****@")
+          .replaceAll("([?&]password=)[^&]*", "$1****"));
     }
     tree.get("auth").get("keys").forEach(k -> ((ObjectNode) k).put("secret", "****"));
     tree.get("webhooks").forEach(w -> {

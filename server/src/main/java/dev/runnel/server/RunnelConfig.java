@@ -83,7 +83,8 @@ public class RunnelConfig {
 
   public static class Postgres {
     /**
-     * An external server ({@code postgresql://user:password@host:5432/db} or {@code jdbc:postgresql://host/db}).
+     * An external server ({@code postgresql://user:password@host:5432/db}, {@code jdbc:postgresql://host/db}, or a
+     * Unix-domain socket's directory: {@code postgresql://user@/db?host=/var/run/postgresql}; see {@link PostgresUrl}).
      * When empty, the node runs its own embedded PostgreSQL under the data dir.
      */
     public String url;

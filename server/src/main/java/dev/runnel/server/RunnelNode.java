@@ -14,14 +14,12 @@ import dev.runnel.transport.http.HttpTransportOptions;
 import dev.runnel.transport.http.WebhookSource;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -87,7 +85,8 @@ public final class RunnelNode {
         .setRetentionCheckMs(config.storage.retentionCheckMs)
         .setRequireDurable(config.storage.requireDurable)
         .setUnwritable(freeSpace::problem);
-    vertx = Vertx.vertx();
+    // vertx-pg-client reaches a Unix-domain socket only on the native transport (epoll); TCP stays on NIO
+    vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(storeOptions.isUnixSocket()));
     store = await(LogStore.open(vertx, storeOptions), "open the log store");
     broker = Broker.create(vertx, store);
     if (config.http.enabled) {
@@ -107,8 +106,8 @@ public final class RunnelNode {
     for (Transport t : transports) {
       await(t.start(broker), "start the " + t.name() + " transport");
     }
-    LOG.info("Runnel node {} ready: HTTP on {}:{}, PostgreSQL {}:{} ({})", nodeId, config.http.host,
-        http == null ? "-" : http.actualPort(), storeOptions.getHost(), storeOptions.getPort(),
+    LOG.info("Runnel node {} ready: HTTP on {}:{}, PostgreSQL {} ({})", nodeId, config.http.host,
+        http == null ? "-" : http.actualPort(), storeOptions.address(),
         embedded != null ? "embedded, data in " + dataDir.resolve("postgres") : "external");
     return this;
   }
@@ -240,26 +239,19 @@ public final class RunnelNode {
     }
   }
 
-  /** Reads {@code postgresql://user:password@host:port/db} or {@code jdbc:postgresql://host:port/db}. */
+  /**
+   * Reads {@code postgres.url} ({@link PostgresUrl}: libpq's URI, a Unix-domain socket's directory as its host, a
+   * {@code jdbc:} prefix dropped); {@code postgres.user} and {@code postgres.password}, when set, win over the URL's.
+   */
   static StoreOptions externalPostgres(RunnelConfig.Postgres pg) {
-    String url = pg.url.startsWith("jdbc:") ? pg.url.substring(5) : pg.url;
-    URI uri = URI.create(url);
-    if (!"postgresql".equals(uri.getScheme()) && !"postgres".equals(uri.getScheme())) {
-      throw new IllegalArgumentException("postgres.url must start with postgresql:// (got " + uri.getScheme() + ")");
-    }
-    StoreOptions options = new StoreOptions()
-        .setHost(uri.getHost())
-        .setPort(uri.getPort() == -1 ? 5432 : uri.getPort())
-        .setDatabase(uri.getPath() == null || uri.getPath().length() <= 1 ? "postgres" : uri.getPath().substring(1));
-    String user = pg.user;
-    String password = pg.password;
-    if (uri.getRawUserInfo() != null) {
-      String[] parts = uri.getRawUserInfo().split(":", 2);
-      user = user != null ? user : URLDecoder.decode(parts[0], StandardCharsets.UTF_8);
-      if (parts.length == 2 && password == null) {
-        password = URLDecoder.decode(parts[1], StandardCharsets.UTF_8);
-      }
-    }
-    return options.setUser(user != null ? user : "postgres").setPassword(password);
+    PostgresUrl url = PostgresUrl.parse(pg.url.trim());
+    String user = pg.user != null ? pg.user : url.user();
+    String password = pg.password != null ? pg.password : url.password();
+    return new StoreOptions()
+        .setHost(url.host())
+        .setPort(url.port())
+        .setDatabase(url.database())
+        .setUser(user != null ? user : "postgres")
+        .setPassword(password);
   }
 }

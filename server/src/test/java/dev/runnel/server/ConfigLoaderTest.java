@@ -5,6 +5,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -69,6 +70,75 @@ class ConfigLoaderTest {
     pg.user = "me";
     assertThat(RunnelNode.externalPostgres(pg).getPort()).isEqualTo(5432);
     assertThat(RunnelNode.externalPostgres(pg).getUser()).isEqualTo("me");
+  }
+
+  @Test
+  void unixSocketUrlsAreParsedAsLibpqReadsThem() {
+    for (String url : List.of(
+        "postgresql://runnel@/events?host=/var/run/postgresql",
+        "postgresql://runnel@%2Fvar%2Frun%2Fpostgresql/events",
+        "postgresql://runnel@%2fvar%2frun%2fpostgresql:5432/events",
+        "postgresql:///events?host=/var/run/postgresql&user=runnel",
+        "postgres:///events?host=%2Fvar%2Frun%2Fpostgresql&port=5432&user=runnel",
+        "postgresql://?host=/var/run/postgresql&dbname=events&user=runnel",
+        "postgresql://runnel@/events?host=/var/run/postgresql/.s.PGSQL.5432",
+        "jdbc:postgresql:///events?host=/var/run/postgresql&user=runnel",
+        "jdbc:postgresql://localhost/events?user=runnel&socketFactory=org.newsclub.net.unix.AFUNIXSocketFactory$FactoryArg"
+            + "&socketFactoryArg=/var/run/postgresql/.s.PGSQL.5432")) {
+      RunnelConfig.Postgres pg = new RunnelConfig.Postgres();
+      pg.url = url;
+      var options = RunnelNode.externalPostgres(pg);
+      assertThat(options.getHost()).as(url).isEqualTo("/var/run/postgresql");
+      assertThat(options.isUnixSocket()).as(url).isTrue();
+      assertThat(options.getPort()).as(url).isEqualTo(5432);
+      assertThat(options.getDatabase()).as(url).isEqualTo("events");
+      assertThat(options.getUser()).as(url).isEqualTo("runnel");
+      assertThat(options.getPassword()).as(url).isNull();
+      assertThat(options.address()).as(url).isEqualTo("/var/run/postgresql/.s.PGSQL.5432");
+      assertThat(options.jdbcUrl()).as(url).isEqualTo("jdbc:postgresql://localhost:5432/events"
+          + "?socketFactory=org.newsclub.net.unix.AFUNIXSocketFactory%24FactoryArg"
+          + "&socketFactoryArg=%2Fvar%2Frun%2Fpostgresql%2F.s.PGSQL.5432&sslmode=disable");
+    }
+    RunnelConfig.Postgres pg = new RunnelConfig.Postgres();
+    pg.url = "postgresql://runnel:pw@/events?host=/tmp/pg%20sockets&port=6543";
+    var options = RunnelNode.externalPostgres(pg);
+    assertThat(options.socketPath()).isEqualTo("/tmp/pg sockets/.s.PGSQL.6543");
+    assertThat(options.getPassword()).isEqualTo("pw");
+    pg.url = "postgresql://db.internal/events?port=6543&password=s+cret";
+    options = RunnelNode.externalPostgres(pg);
+    assertThat(options.getHost()).isEqualTo("db.internal");
+    assertThat(options.isUnixSocket()).isFalse();
+    assertThat(options.getPort()).isEqualTo(6543);
+    assertThat(options.getPassword()).as("a '+' is a '+', as libpq reads it").isEqualTo("s+cret");
+    assertThat(options.getUser()).isEqualTo("postgres");
+  }
+
+  @Test
+  void unreadablePostgresUrlsSayWhy() {
+    RunnelConfig.Postgres pg = new RunnelConfig.Postgres();
+    for (Map.Entry<String, String> bad : Map.of(
+        "mysql://db/x", "must start with postgresql://",
+        "postgresql:///events", "names no host",
+        "postgresql://db/events?sslmode=require", "does not understand its parameter 'sslmode'",
+        "postgresql://a,b/events", "several hosts",
+        "postgresql://db:99999/events", "not a number from 1 to 65535",
+        "postgresql://u:s%zzcret@db/events", "'%' not followed by two hex digits",
+        "postgresql:///events?host=/run/.s.PGSQL.5432&port=6543", "not the one in the socket's name",
+        "postgresql://u@%2Frun/x?socketFactory=other.Factory&socketFactoryArg=/run/.s.PGSQL.5432",
+        "the only socketFactory").entrySet()) {
+      pg.url = bad.getKey();
+      assertThatThrownBy(() -> RunnelNode.externalPostgres(pg)).as(bad.getKey())
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining(bad.getValue())
+          .hasMessageNotContaining("zzcret");
+    }
+  }
+
+  @Test
+  void passwordsInTheUrlAreMaskedInTheStartUpLog() {
+    RunnelConfig config = new RunnelConfig();
+    config.postgres.url = "postgresql:///events?host=/run/pg&password=s3cret&user=runnel";
+    assertThat(ConfigLoader.describe(config)).contains("password=****&user=runnel").doesNotContain("s3cret");
   }
 
   @Test

@@ -107,6 +107,14 @@ public final class PgLogStore implements LogStore {
   }
 
   public static Future<LogStore> open(Vertx vertx, StoreOptions options) {
+    if (options.isUnixSocket() && !vertx.isNativeTransportEnabled()) {
+      // vertx-pg-client (5.0.8) connects to a Unix-domain socket only on a native transport, though Vert.x's NIO could
+      Throwable why = vertx.unavailableNativeTransportCause();
+      return Future.failedFuture(new IllegalStateException("PostgreSQL's Unix-domain socket " + options.socketPath()
+          + " can only be reached on Vert.x's native transport: create Vert.x with preferNativeTransport and "
+          + "netty-transport-native-epoll (linux-x86_64) on the class path"
+          + (why == null ? "" : " (native transport unavailable: " + why + ")"), why));
+    }
     return vertx.executeBlocking(() -> {
       migrate(options);
       return null;
@@ -161,11 +169,16 @@ public final class PgLogStore implements LogStore {
     if (!login) {
       return e;
     }
-    return new SQLException("PostgreSQL at " + options.getHost() + ":" + options.getPort() + " refused the login of user "
-        + options.getUser() + " to database " + options.getDatabase() + " (" + message + "). Set the user and password "
-        + "in postgres.url (postgresql://USER:PASSWORD@HOST:PORT/DB), or postgres.user and postgres.password "
-        + "(RUNNEL_POSTGRES_USER, RUNNEL_POSTGRES_PASSWORD), and check that the server's pg_hba.conf lets this user in "
-        + "from this host", state, e);
+    String where = options.isUnixSocket()
+        ? "Set the user in postgres.url (postgresql://USER@/DB?host=" + options.getHost() + "), or postgres.user "
+            + "(RUNNEL_POSTGRES_USER), and check the server's pg_hba.conf 'local' lines: with peer authentication the "
+            + "operating-system user running Runnel must be that role, or be mapped to it in pg_ident.conf (peer map=...); "
+            + "with password or scram-sha-256 authentication set postgres.password (RUNNEL_POSTGRES_PASSWORD) too"
+        : "Set the user and password in postgres.url (postgresql://USER:PASSWORD@HOST:PORT/DB), or postgres.user and "
+            + "postgres.password (RUNNEL_POSTGRES_USER, RUNNEL_POSTGRES_PASSWORD), and check that the server's "
+            + "pg_hba.conf lets this user in from this host";
+    return new SQLException("PostgreSQL at " + options.address() + " refused the login of user " + options.getUser()
+        + " to database " + options.getDatabase() + " (" + message + "). " + where, state, e);
   }
 
   private static String show(Statement s, String setting) throws SQLException {

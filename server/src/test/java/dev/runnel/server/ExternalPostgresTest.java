@@ -2,7 +2,7 @@ package dev.runnel.server;
 
 import dev.runnel.broker.ProduceRecord;
 import dev.runnel.durability.EmbeddedPostgres;
-import dev.runnel.durability.TopicConfig;
+import dev.runnel.broker.TopicConfig;
 import dev.runnel.durability.test.TestPostgres;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;

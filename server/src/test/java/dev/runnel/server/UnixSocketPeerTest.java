@@ -2,9 +2,9 @@ package dev.runnel.server;
 
 import dev.runnel.broker.ProduceRecord;
 import dev.runnel.durability.EmbeddedPostgres;
-import dev.runnel.durability.ReadResult;
+import dev.runnel.broker.ReadResult;
 import dev.runnel.durability.StoreOptions;
-import dev.runnel.durability.TopicConfig;
+import dev.runnel.broker.TopicConfig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -31,6 +31,8 @@ final class NodeProcess implements AutoCloseable {
   /** A fresh port at every start, so an answer (or a refused connection) tells which run of the node it was. */
   private volatile int port;
   private volatile Process process;
+  /** Arguments added to the run command at every start, after the data dir and HTTP flags. */
+  private final List<String> extraArgs = new ArrayList<>();
 
   NodeProcess(Path dataDir) throws IOException {
     this.dataDir = dataDir;
@@ -49,6 +51,12 @@ final class NodeProcess implements AutoCloseable {
     return args;
   }
 
+  /** More command-line arguments for every start, e.g. {@code -c config.yaml}. */
+  NodeProcess withArgs(String... args) {
+    extraArgs.addAll(List.of(args));
+    return this;
+  }
+
   int port() {
     return port;
   }
@@ -63,6 +71,7 @@ final class NodeProcess implements AutoCloseable {
     }
     List<String> command = readmeRunCommand();
     command.addAll(List.of("--data-dir", dataDir.toString(), "--http-port", Integer.toString(port), "--http-host", "127.0.0.1"));
+    command.addAll(extraArgs);
     process = new ProcessBuilder(command).directory(PROJECT.toFile()).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);

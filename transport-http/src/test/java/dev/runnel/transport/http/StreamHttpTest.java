@@ -196,6 +196,23 @@ class StreamHttpTest {
   }
 
   @Test
+  void maxEventsEndsTheStreamAfterThatMany() throws Exception {
+    String topic = "stream" + NAMES.incrementAndGet();
+    String group = "g-" + topic;
+    assertThat(call("PUT", "/topics/" + topic, "{\"partitions\":1}").status()).isEqualTo(201);
+    produce(topic, 3);
+    String member = join(group, topic);
+    try (Events events = open(group, member, "?maxEvents=2", null)) {
+      assertThat(events.next().type()).isEqualTo("delivery");
+      assertThat(events.next().type()).isEqualTo("delivery");
+      assertThat(events.next().type()).isEqualTo("end");
+    }
+    // The third is still there.
+    assertThat(call("POST", "/groups/" + group + "/members/" + member + "/fetch", "{}").json()
+        .getJsonArray("deliveries")).hasSize(1);
+  }
+
+  @Test
   void anUnknownMemberIsAProblemNotAStream() {
     assertThat(call("PUT", "/topics/stream-none", "{}").status()).isIn(200, 201);
     assertProblem(call("GET", "/groups/nobody/members/nope/events", null), 404, "UNKNOWN_MEMBER");

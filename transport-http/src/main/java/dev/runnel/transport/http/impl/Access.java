@@ -94,8 +94,8 @@ final class Access {
   }
 
   private static BrokerException forbidden(ApiKey key, Right right, String what) {
-    return new BrokerException(BrokerError.FORBIDDEN, "API key '" + key.name() + "' may not "
-        + right.name().toLowerCase(Locale.ROOT) + " on " + what);
+    return new BrokerException(BrokerError.FORBIDDEN, "API key '" + key.name() + "' lacks the "
+        + right.name().toLowerCase(Locale.ROOT) + " right on " + what);
   }
 
   /** A route check: {@code right} on the topic of the path. */
@@ -137,9 +137,9 @@ final class Access {
           return;
         }
         if (right == null ? !key.seesAll(ar.result()) : !key.mayAll(right, ar.result())) {
-          ctx.fail(new BrokerException(BrokerError.FORBIDDEN, "API key '" + key.name() + "' may not "
-              + (right == null ? "see" : right.name().toLowerCase(Locale.ROOT)) + " every topic of group '" + group
-              + "' " + ar.result()));
+          ctx.fail(new BrokerException(BrokerError.FORBIDDEN, "API key '" + key.name() + "' lacks "
+              + (right == null ? "a right" : "the " + right.name().toLowerCase(Locale.ROOT) + " right")
+              + " on some topic of group '" + group + "' " + ar.result()));
           return;
         }
         ctx.next();

@@ -33,6 +33,7 @@ final class StreamApi {
 
   static final int DEFAULT_MAX_IN_FLIGHT = 100;
   static final int MAX_MAX_IN_FLIGHT = 10_000;
+  static final int MAX_MAX_EVENTS = 1_000_000;
   /** Each fetch's long poll; an idle stream gets a comment line this often. */
   static final long POLL_MS = 15_000;
   /** While the member holds {@code maxInFlight} leases, how often the stream looks again. */
@@ -60,6 +61,9 @@ final class StreamApi {
     String member = ctx.pathParam("member");
     int maxInFlight = Answers.bounded(ctx, "maxInFlight", DEFAULT_MAX_IN_FLIGHT, MAX_MAX_IN_FLIGHT);
     int maxBytes = Answers.bounded(ctx, "maxBytes", RecordApi.DEFAULT_MAX_BYTES, RecordApi.MAX_MAX_BYTES);
+    // A script's "give me n and stop"; the stream then ends with an end event.
+    long maxEvents = Answers.query(ctx, "maxEvents") == null ? Long.MAX_VALUE
+        : Answers.bounded(ctx, "maxEvents", 1, MAX_MAX_EVENTS);
     String lastEventId = ctx.request().getHeader("Last-Event-ID");
     // The member must exist before the stream is answered 200, so a wrong id is a plain 404 problem.
     broker.leased(group, member).onComplete(ar -> {
@@ -76,7 +80,7 @@ final class StreamApi {
           .putHeader(HttpHeaders.CONTENT_TYPE, "text/event-stream; charset=utf-8")
           .putHeader(HttpHeaders.CACHE_CONTROL, "no-store")
           .putHeader("X-Accel-Buffering", "no");
-      Stream stream = new Stream(ctx, group, member, maxInFlight, maxBytes, sessions.of(group, member));
+      Stream stream = new Stream(ctx, group, member, maxInFlight, maxBytes, maxEvents, sessions.of(group, member));
       open.add(stream);
       response.closeHandler(v -> stream.close());
       ctx.addEndHandler(v -> stream.close());
@@ -102,11 +106,13 @@ final class StreamApi {
     final String member;
     final int maxInFlight;
     final int maxBytes;
+    long eventsLeft;
     final StreamSessions.Session session;
     boolean closed;
 
-    Stream(RoutingContext ctx, String group, String member, int maxInFlight, int maxBytes,
+    Stream(RoutingContext ctx, String group, String member, int maxInFlight, int maxBytes, long maxEvents,
            StreamSessions.Session session) {
+      this.eventsLeft = maxEvents;
       this.ctx = ctx;
       this.group = group;
       this.member = member;
@@ -125,7 +131,7 @@ final class StreamApi {
       }
       for (Delivery d : leased) {
         long seq = session.sequenceOf(d.token());
-        if (seq < 0 || seq > after) {
+        if ((seq < 0 || seq > after) && eventsLeft > 0) {
           send(d, seq < 0 ? session.sent(d.token()) : seq);
         }
       }
@@ -133,6 +139,10 @@ final class StreamApi {
 
     void next() {
       if (closed) {
+        return;
+      }
+      if (eventsLeft <= 0) {
+        end();
         return;
       }
       HttpServerResponse response = ctx.response();
@@ -162,7 +172,7 @@ final class StreamApi {
           vertx.setTimer(FULL_WAIT_MS, t -> next());
           return;
         }
-        broker.fetch(group, member, room, maxBytes, POLL_MS).onComplete(fetched -> {
+        broker.fetch(group, member, (int) Math.min(room, eventsLeft), maxBytes, POLL_MS).onComplete(fetched -> {
           if (fetched.failed()) {
             if (!closed) {
               fail(fetched.cause());
@@ -189,6 +199,7 @@ final class StreamApi {
       Buffer event = Buffer.buffer(256).appendString("id: " + seq + "\nevent: delivery\ndata: ")
           .appendBuffer(GroupApi.delivery(d)).appendString("\n\n");
       ctx.response().write(event);
+      eventsLeft--;
     }
 
     /** The stream cannot go on (the member is gone, storage failed): an {@code error} event with the problem, then end. */

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -28,6 +29,10 @@ final class NodeProcess implements AutoCloseable {
 
   private final Path dataDir;
   private final Path log;
+  /** Options for the node's JVM (e.g. {@code -Xmx1g}), placed before {@code -jar}. */
+  private final List<String> jvmOptions;
+  /** Environment added to the node's (configuration such as {@code RUNNEL_HTTP_MAX_HELD_BYTES}). */
+  private final Map<String, String> environment;
   /** A fresh port at every start, so an answer (or a refused connection) tells which run of the node it was. */
   private volatile int port;
   private volatile Process process;
@@ -35,7 +40,13 @@ final class NodeProcess implements AutoCloseable {
   private final List<String> extraArgs = new ArrayList<>();
 
   NodeProcess(Path dataDir) throws IOException {
+    this(dataDir, List.of(), Map.of());
+  }
+
+  NodeProcess(Path dataDir, List<String> jvmOptions, Map<String, String> environment) throws IOException {
     this.dataDir = dataDir;
+    this.jvmOptions = List.copyOf(jvmOptions);
+    this.environment = Map.copyOf(environment);
     this.port = freePort();
     this.log = dataDir.resolveSibling(dataDir.getFileName() + "-node.log");
   }
@@ -70,10 +81,13 @@ final class NodeProcess implements AutoCloseable {
       port = freePort();  // a restart: a request still aimed at the old run finds nobody listening
     }
     List<String> command = readmeRunCommand();
+    command.addAll(1, jvmOptions);  // after "java", before "-jar"
     command.addAll(List.of("--data-dir", dataDir.toString(), "--http-port", Integer.toString(port), "--http-host", "127.0.0.1"));
     command.addAll(extraArgs);
-    process = new ProcessBuilder(command).directory(PROJECT.toFile()).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    ProcessBuilder builder = new ProcessBuilder(command).directory(PROJECT.toFile()).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    builder.environment().putAll(environment);
+    process = builder.start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
     while (System.nanoTime() < deadline) {
       if (!process.isAlive()) {

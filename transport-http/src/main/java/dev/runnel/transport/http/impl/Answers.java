@@ -85,8 +85,51 @@ final class Answers {
     if (ctx.response().closed()) {
       return;
     }
+    long held = hold(ctx, json.length(), UNCOUNTED_ANSWER_BYTES);
+    if (held < 0) {
+      refuse(ctx, json.length());
+      return;
+    }
     ctx.response()
         .setStatusCode(status)
         .putHeader(HttpHeaders.CONTENT_TYPE, JSON)
-        .end(json);
-  }}
+        .end(json)
+        .onComplete(written -> release(ctx, held));
+  }
+
+  /** Answers at most this large are not counted: socket buffers hold them, and nearly every answer is one. */
+  static final int UNCOUNTED_ANSWER_BYTES = 64 * 1024;
+  private static final String HELD = "runnel.heldBytes";
+
+  /** Where this request's answer bytes are counted (set by the router for every request). */
+  static void countAnswersIn(RoutingContext ctx, HeldBytes held) {
+    ctx.put(HELD, held);
+  }
+
+  /**
+   * Counts an answer's bytes in the node-wide bound of held bytes until it is written out (release them when its
+   * write's future completes), so clients that do not read their answers pin bounded memory. Answers up to
+   * {@code uncounted} bytes are not counted. Answers what was reserved (0: nothing), or -1 when it does not fit.
+   */
+  static long hold(RoutingContext ctx, long bytes, long uncounted) {
+    HeldBytes held = ctx.get(HELD);
+    if (bytes <= uncounted || held == null) {
+      return 0;
+    }
+    return held.tryReserve(bytes) ? bytes : -1;
+  }
+
+  static void release(RoutingContext ctx, long reserved) {
+    if (reserved > 0) {
+      ((HeldBytes) ctx.get(HELD)).release(reserved);
+    }
+  }
+
+  /** The answer could not be held: 503 OVERLOADED, nothing lost (a read is read again; deliveries are given back). */
+  static void refuse(RoutingContext ctx, long bytes) {
+    HeldBytes held = ctx.get(HELD);
+    Problems.send(ctx, BrokerError.OVERLOADED, "the node holds " + (held.held() >> 20) + " MiB of requests and answers "
+        + "not yet written out, its bound is " + (held.limit() >> 20) + " MiB (http.maxHeldBytes); this answer ("
+        + bytes + " bytes) was not sent: retry after Retry-After");
+  }
+}

@@ -167,11 +167,22 @@ final class GroupApi {
         ctx.fail(e);
         return;
       }
+      long held = Answers.hold(ctx, answer.length(), Answers.UNCOUNTED_ANSWER_BYTES);
+      if (held < 0) {
+        giveBack(group, deliveries, "the node holds too many answers not yet written out");
+        Answers.refuse(ctx, answer.length());
+        return;
+      }
       ctx.response()
           .setStatusCode(200)
           .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
           .end(answer)
-          .onFailure(err -> giveBack(group, deliveries, "the deliveries could not be sent to the HTTP client"));
+          .onComplete(written -> {
+            Answers.release(ctx, held);
+            if (written.failed()) {
+              giveBack(group, deliveries, "the deliveries could not be sent to the HTTP client");
+            }
+          });
     });
   }
 

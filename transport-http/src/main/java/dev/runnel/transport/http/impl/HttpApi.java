@@ -182,6 +182,7 @@ final class HttpApi {
    * at once; its body is read and dropped as it comes, holding no memory, so the connection stays usable.
    */
   private void holdBytes(RoutingContext ctx) {
+    Answers.countAnswersIn(ctx, held);
     String length = ctx.request().getHeader(HttpHeaders.CONTENT_LENGTH);
     long bytes;
     if (length == null) {  // a chunked body may be as long as the body limit; without either there is no body

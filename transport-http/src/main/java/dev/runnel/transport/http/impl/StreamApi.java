@@ -131,8 +131,8 @@ final class StreamApi {
       }
       for (Delivery d : leased) {
         long seq = session.sequenceOf(d.token());
-        if ((seq < 0 || seq > after) && eventsLeft > 0) {
-          send(d, seq < 0 ? session.sent(d.token()) : seq);
+        if ((seq < 0 || seq > after) && eventsLeft > 0 && !send(d, seq)) {
+          return;  // the rest stay leased: the next reconnect sends them
         }
       }
     }
@@ -187,19 +187,37 @@ final class StreamApi {
           if (deliveries.isEmpty()) {
             response.write(": idle\n\n");
           }
-          for (Delivery d : deliveries) {
-            send(d, session.sent(d.token()));
+          for (int i = 0; i < deliveries.size(); i++) {
+            if (!send(deliveries.get(i), -1)) {
+              groups.giveBack(group, deliveries.subList(i, deliveries.size()), "the node holds too many answers not "
+                  + "yet written out");
+              fail(new BrokerException(BrokerError.OVERLOADED, "the node holds too many answers not yet written out "
+                  + "(http.maxHeldBytes): reconnect with Last-Event-ID after a second"));
+              return;
+            }
           }
           next();
         });
       });
     }
 
-    private void send(Delivery d, long seq) {
-      Buffer event = Buffer.buffer(256).appendString("id: " + seq + "\nevent: delivery\ndata: ")
-          .appendBuffer(GroupApi.delivery(d)).appendString("\n\n");
-      ctx.response().write(event);
+    /**
+     * Writes one delivery as an event ({@code seq} -1: a new one, numbered now), its bytes counted in the node's held
+     * bytes until written out; false when they do not fit (nothing written).
+     */
+    private boolean send(Delivery d, long seq) {
+      Buffer data = GroupApi.delivery(d);
+      // Every event counts: a stream writes many small ones, and a reader that stops would pin them all.
+      long held = Answers.hold(ctx, data.length() + 64, 0);
+      if (held < 0) {
+        return false;
+      }
+      long id = seq < 0 ? session.sent(d.token()) : seq;
+      Buffer event = Buffer.buffer(data.length() + 64).appendString("id: " + id + "\nevent: delivery\ndata: ").appendBuffer(data)
+          .appendString("\n\n");
+      ctx.response().write(event).onComplete(written -> Answers.release(ctx, held));
       eventsLeft--;
+      return true;
     }
 
     /** The stream cannot go on (the member is gone, storage failed): an {@code error} event with the problem, then end. */

@@ -36,7 +36,7 @@ public interface DriverFactory {
         return kafka(nodes);
       }
       HttpDriver http = new HttpDriver(nodes, workload.apiKey, workload.valueKind == ValueCodec.Kind.JSON,
-          workload.startFrom == Workload.StartFrom.LATEST, workload.connections);
+          workload.startFrom == Workload.StartFrom.LATEST, workload.connections, workload.consumeWith);
       if (workload.webhook != null) {
         return new WebhookDriver(http, workload.webhook, new StandardWebhookSigner(workload.webhookSecret),
             Clock.systemUTC());

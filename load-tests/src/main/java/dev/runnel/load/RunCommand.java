@@ -2,6 +2,7 @@ package dev.runnel.load;
 
 import dev.runnel.load.driver.Driver;
 import dev.runnel.load.driver.GroupMode;
+import dev.runnel.load.http.HttpDriver;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -106,9 +107,17 @@ public final class RunCommand implements Callable<Integer> {
           + " default partitioned).")
   String mode;
 
+  @Option(names = "--consume-with", paramLabel = "fetch|sse",
+      description = "How the consumers of http:// targets receive: fetch (long-poll fetches, each answer's tokens acked"
+          + " beside the next fetch; default) or sse (one Server-Sent Events stream per consumer, GET"
+          + " /groups/{group}/members/{memberId}/events, tokens acked in batches, reopened with Last-Event-ID when it"
+          + " breaks). Verified and timed the same way; kafka:// targets are unaffected.")
+  String consumeWith;
+
   @Option(names = "--workload", paramLabel = "FILE.yaml",
       description = "Workload file for everything else: headers, keyDistribution (uniform|zipf), zipfExponent,"
-          + " valueKind (json|binary), mode, startFrom (latest|earliest), groupPrefix, drainTimeout,"
+          + " valueKind (json|binary), mode, consumeWith (fetch|sse), startFrom (latest|earliest), groupPrefix,"
+          + " drainTimeout,"
           + " progressInterval, and any flag above by its camelCase name.")
   Path workloadFile;
 
@@ -158,6 +167,13 @@ public final class RunCommand implements Callable<Integer> {
         w.mode = GroupMode.valueOf(mode.toUpperCase(Locale.ROOT));
       } catch (IllegalArgumentException e) {
         throw new UsageException("--mode must be partitioned or shared (got " + mode + ")");
+      }
+    }
+    if (consumeWith != null) {
+      try {
+        w.consumeWith = HttpDriver.ConsumeWith.valueOf(consumeWith.toUpperCase(Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new UsageException("--consume-with must be fetch or sse (got " + consumeWith + ")");
       }
     }
     if (w.catchUp) {

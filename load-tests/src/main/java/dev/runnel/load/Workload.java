@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.fasterxml.jackson.databind.MapperFeature;
 import dev.runnel.load.driver.GroupMode;
+import dev.runnel.load.http.HttpDriver;
 import dev.runnel.load.http.StandardWebhookSigner;
 
 import java.io.IOException;
@@ -49,6 +50,11 @@ public class Workload {
   /** The source's secret, {@code whsec_<base64>}, that signs the deliveries; needed with {@link #webhook}. */
   public String webhookSecret;
   public GroupMode mode = GroupMode.PARTITIONED;
+  /**
+   * How Runnel's consumers receive over HTTP: {@code fetch} (long polls, the default) or {@code sse} (one
+   * Server-Sent Events stream per consumer); other targets are unaffected.
+   */
+  public HttpDriver.ConsumeWith consumeWith = HttpDriver.ConsumeWith.FETCH;
   /** Headers every record carries. */
   public Map<String, String> headers = new LinkedHashMap<>();
   public KeyDistribution keyDistribution = KeyDistribution.UNIFORM;
@@ -109,6 +115,7 @@ public class Workload {
     require(topic != null && !topic.isBlank(), "--topic must not be empty");
     require(apiKey == null || apiKey.indexOf(':') > 0, "--api-key must be NAME:SECRET");
     require(zipfExponent > 0, "zipfExponent must be positive");
+    require(consumeWith != null, "--consume-with must be fetch or sse");
     require(webhookSecret == null || webhook != null, "--webhook-secret needs --webhook SOURCE");
     if (webhook != null) {
       require(!webhook.isBlank(), "--webhook must name the node's webhook source");

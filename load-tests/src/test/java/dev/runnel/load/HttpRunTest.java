@@ -262,6 +262,114 @@ class HttpRunTest {
     assertThat(t.get("reordered").asLong()).isZero();
   }
 
+  /**
+   * {@code --consume-with sse}: each consumer reads one Server-Sent Events stream (through a relay that sees which
+   * connections are streams) and acks in batches: every record received exactly once, none lost, and every one acked
+   * at the node (the group's committed offsets reach the high watermarks, which unacked deliveries would hold back).
+   */
+  @Test
+  void anSseRunReceivesEveryRecordOnStreamsAndAcksEachOne() throws Exception {
+    Path workload = dir.resolve("sse.yaml");
+    Files.writeString(workload, "groupPrefix: sse-run\n");
+    try (StreamCutter relay = new StreamCutter(node.url())) {
+      Run r = run(DriverFactory.DEFAULT, "run", "--target", relay.url(), "--consume-with", "sse", "--workload",
+          workload.toString(), "--topic", "sse-run", "--partitions", "4", "--keys", "20", "--size", "200",
+          "--producers", "2", "--consumers", "2", "--rate", "400", "--warmup", "0s", "--duration", "2500ms",
+          "--max-in-flight", "50", "--drain-timeout", "10s");
+      assertThat(r.code()).as(r.output()).isZero();
+      JsonNode t = r.target();
+      // 2.5 s at 400/s: about 1,000 records (a producer thread that wakes late on a busy machine may send one less).
+      assertThat(t.get("produced").asLong()).isBetween(990L, 1000L);
+      assertThat(t.get("acked").asLong()).as(r.output()).isEqualTo(t.get("produced").asLong());
+      assertThat(t.get("consumed").asLong()).as("each record once: " + r.output()).isEqualTo(t.get("acked").asLong());
+      assertThat(t.get("duplicates").asLong()).isZero();
+      assertThat(t.get("lost").asLong()).isZero();
+      assertThat(t.get("reordered").asLong()).isZero();
+      assertThat(t.get("latency").get("endToEnd").get("count").asLong()).as("each received once, timed")
+          .isEqualTo(t.get("consumed").asLong());
+      assertThat(t.get("latency").get("endToEnd").get("max").asDouble()).isPositive();
+      assertThat(t.get("throughput").get("consume").asDouble()).isPositive();
+      assertThat(t.get("problems")).as("no reconnect, no ack refused").isEmpty();
+      assertThat(relay.streamRequests).as("one stream per consumer, on a connection of its own").hasSize(2)
+          .allSatisfy(head -> assertThat(head).contains("/events?maxInFlight=").contains("Accept: text/event-stream"));
+      assertThat(relay.fetches.get()).as("no fetch").isZero();
+    }
+    assertEveryRecordCommitted("sse-run-0", "sse-run");
+  }
+
+  /**
+   * The test cuts the consumer's SSE connection once about 100 records are stored: it opens the stream again with
+   * {@code Last-Event-ID}, the node sends again what it still leases from after that id, and nothing is lost.
+   */
+  @Test
+  void anSseStreamTheTestCutsIsOpenedAgainWithLastEventIdAndLosesNothing() throws Exception {
+    String topic = "sse-cut";
+    try (StreamCutter relay = new StreamCutter(node.url())) {
+      java.util.concurrent.atomic.AtomicInteger cut = new java.util.concurrent.atomic.AtomicInteger();
+      DriverFactory cutting = (target, w) -> new WithGroupAction(DriverFactory.DEFAULT.open(target, w), true,
+          group -> {
+            awaitStored(node.url(), topic, 100);
+            cut.set(relay.cutStreams());
+          });
+      Run r = run(cutting, "run", "--target", relay.url(), "--consume-with", "sse", "--topic", topic, "--partitions",
+          "2", "--producers", "2", "--consumers", "1", "--rate", "400", "--warmup", "0s", "--duration", "1500ms");
+      assertThat(cut.get()).as("a stream was cut").isEqualTo(1);
+      assertThat(r.code()).as(r.output()).isZero();
+      JsonNode t = r.target();
+      assertThat(t.get("acked").asLong()).as(r.output()).isEqualTo(t.get("produced").asLong());
+      assertThat(t.get("lost").asLong()).isZero();
+      assertThat(t.get("reordered").asLong()).isZero();
+      assertThat(t.get("consumed").asLong()).isGreaterThanOrEqualTo(t.get("acked").asLong());
+      assertThat(relay.streamRequests.size()).as("opened again").isGreaterThanOrEqualTo(2);
+      assertThat(StreamCutter.header(relay.streamRequests.get(0), "Last-Event-ID")).isNull();
+      assertThat(StreamCutter.header(relay.streamRequests.get(1), "Last-Event-ID")).as(relay.streamRequests.get(1))
+          .matches("[1-9][0-9]*");
+      assertThat(r.output()).contains("SSE stream reconnect(s) (0 after joining again)");
+    }
+  }
+
+  /** The test removes the SSE consumer's member: its stream ends with an UNKNOWN_MEMBER error, it joins again. */
+  @Test
+  void anSseConsumerWhoseMemberIsRemovedJoinsAgainAndLosesNothing() throws Exception {
+    String topic = "sse-kicked";
+    java.util.concurrent.atomic.AtomicReference<String> kicked = new java.util.concurrent.atomic.AtomicReference<>();
+    DriverFactory kicking = (target, w) -> new WithGroupAction(DriverFactory.DEFAULT.open(target, w), true, group -> {
+      awaitStored(node.url(), topic, 100);
+      String id = JSON.readTree(get(node.url(), "/groups/" + group)).get("members").get(0).get("memberId").asText();
+      HttpResponse<String> answer = HTTP.send(HttpRequest.newBuilder(URI.create(node.url() + "/groups/" + group
+          + "/members/" + id)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(answer.statusCode()).as(answer.body()).isEqualTo(204);
+      kicked.set(id);
+    });
+    Run r = run(kicking, "run", "--target", node.url(), "--consume-with", "sse", "--topic", topic, "--partitions",
+        "2", "--producers", "2", "--consumers", "1", "--rate", "400", "--warmup", "0s", "--duration", "1500ms");
+    assertThat(kicked.get()).as("a member was removed").isNotNull();
+    assertThat(r.code()).as(r.output()).isZero();
+    JsonNode t = r.target();
+    assertThat(t.get("acked").asLong()).as(r.output()).isEqualTo(t.get("produced").asLong());
+    assertThat(t.get("lost").asLong()).isZero();
+    assertThat(t.get("reordered").asLong()).isZero();
+    assertThat(r.output()).containsPattern("SSE stream reconnect\\(s\\) \\([1-9][0-9]* after joining again\\)");
+  }
+
+  /** Every partition of the group's topic committed up to its high watermark (waits a little for the commits). */
+  static void assertEveryRecordCommitted(String group, String topic) throws Exception {
+    JsonNode partitions = null;
+    for (int i = 0; i < 50; i++) {
+      partitions = JSON.readTree(get(node.url(), "/groups/" + group)).get("partitions");
+      boolean all = partitions.size() > 0;
+      for (JsonNode p : partitions) {
+        all &= p.get("topic").asText().equals(topic)
+            && p.get("committedOffset").asLong() == p.get("highWatermark").asLong();
+      }
+      if (all) {
+        return;
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(100_000_000);  // between two looks at the group
+    }
+    assertThat(partitions).as("committed offsets at the high watermarks: every record acked").isNull();
+  }
+
   static final String WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
   /**
@@ -374,6 +482,11 @@ class HttpRunTest {
           return real.stop();
         }
       };
+    }
+
+    @Override
+    public List<String> notes() {
+      return delegate.notes();
     }
 
     @Override

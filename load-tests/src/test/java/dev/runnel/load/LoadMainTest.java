@@ -44,7 +44,7 @@ class LoadMainTest {
     for (String flag : List.of("--target", "--size", "--partitions", "--keys", "--producers", "--consumers",
         "--groups", "--rate", "--duration", "--warmup", "--batch", "--max-in-flight", "--topic", "--api-key",
         "--result", "--rounds", "--workload", "--mode", "--connections", "--drain-timeout", "--webhook",
-        "--webhook-secret")) {
+        "--webhook-secret", "--consume-with")) {
       assertThat(r.output()).as("--help names %s", flag).contains(flag);
     }
     assertThat(r.output()).contains("kafka://").contains("default runnel-load").contains("late")
@@ -76,6 +76,29 @@ class LoadMainTest {
         .contains("NAME:SECRET");
     assertThat(execute("run", "--target", "http://127.0.0.1:1", "--rate", "0").code()).isEqualTo(2);
     assertThat(execute("run", "--target", "http://127.0.0.1:1", "--no-such-flag").code()).isEqualTo(2);
+    Result consumeWith = execute("run", "--target", "http://127.0.0.1:1", "--consume-with", "websocket");
+    assertThat(consumeWith.code()).isEqualTo(2);
+    assertThat(consumeWith.output()).contains("--consume-with must be fetch or sse");
+  }
+
+  /** {@code --consume-with sse} or {@code consumeWith: sse} in the workload file; the flag overrides the file. */
+  @Test
+  void theConsumeModeComesFromTheFlagOrTheWorkloadFile() throws Exception {
+    Path w = dir.resolve("sse.yaml");
+    Files.writeString(w, "consumeWith: sse\n");
+    RunCommand run = new RunCommand(System.out, DriverFactory.DEFAULT, true);
+    new picocli.CommandLine(run).parseArgs("--target", "http://x:1", "--workload", w.toString());
+    assertThat(run.workload().consumeWith).isEqualTo(dev.runnel.load.http.HttpDriver.ConsumeWith.SSE);
+    RunCommand flag = new RunCommand(System.out, DriverFactory.DEFAULT, true);
+    new picocli.CommandLine(flag).parseArgs("--target", "http://x:1", "--workload", w.toString(), "--consume-with",
+        "FETCH");
+    assertThat(flag.workload().consumeWith).isEqualTo(dev.runnel.load.http.HttpDriver.ConsumeWith.FETCH);
+    assertThat(new Workload().consumeWith).as("the default").isEqualTo(dev.runnel.load.http.HttpDriver.ConsumeWith.FETCH);
+    Path bad = dir.resolve("bad.yaml");
+    Files.writeString(bad, "consumeWith: carrier-pigeon\n");
+    Result r = execute("run", "--target", "http://127.0.0.1:1", "--workload", bad.toString());
+    assertThat(r.code()).isEqualTo(2);
+    assertThat(r.output()).contains("cannot read the workload file");
   }
 
   @Test

@@ -14,7 +14,8 @@ import java.util.Base64;
 /**
  * A fetch answer {@code {"deliveries":[...]}} read by streaming: each delivery's token, key, partition, offset and
  * value, the value as its bytes (a JSON value as the answer has it, base64 decoded), with no tree built: the client's
- * cost per record stays small beside the broker's, as a Kafka consumer's does.
+ * cost per record stays small beside the broker's, as a Kafka consumer's does. {@link #readDelivery} reads one
+ * delivery alone the same way (an SSE stream's {@code data}, which is one element of that array).
  */
 final class FetchAnswer {
 
@@ -42,6 +43,19 @@ final class FetchAnswer {
         while (p.nextToken() == JsonToken.START_OBJECT) {
           delivery(p, bytes, handler);
         }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** One delivery object, exactly as an element of the answer's {@code deliveries} array (an SSE event's data). */
+  static void readDelivery(byte[] json, Handler handler) {
+    try (JsonParser p = JSON.createParser(json)) {
+      expect(p.nextToken(), JsonToken.START_OBJECT);
+      delivery(p, json, handler);
+      if (p.nextToken() != null) {
+        throw new IllegalArgumentException("more than one delivery");
       }
     } catch (IOException e) {
       throw new UncheckedIOException(e);

@@ -27,11 +27,17 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Runnel over its HTTP API (transport-http/README.md), on Vert.x's HTTP client with keep-alive pools: one pool for
- * the producers ({@code connections} per node) and one for the consumers' long polls, so a waiting fetch never holds
- * a producer's connection. With several nodes, each client starts on the next one in turn and moves on after a
- * connection error or a 503 (and, for consumers, an {@code UNKNOWN_MEMBER}).
+ * the producers ({@code connections} per node) and one for the consumers' long polls and acks, so a waiting fetch
+ * never holds a producer's connection. Consumers receive by long-poll fetches ({@link HttpConsumer}) or, with
+ * {@link ConsumeWith#SSE}, by one Server-Sent Events stream each ({@link SseConsumer}), on a client of its own whose
+ * connections are not kept alive, so a stream never holds a connection of the pool its acks use. With several
+ * nodes, each client starts on the next one in turn and moves on after a connection error or a 503 (and, for
+ * consumers, an {@code UNKNOWN_MEMBER}).
  */
 public final class HttpDriver implements Driver {
+
+  /** How the consumers receive: long-poll fetches (the default) or one Server-Sent Events stream each. */
+  public enum ConsumeWith { FETCH, SSE }
 
   static final long REQUEST_IDLE_TIMEOUT_MS = 30_000;
 
@@ -42,7 +48,11 @@ public final class HttpDriver implements Driver {
   private final Vertx vertx;
   private final HttpClientAgent producers;
   private final HttpClientAgent consumers;
+  private final ConsumeWith consumeWith;
+  /** The SSE consumers' streams, one connection each (null when the consumers fetch). */
+  private final HttpClientAgent streams;
   private final AtomicInteger nextNode = new AtomicInteger();
+  private final SseConsumer.Counts sse = new SseConsumer.Counts();
 
   /**
    * @param apiKey {@code NAME:SECRET}, sent as {@code Authorization: Bearer NAME:SECRET}, or null
@@ -51,6 +61,13 @@ public final class HttpDriver implements Driver {
    * @param connections the producers' keep-alive connections per node
    */
   public HttpDriver(List<URI> nodes, String apiKey, boolean jsonValues, boolean startAtLatest, int connections) {
+    this(nodes, apiKey, jsonValues, startAtLatest, connections, ConsumeWith.FETCH);
+  }
+
+  /** @param consumeWith how the consumers receive: long-poll fetches or an SSE stream each */
+  public HttpDriver(List<URI> nodes, String apiKey, boolean jsonValues, boolean startAtLatest, int connections,
+                    ConsumeWith consumeWith) {
+    this.consumeWith = consumeWith;
     this.nodes = List.copyOf(nodes);
     this.authorization = apiKey == null ? null : "Bearer " + apiKey;
     this.jsonValues = jsonValues;
@@ -62,6 +79,9 @@ public final class HttpDriver implements Driver {
         .with(new PoolOptions().setHttp1MaxSize(connections).setMaxWaitQueueSize(-1)).build();
     this.consumers = vertx.httpClientBuilder().with(options)
         .with(new PoolOptions().setHttp1MaxSize(256).setMaxWaitQueueSize(-1)).build();
+    this.streams = consumeWith != ConsumeWith.SSE ? null : vertx.httpClientBuilder()
+        .with(new HttpClientOptions(options).setKeepAlive(false))
+        .with(new PoolOptions().setHttp1MaxSize(4096).setMaxWaitQueueSize(-1)).build();
   }
 
   /** Which node the next client starts on. */
@@ -140,7 +160,24 @@ public final class HttpDriver implements Driver {
 
   @Override
   public ConsumerClient consumer(String topic, String group, GroupMode mode, RecordSink sink) {
+    if (consumeWith == ConsumeWith.SSE) {
+      return new SseConsumer(this, topic, group, mode, sink, firstNode());
+    }
     return new HttpConsumer(this, topic, group, mode, sink, firstNode());
+  }
+
+  ConsumeWith consumeWith() {
+    return consumeWith;
+  }
+
+  /** What the SSE consumers counted (reconnects, acks that did not answer OK, ...). */
+  SseConsumer.Counts sseCounts() {
+    return sse;
+  }
+
+  @Override
+  public List<String> notes() {
+    return sse.notes();
   }
 
   HttpClientAgent producerClient() {
@@ -149,6 +186,10 @@ public final class HttpDriver implements Driver {
 
   HttpClientAgent consumerClient() {
     return consumers;
+  }
+
+  HttpClientAgent streamClient() {
+    return streams;
   }
 
   /**
@@ -160,15 +201,21 @@ public final class HttpDriver implements Driver {
   }
 
   Future<Answer> call(HttpClientAgent client, URI node, HttpMethod method, String path, Buffer body, long idleTimeoutMs) {
-    RequestOptions options = new RequestOptions().setMethod(method).setHost(node.getHost()).setPort(node.getPort())
-        .setURI(path).setIdleTimeout(idleTimeoutMs);
+    RequestOptions options = options(node, method, path, idleTimeoutMs);
     if (body != null) {
       options.putHeader("Content-Type", "application/json");
     }
+    return request(client, options, body);
+  }
+
+  /** A request to {@code node} with the run's credentials. */
+  RequestOptions options(URI node, HttpMethod method, String path, long idleTimeoutMs) {
+    RequestOptions options = new RequestOptions().setMethod(method).setHost(node.getHost()).setPort(node.getPort())
+        .setURI(path).setIdleTimeout(idleTimeoutMs);
     if (authorization != null) {
       options.putHeader("Authorization", authorization);
     }
-    return request(client, options, body);
+    return options;
   }
 
   /** A request exactly as {@code options} describe it (no credentials added) and its whole answer. */
@@ -187,6 +234,9 @@ public final class HttpDriver implements Driver {
     try {
       producers.close().await(10, TimeUnit.SECONDS);
       consumers.close().await(10, TimeUnit.SECONDS);
+      if (streams != null) {
+        streams.close().await(10, TimeUnit.SECONDS);
+      }
     } catch (Exception e) {
       // closing anyway
     }

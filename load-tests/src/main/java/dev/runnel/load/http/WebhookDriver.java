@@ -81,7 +81,7 @@ public final class WebhookDriver implements Driver {
 
   @Override
   public List<String> notes() {
-    List<String> notes = new ArrayList<>();
+    List<String> notes = new ArrayList<>(http.notes());  // the consumers' (SSE reconnects, ...)
     if (retried.get() > 0) {
       notes.add(retried.get() + " webhook delivery attempt(s) retried with the same webhook-id, the first after: "
           + firstRetry.get());

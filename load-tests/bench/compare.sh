@@ -10,6 +10,8 @@
 #
 # Run it in both orders: whichever build runs second in a pair measured about 10% slower in W2 (session 6), because
 # the first node's Postgres is still writing back what it just stored.
+# A_ARGS and B_ARGS add node arguments to one side (e.g. B_ARGS="-c auth.yaml" for auth on against off, with
+# --api-key in the load flags: a node without keys ignores it).
 # DURATION (default 20s) and WARMUP (default 15s) set each run's length. Both nodes stay up for the whole run; the
 # idle one costs little. The script stops what it started, by pid, and deletes both data directories.
 set -euo pipefail
@@ -35,9 +37,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-java -jar "$A_JAR" --data-dir "$OUT/a" --http-port 18781 --http-host 127.0.0.1 > "$OUT/a.log" 2>&1 &
+# shellcheck disable=SC2086  # the extra arguments are words
+java -jar "$A_JAR" --data-dir "$OUT/a" --http-port 18781 --http-host 127.0.0.1 ${A_ARGS:-} > "$OUT/a.log" 2>&1 &
 PIDS+=($!)
-java -jar "$B_JAR" --data-dir "$OUT/b" --http-port 18782 --http-host 127.0.0.1 > "$OUT/b.log" 2>&1 &
+# shellcheck disable=SC2086
+java -jar "$B_JAR" --data-dir "$OUT/b" --http-port 18782 --http-host 127.0.0.1 ${B_ARGS:-} > "$OUT/b.log" 2>&1 &
 PIDS+=($!)
 for port in 18781 18782; do
   for _ in $(seq 1 120); do curl -sf http://127.0.0.1:$port/health/ready >/dev/null 2>&1 && break; sleep 1; done

@@ -112,12 +112,16 @@ public final class Pacer {
     return now >= end && nothingPending && inFlight == 0;
   }
 
-  /** Whether no request is left to send (only completions can still come). */
+  /**
+   * Whether no request is left to send (only completions can still come). Open loop: every request intended before
+   * the end has been marked due and sent, however late the producer looks: one that wakes after the end still sends
+   * what was due before it.
+   */
   public boolean doneSending(long now) {
     if (rate == null) {
       return now >= end;
     }
-    return (now >= end || intended(nextDue) >= end) && nextSend == nextDue;
+    return intended(nextDue) >= end && nextSend == nextDue;
   }
 
   public int inFlight() {

@@ -62,7 +62,7 @@ class HttpRunTest {
   }
 
   static Run run(DriverFactory drivers, boolean quiet, String... args) throws Exception {
-    Path result = Files.createTempFile(dir, "result", ".json");
+    Path result = Files.createTempFile("runnel-load-result", ".json");
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     String[] all = new String[args.length + 2];
@@ -73,6 +73,7 @@ class HttpRunTest {
         new PrintStream(err, true, StandardCharsets.UTF_8), drivers, quiet);
     String text = out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8);
     JsonNode json = Files.size(result) == 0 ? null : JSON.readTree(result.toFile());
+    Files.delete(result);
     return new Run(code, text, json);
   }
 
@@ -368,62 +369,6 @@ class HttpRunTest {
       java.util.concurrent.locks.LockSupport.parkNanos(100_000_000);  // between two looks at the group
     }
     assertThat(partitions).as("committed offsets at the high watermarks: every record acked").isNull();
-  }
-
-  static final String WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-  /**
-   * {@code --webhook}: every record one signed delivery, through a stand-in for the node's webhook route (it checks
-   * each signature, then stores the body unkeyed with the delivery id as idempotency key, so the node places it by
-   * that id); the group consumes the topic as ever. Records of one harness key land in several partitions, which is
-   * no reorder; every record must arrive, at its acknowledged position.
-   */
-  @Test
-  void aWebhookRunSendsEachRecordAsOneSignedDeliveryAndVerifiesByIdentity() throws Exception {
-    String topic = "webhook-run";
-    try (WebhookGateway gateway = new WebhookGateway(node.url(), "payments", topic, WEBHOOK_SECRET)) {
-      Run r = run(DriverFactory.DEFAULT, "run", "--target", gateway.url(), "--webhook", "payments",
-          "--webhook-secret", WEBHOOK_SECRET, "--topic", topic, "--partitions", "4", "--keys", "3", "--size", "300",
-          "--producers", "2", "--consumers", "2", "--batch", "2", "--rate", "400", "--warmup", "0s", "--duration",
-          "1s", "--max-in-flight", "50");
-      assertThat(r.code()).as(r.output()).isZero();
-      JsonNode t = r.target();
-      assertThat(t.get("produced").asLong()).isEqualTo(400);
-      assertThat(t.get("acked").asLong()).as(r.output()).isEqualTo(400);
-      assertThat(t.get("lost").asLong()).isZero();
-      assertThat(t.get("reordered").asLong()).isZero();
-      assertThat(t.get("consumed").asLong()).isGreaterThanOrEqualTo(400);
-      assertThat(gateway.refused.get()).as("every delivery correctly signed").isZero();
-      assertThat(gateway.deliveries).as("one delivery, with its own webhook-id, per record").hasSize(400);
-      assertThat(r.output()).contains("no per-key order is checked");
-
-      JsonNode partitions = JSON.readTree(get(node.url(), "/topics/" + topic)).get("partitions");
-      long nonEmpty = 0;
-      for (JsonNode p : partitions) {
-        nonEmpty += p.get("highWatermark").asLong() > 0 ? 1 : 0;
-      }
-      assertThat(nonEmpty).as("3 keys' records spread by delivery id over the 4 partitions").isEqualTo(4);
-      JsonNode stored = JSON.readTree(get(node.url(), "/topics/" + topic
-          + "/partitions/0/records?offset=0&maxRecords=1")).get("records").get(0);
-      assertThat(stored.get("key").isNull()).as("stored unkeyed: " + stored).isTrue();
-      assertThat(stored.get("value").get("type").asText()).isEqualTo("runnel.load");
-      assertThat(stored.get("value").has("rl")).as("the identity in the payload").isTrue();
-    }
-  }
-
-  /** The same with a secret the source does not know: every delivery is refused, nothing is acknowledged: exit 2. */
-  @Test
-  void aWebhookRunWithTheWrongSecretIsRefusedEveryDelivery() throws Exception {
-    try (WebhookGateway gateway = new WebhookGateway(node.url(), "payments", "webhook-refused", WEBHOOK_SECRET)) {
-      Run r = run(DriverFactory.DEFAULT, true, "run", "--target", gateway.url(), "--webhook", "payments",
-          "--webhook-secret", "whsec_" + java.util.Base64.getEncoder().encodeToString(new byte[24]), "--topic",
-          "webhook-refused", "--producers", "1", "--consumers", "1", "--rate", "50", "--warmup", "0s", "--duration",
-          "300ms", "--drain-timeout", "1s");
-      assertThat(r.code()).as(r.output()).isEqualTo(2);
-      assertThat(r.output()).contains("no send to " + gateway.url() + " was acknowledged").contains("401")
-          .contains("INVALID_SIGNATURE");
-      assertThat(gateway.refused.get()).isEqualTo(gateway.attempts.get()).isPositive();
-    }
   }
 
   /** What the test does to a group while the run goes, from its own thread. */

@@ -15,6 +15,11 @@ final class InProcessNode implements AutoCloseable {
   private final RunnelNode node;
 
   InProcessNode(TestPostgres pg, Path dataDir) {
+    this(pg, dataDir, config -> { });
+  }
+
+  /** A node whose config {@code customize} changes first (API keys, webhook sources). */
+  InProcessNode(TestPostgres pg, Path dataDir, java.util.function.Consumer<RunnelConfig> customize) {
     EmbeddedPostgres server = TestPostgres.server();
     RunnelConfig config = new RunnelConfig();
     config.dataDir = dataDir.toString();
@@ -24,6 +29,7 @@ final class InProcessNode implements AutoCloseable {
     config.postgres.url = "postgresql://" + server.user() + ":" + URLEncoder.encode(server.password(),
         StandardCharsets.UTF_8) + "@127.0.0.1:" + server.port() + "/" + server.database();
     config.postgres.schema = pg.schema();
+    customize.accept(config);
     node = new RunnelNode(config).start();
   }
 

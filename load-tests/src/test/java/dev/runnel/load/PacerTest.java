@@ -64,6 +64,18 @@ class PacerTest {
     assertThat(p.inFlight()).isEqualTo(5);
   }
 
+  /** A producer that first looks after the end still owes what was due before it: not done until it sent them. */
+  @Test
+  void aProducerThatWakesAfterTheEndIsNotDoneUntilItSentWhatWasDue() {
+    Pacer p = new Pacer(0, 1, 100.0, 1, 10, 0, 0, 50 * MS);  // due at 0, 10, 20, 30, 40 ms
+    assertThat(p.poll(0)).isEqualTo(0);
+    assertThat(p.doneSending(70 * MS)).as("four still due, never polled").isFalse();
+    for (long due = 10; due <= 40; due += 10) {
+      assertThat(p.poll(70 * MS)).isEqualTo(due * MS);
+    }
+    assertThat(p.doneSending(70 * MS)).isTrue();
+  }
+
   @Test
   void sendsDueWhileEveryInFlightSlotIsTakenAreLateAndKeepTheirIntendedTime() {
     Pacer p = new Pacer(0, 1, 1000.0, 1, 2, 0, 0, S);  // every 1 ms, 2 in flight at most

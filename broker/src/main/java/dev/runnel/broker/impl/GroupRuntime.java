@@ -128,7 +128,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
     }).compose(all -> {
       List<Future<Void>> loads = new ArrayList<>();
       for (int i = 0; i < request.topics().size(); i++) {
-        TopicMetadata topic = all.resultAt(i);
+        TopicMetadata topic = engine.broker().latest(all.resultAt(i));
         checkDeadLetterName(topic);
         topics.put(topic.name(), topic);
         for (int p = 0; p < topic.partitions(); p++) {
@@ -465,7 +465,8 @@ final class GroupRuntime implements PartitionDelivery.Host {
     });
   }
 
-  private Future<List<SeekResult>> move(TopicMetadata topic, List<SeekPosition> positions, List<Long> targets) {
+  private Future<List<SeekResult>> move(TopicMetadata looked, List<SeekPosition> positions, List<Long> targets) {
+    TopicMetadata topic = engine.broker().latest(looked);
     topics.put(topic.name(), topic);
     List<PartitionDelivery> pds = new ArrayList<>();
     List<Future<Void>> loads = new ArrayList<>();
@@ -553,7 +554,8 @@ final class GroupRuntime implements PartitionDelivery.Host {
   Future<Void> attach(List<TopicMetadata> list) {
     return loadConfig().compose(v -> {
       List<Future<Void>> loads = new ArrayList<>();
-      for (TopicMetadata topic : list) {
+      for (TopicMetadata stored : list) {
+        TopicMetadata topic = engine.broker().latest(stored);
         topics.put(topic.name(), topic);
         for (int p = 0; p < topic.partitions(); p++) {
           loads.add(delivery(topic, p).load(false));
@@ -570,8 +572,9 @@ final class GroupRuntime implements PartitionDelivery.Host {
     Future<Boolean> stored = partitions.containsKey(topic.id() + ":" + partition) ? Future.succeededFuture(true)
         : engine.store().groupState().load(name, topic.id(), partition).map(state -> !state.parked().isEmpty());
     return stored.compose(parked -> !parked ? Future.<Void>succeededFuture() : loadConfig().compose(v -> {
-      topics.put(topic.name(), topic);
-      PartitionDelivery pd = delivery(topic, partition);
+      TopicMetadata latest = engine.broker().latest(topic);
+      topics.put(latest.name(), latest);
+      PartitionDelivery pd = delivery(latest, partition);
       return pd.load(false).compose(x -> pd.expire(offsets));
     }));
   }

@@ -89,8 +89,7 @@ public final class LocalBroker implements Broker {
             return Future.failedFuture(new BrokerException(BrokerError.TOPIC_EXISTS, "topic " + name
                 + " already exists with " + topic.partitions() + " partitions and config " + topic.config().toJson()));
           }
-          topics.put(name, topic);
-          return describe(topic).map(d -> new TopicCreated(creation.created(), d));
+          return describe(remember(topic)).map(d -> new TopicCreated(creation.created(), d));
         })
         .recover(LocalBroker::fail);
   }
@@ -296,6 +295,14 @@ public final class LocalBroker implements Broker {
     });
   }
 
+  /**
+   * Caches a topic read from storage, unless the cache holds that topic already: only this node's own changes
+   * ({@link #changed}) replace it, so a read that started before a change cannot put the older metadata back.
+   */
+  private TopicMetadata remember(TopicMetadata read) {
+    return topics.compute(read.name(), (k, known) -> known != null && known.id().equals(read.id()) ? known : read);
+  }
+
   /** This node's caches and groups take the topic's new metadata; completes once they have. */
   private Future<TopicMetadata> changed(TopicMetadata topic) {
     topics.compute(topic.name(), (k, known) -> known == null || known.id().equals(topic.id()) ? topic : known);
@@ -495,6 +502,15 @@ public final class LocalBroker implements Broker {
     return store.checkLive().recover(LocalBroker::fail);
   }
 
+  /**
+   * The newest metadata this node has of the topic {@code topic} names (the same topic, by id): a lookup that started
+   * before a config change or a growth answers the older one.
+   */
+  TopicMetadata latest(TopicMetadata topic) {
+    TopicMetadata known = topics.get(topic.name());
+    return known != null && known.id().equals(topic.id()) ? known : topic;
+  }
+
   /** The topic's metadata, from memory after the first lookup. */
   Future<TopicMetadata> topicMetadata(String name) {
     return topic(name).recover(LocalBroker::fail);
@@ -505,8 +521,7 @@ public final class LocalBroker implements Broker {
     TopicMetadata known = topics.get(name);
     Future<TopicMetadata> topic = known != null ? Future.succeededFuture(known)
         : store.createTopic(name, origin.partitions(), dev.runnel.durability.TopicConfig.DEFAULT).map(c -> {
-          topics.put(name, c.topic());
-          return c.topic();
+          return remember(c.topic());
         });
     return topic.compose(t -> {
       if (partition < t.partitions()) {
@@ -539,8 +554,7 @@ public final class LocalBroker implements Broker {
       if (t == null) {
         return Future.failedFuture(notFound(name));
       }
-      topics.put(name, t);
-      return Future.succeededFuture(t);
+      return Future.succeededFuture(remember(t));
     });
   }
 

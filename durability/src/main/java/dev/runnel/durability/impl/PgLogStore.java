@@ -58,6 +58,8 @@ public final class PgLogStore implements LogStore {
   private final List<ContextInternal> writerContexts = new ArrayList<>();
   private final AtomicInteger nextContext = new AtomicInteger();
   private final Map<String, PartitionWriter> writers = new ConcurrentHashMap<>();
+  /** The latest metadata of each topic this store changed (config, growth), for writers created from an older one. */
+  private final Map<UUID, TopicMetadata> changedTopics = new ConcurrentHashMap<>();
   private final long renewTimer;
   private final long retentionTimer;
   private volatile boolean closed;
@@ -336,6 +338,7 @@ public final class PgLogStore implements LogStore {
 
   /** The topic's writers use its new metadata once this completes. */
   private Future<Void> topicChanged(TopicMetadata topic) {
+    changedTopics.put(topic.id(), topic);  // first: a writer created from here on starts with it (see partition)
     List<Future<Void>> applied = new ArrayList<>();
     for (PartitionWriter w : writers.values()) {
       if (w.topic.id().equals(topic.id())) {
@@ -382,6 +385,7 @@ public final class PgLogStore implements LogStore {
         return Future.succeededFuture(false);
       }
       StorageException gone = new StorageException(StorageFailure.TOPIC_NOT_FOUND, "topic " + name + " was deleted");
+      changedTopics.remove(topic.id());
       writers.entrySet().removeIf(e -> {
         if (e.getValue().topic.id().equals(topic.id())) {
           e.getValue().abort(gone);
@@ -401,8 +405,14 @@ public final class PgLogStore implements LogStore {
     if (closed) {
       throw new StorageException(StorageFailure.UNAVAILABLE, "the store is closed");
     }
-    return writers.computeIfAbsent(topic.id() + ":" + partition, k -> new PartitionWriter(this, topic, partition,
-        writerContexts.get(Math.floorMod(nextContext.getAndIncrement(), writerContexts.size()))));
+    TopicMetadata latest = changedTopics.getOrDefault(topic.id(), topic);
+    PartitionWriter writer = writers.computeIfAbsent(topic.id() + ":" + partition, k -> new PartitionWriter(this,
+        latest, partition, writerContexts.get(Math.floorMod(nextContext.getAndIncrement(), writerContexts.size()))));
+    TopicMetadata now = changedTopics.get(topic.id());
+    if (now != null && writer.topic != now) {
+      writer.topicChanged(now);  // a change raced with this writer's creation, or it was made from older metadata
+    }
+    return writer;
   }
 
   @Override

@@ -32,6 +32,42 @@ public interface Broker {
   Future<Void> deleteTopic(String name);
 
   /**
+   * Changes some of a topic's config, as a JSON merge patch (RFC 7396) over the stored config: the keys given change,
+   * the others stay, a key given as null goes back to its default, and {@code retryPolicy} merges key by key the same
+   * way. All or nothing: an unknown key, a value out of range, or a change of {@code segmentMs} (segments are
+   * numbered by it, so it is fixed at creation) fails INVALID_CONFIG and changes nothing. What changes applies at
+   * once, to running partitions and groups: {@code retentionMs} and {@code retentionBytes} from the next retention
+   * pass; {@code maxRecordBytes} to the next produce (records stored stay); {@code retryPolicy} to the next failure
+   * (scheduled retries keep their time; with fewer {@code maxRetries}, records past them are dead-lettered at the next
+   * tick), unless a group's own policy overrides it; {@code deadLetterTopic} to the next dead letter (earlier ones stay
+   * in the topic they went to, and are still listed and redriven from there); {@code dedup} to records produced from
+   * now on; {@code dedupWindowMs} to every remembered idempotency key (a key is a duplicate while its record is
+   * younger than the window in force; keys already forgotten do not come back). Answers the topic as it is after.
+   */
+  Future<TopicDescription> updateTopicConfig(String topic, JsonObject patch);
+
+  /**
+   * Grows a topic to {@code partitions} partitions (Kafka's CreatePartitions). Records stored stay where they are and
+   * readable; a keyed record produced from now on goes to {@code murmur2(key) mod partitions}, so a key's new records
+   * may land in another partition than its old ones: per-key order holds within each partition, not across the
+   * change, and produce dedup (scoped per partition) does not see a retry that lands elsewhere. Groups that read the
+   * topic get the new partitions at once and read them from their start (offset 0), whatever their members' {@code
+   * startFrom}: nothing produced to a new partition is skipped. A group's dead-letter topic grows with it when a
+   * dead letter of a new partition first goes there. Fails INVALID_REQUEST when {@code partitions} is not more than
+   * the topic has (partitions never shrink) or above the maximum.
+   */
+  Future<TopicDescription> growPartitions(String topic, int partitions);
+
+  /** Records, bytes, segments and the oldest and newest append time of each partition of a topic, and in total. */
+  Future<TopicStats> topicStats(String topic);
+
+  /**
+   * The first offset of the partition whose record's append time is at or after {@code timestamp} (Kafka's
+   * offsetsForTimes), the log start when every retained record is that young, and the high watermark when none is.
+   */
+  Future<Long> offsetForTimestamp(String topic, int partition, long timestamp);
+
+  /**
    * Stores records and answers, in request order, where each went, once all are committed. Validation is
    * all-or-nothing: a bad record fails the call and stores nothing.
    */
@@ -93,7 +129,19 @@ public interface Broker {
   Future<List<OutcomeResult>> settle(String group, Outcomes outcomes);
 
   /** Moves the group's position in partitions of a topic; outstanding tokens of those partitions become invalid. */
-  Future<Void> seek(String group, String topic, List<SeekPosition> positions);
+  default Future<Void> seek(String group, String topic, List<SeekPosition> positions) {
+    return seek(group, topic, positions, false).mapEmpty();
+  }
+
+  /**
+   * Moves the group's position in partitions of a topic, and answers, per partition in the order asked, its position
+   * before and after. Every target is resolved first (an offset outside the retained log fails OFFSET_OUT_OF_RANGE, a
+   * partition the topic lacks PARTITION_OUT_OF_RANGE) and only then are all partitions moved, so a failure moves none.
+   * Moving invalidates the outstanding tokens of those partitions, drops parked records at or above the new position
+   * and keeps those below (DESIGN.md section 4). With {@code dryRun} nothing changes: the answer says where each
+   * partition would move.
+   */
+  Future<List<SeekResult>> seek(String group, String topic, List<SeekPosition> positions, boolean dryRun);
 
   /** Per-group settings: {@code retryPolicy} (overrides the topics'), {@code deadLetterTopic} (a name pattern). */
   Future<Void> configureGroup(String group, JsonObject config);
@@ -101,15 +149,32 @@ public interface Broker {
   Future<List<GroupDescription>> listGroups();
 
   /**
-   * The names of the topics a group reads: its members' and those it keeps state for on this node; empty for a group
-   * nobody has joined here. What access checks of a group's routes are made against.
+   * The names of the topics a group reads: its members', those it works on here, and those it has stored state in
+   * (positions, parked records, dead letters); empty for a group nothing is known of. What access checks of a group's
+   * routes are made against.
    */
   Future<List<String>> groupTopics(String group);
 
   Future<GroupDescription> describeGroup(String group);
 
+  /**
+   * Deletes a group: its committed offsets, parked records, dead-letter origins and config (its dead-letter topics
+   * stay: they are topics). A group that has members fails GROUP_NOT_EMPTY unless {@code force}, which first removes
+   * them: their leases end without an attempt counted, and their next call answers UNKNOWN_MEMBER. A member that joins
+   * afterwards starts a new group, from its {@code startFrom}. Fails NOT_FOUND for a group nothing is known of.
+   */
+  Future<Void> deleteGroup(String group, boolean force);
+
   /** The group's dead letters of a topic, oldest first. */
   Future<List<DeadLetter>> deadLetters(String group, String topic, int limit);
+
+  /**
+   * Deletes dead letters of a group: those of the topic's {@code partition} (null: every partition) at
+   * {@code offsets} (null: all of them; offsets need a partition). They are no longer listed nor redriven, and their
+   * records stay done for the group; the dead-letter records themselves stay in the dead-letter topic's log until its
+   * retention removes them. Answers how many were deleted (dead letters that are not there count nothing).
+   */
+  Future<Integer> deleteDeadLetters(String group, String topic, Integer partition, List<Long> offsets);
 
   /**
    * Sends dead letters back, to this group only ({@code toGroup}) or to the original topic for every group;

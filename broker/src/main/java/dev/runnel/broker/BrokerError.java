@@ -23,6 +23,8 @@ public enum BrokerError {
   NOT_FOUND,
   METHOD_NOT_ALLOWED,
   UNKNOWN_MEMBER,
+  /** A group that still has members cannot be deleted unless forced. */
+  GROUP_NOT_EMPTY,
   STALE_GENERATION,
   UNKNOWN_TOKEN,
   LEASE_EXPIRED,

@@ -5,6 +5,7 @@ import io.vertx.core.json.JsonObject;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -29,8 +30,29 @@ public interface GroupStateStore {
   /** The dead-letter origin of a record, or null. */
   Future<DeadLetterOrigin> deadLetterOrigin(String group, UUID topicId, int partition, long offset);
 
-  /** The group's dead letters of a topic, oldest first, at most {@code limit}. */
+  /** The group's dead letters of a topic that are not dismissed, oldest first, at most {@code limit}. */
   Future<List<DeadLetterOrigin>> deadLetterOrigins(String group, UUID topicId, int limit);
+
+  /**
+   * Dismisses dead letters of a group in a topic, in one statement: those of {@code partition} (null: every
+   * partition) at {@code offsets} (null: all), not dismissed before. A dismissed dead letter is no longer listed by
+   * {@link #deadLetterOrigins}; its row is deleted when nothing needs it (its record is below the group's committed
+   * offset and has no parked row), else kept and marked, since {@link #load} and {@link #deadLetterOrigin} still read
+   * it as the record's being done. Answers how many were dismissed.
+   */
+  Future<Integer> dismissDeadLetterOrigins(String group, UUID topicId, Integer partition, List<Long> offsets, long now);
+
+  /**
+   * Deletes everything stored of a group, in one statement: its positions, parked rows, dead-letter origins and
+   * config (not its dead-letter topics, which are topics). False when nothing was stored.
+   */
+  Future<Boolean> deleteGroup(String group);
+
+  /** The topics a group has state in: positions, parked rows or dead-letter origins. */
+  Future<Set<UUID>> topicsOfGroup(String group);
+
+  /** The groups that have a position in some partition of a topic. */
+  Future<List<String>> groupsOfTopic(UUID topicId);
 
   Future<Void> deleteDeadLetterOrigins(String group, UUID topicId, List<DeadLetterOrigin> origins);
 

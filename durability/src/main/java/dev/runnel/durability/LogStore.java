@@ -5,6 +5,8 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 
 import java.util.List;
+import java.util.UUID;
+import java.util.function.UnaryOperator;
 
 /** Topics and their partitioned logs, kept in PostgreSQL. */
 public interface LogStore {
@@ -24,6 +26,28 @@ public interface LogStore {
   Future<TopicMetadata> topic(String name);
 
   Future<List<TopicMetadata>> topics();
+
+  /**
+   * Changes a topic's config and answers the topic as stored after. {@code change} gets the stored config and answers
+   * the new one; it may throw {@link IllegalArgumentException} to refuse (the future fails with it), and may run more
+   * than once: the update is one statement that lands only if the stored config is still the one {@code change} saw,
+   * and is tried again when another update came first. A changed {@code dedupWindowMs} applies at once to every stored
+   * idempotency key (a key is a duplicate while its record is younger than the window in force), except that keys
+   * already forgotten do not come back. Once the future completes, the topic's partition writers use the new config.
+   * Fails {@code TOPIC_NOT_FOUND} when there is no such topic.
+   */
+  Future<TopicMetadata> updateTopicConfig(String name, UnaryOperator<TopicConfig> change);
+
+  /**
+   * Grows a topic to {@code partitions} partitions in one statement: the new partitions, and position 0 in each new
+   * partition for every group that has a position in the topic (so a group that comes back later reads the new
+   * partitions from their start, whatever its members ask for). Never shrinks: a topic that already has that many
+   * is answered unchanged. Answers the topic as stored after; fails {@code TOPIC_NOT_FOUND} when it is gone.
+   */
+  Future<TopicMetadata> growPartitions(UUID topicId, int partitions);
+
+  /** The sizes of a topic's retained log, per partition, from the batch rows: cheap, whatever the topic's size. */
+  Future<TopicStats> stats(TopicMetadata topic);
 
   /** Deletes the topic and all its records; false if it did not exist. */
   Future<Boolean> deleteTopic(String name);

@@ -33,6 +33,9 @@ public interface PartitionLog {
   /** Called on the writer's context after every commit, with the new high watermark. */
   void onCommit(LongConsumer highWatermark);
 
+  /** Stops calling a listener given to {@link #onCommit}. */
+  void removeCommitListener(LongConsumer highWatermark);
+
   /** The first offset whose record has a timestamp at or after {@code timestamp}; the high watermark if none. */
   Future<Long> offsetForTimestamp(long timestamp);
 

@@ -67,6 +67,20 @@ final class DeliveryEngine {
     return groups.get(name);
   }
 
+  /** A deleted group's runtime leaves: the next call on its name gets a new one. */
+  void forget(GroupRuntime runtime) {
+    groups.remove(runtime.name, runtime);
+  }
+
+  /** Every group here that reads the topic learns its new config or partitions; completes once each has. */
+  Future<Void> topicChanged(TopicMetadata topic) {
+    List<Future<Void>> all = new ArrayList<>();
+    for (GroupRuntime g : groups.values()) {
+      all.add(g.callLive(live -> live.topicChanged(topic)));
+    }
+    return Future.join(all).mapEmpty();
+  }
+
   Iterable<GroupRuntime> groups() {
     return groups.values();
   }
@@ -90,10 +104,8 @@ final class DeliveryEngine {
       newLogStarts.forEach((partition, start) -> all.add(store.groupState().parkedBelow(topic.id(), partition, start)
           .compose(byGroup -> {
             List<Future<Void>> groups = new ArrayList<>();
-            byGroup.forEach((name, offsets) -> {
-              GroupRuntime g = group(name);
-              groups.add(g.call(() -> g.expireParked(topic, partition, offsets)));
-            });
+            byGroup.forEach((name, offsets) -> groups.add(group(name)
+                .callLive(g -> g.expireParked(topic, partition, offsets))));
             return Future.all(groups).mapEmpty();
           })));
       return Future.all(all).mapEmpty();

@@ -12,6 +12,7 @@ import dev.runnel.broker.OutcomeResult;
 import dev.runnel.broker.Outcomes;
 import dev.runnel.broker.RetryPolicy;
 import dev.runnel.broker.SeekPosition;
+import dev.runnel.broker.SeekResult;
 import dev.runnel.broker.TopicNames;
 import dev.runnel.durability.DeadLetterOrigin;
 import dev.runnel.broker.StoredRecord;
@@ -29,6 +30,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -71,6 +74,10 @@ final class GroupRuntime implements PartitionDelivery.Host {
   private final List<Waiter> waiters = new ArrayList<>();
   private JsonObject config;
   private boolean wakeScheduled;
+  /** The names of the topics this group has state of in storage, read once (later state comes through memory). */
+  private List<String> storedTopics;
+  /** Set when this group is being deleted; completes once it is gone (and no longer the engine's). */
+  private Future<Void> deletion;
 
   GroupRuntime(String name, DeliveryEngine engine, ContextInternal context) {
     this.name = name;
@@ -93,6 +100,15 @@ final class GroupRuntime implements PartitionDelivery.Host {
     return promise.future();
   }
 
+  /**
+   * Runs {@code action} on this group's context, on the group as it is then: once this group has been deleted, on
+   * the group of that name that replaced it (a call that comes during the deletion waits for its end).
+   */
+  <T> Future<T> callLive(Function<GroupRuntime, Future<T>> action) {
+    return call(() -> deletion == null ? action.apply(this)
+        : deletion.transform(v -> engine.group(name).callLive(action)));
+  }
+
   // ---- membership ------------------------------------------------------------------------------------------------
 
   Future<Membership> join(JoinRequest request) {
@@ -112,7 +128,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
     }).compose(all -> {
       List<Future<Void>> loads = new ArrayList<>();
       for (int i = 0; i < request.topics().size(); i++) {
-        TopicMetadata topic = all.resultAt(i);
+        TopicMetadata topic = engine.broker().latest(all.resultAt(i));
         checkDeadLetterName(topic);
         topics.put(topic.name(), topic);
         for (int p = 0; p < topic.partitions(); p++) {
@@ -411,7 +427,11 @@ final class GroupRuntime implements PartitionDelivery.Host {
 
   // ---- seek, describe, dead letters ------------------------------------------------------------------------------
 
-  Future<Void> seek(String topicName, List<SeekPosition> positions) {
+  /**
+   * Resolves every partition's target first, and moves them all only when every one resolved (and every state machine
+   * loaded), so a failure moves none; a dry run changes nothing (no state machine is created for it).
+   */
+  Future<List<SeekResult>> seek(String topicName, List<SeekPosition> positions, boolean dryRun) {
     return engine.broker().topicMetadata(topicName).compose(topic -> {
       for (SeekPosition pos : positions) {
         if (pos.partition() < 0 || pos.partition() >= topic.partitions()) {
@@ -419,19 +439,101 @@ final class GroupRuntime implements PartitionDelivery.Host {
               + pos.partition() + " does not exist; topic " + topicName + " has " + topic.partitions() + " partitions"));
         }
       }
-      topics.put(topic.name(), topic);
-      List<Future<Void>> seeks = new ArrayList<>();
+      List<Future<Long>> targets = new ArrayList<>();
       for (SeekPosition pos : positions) {
-        PartitionDelivery pd = delivery(topic, pos.partition());
-        seeks.add(loadConfig().compose(v -> pd.load(false)).compose(v -> pd.seek(pos)));
+        targets.add(PartitionDelivery.target(engine.store().partition(topic, pos.partition()), topic.name(), pos));
       }
-      return Future.all(seeks).mapEmpty();
+      return Future.all(targets).compose(resolved -> dryRun ? wouldMove(topic, positions, resolved.list())
+          : move(topic, positions, resolved.list()));
+    });
+  }
+
+  private Future<List<SeekResult>> wouldMove(TopicMetadata topic, List<SeekPosition> positions, List<Long> targets) {
+    List<Future<Long>> current = new ArrayList<>();
+    for (SeekPosition pos : positions) {
+      PartitionDelivery pd = partitions.get(topic.id() + ":" + pos.partition());
+      current.add(pd != null && pd.isLoaded() ? Future.succeededFuture(pd.committed())
+          : engine.store().groupState().load(name, topic.id(), pos.partition())
+              .map(state -> state.committedOffset() >= 0 ? state.committedOffset() : null));
+    }
+    return Future.all(current).map(all -> {
+      List<SeekResult> results = new ArrayList<>();
+      for (int i = 0; i < positions.size(); i++) {
+        results.add(new SeekResult(positions.get(i).partition(), all.resultAt(i), targets.get(i)));
+      }
+      return results;
+    });
+  }
+
+  private Future<List<SeekResult>> move(TopicMetadata looked, List<SeekPosition> positions, List<Long> targets) {
+    TopicMetadata topic = engine.broker().latest(looked);
+    topics.put(topic.name(), topic);
+    List<PartitionDelivery> pds = new ArrayList<>();
+    List<Future<Void>> loads = new ArrayList<>();
+    for (SeekPosition pos : positions) {
+      PartitionDelivery pd = delivery(topic, pos.partition());
+      pds.add(pd);
+      loads.add(loadConfig().compose(v -> pd.load(false)));
+    }
+    return Future.all(loads).map(v -> {
+      List<SeekResult> results = new ArrayList<>();
+      for (int i = 0; i < pds.size(); i++) {
+        PartitionDelivery pd = pds.get(i);
+        long before = pd.committed();
+        pd.moveTo(targets.get(i));
+        results.add(new SeekResult(pd.partition, before, targets.get(i)));
+      }
+      return results;
     });
   }
 
   /** The topics this group reads here (members' and restored ones), sorted. */
   List<String> topicNames() {
     return List.copyOf(topics.keySet());
+  }
+
+  /** The topics this group reads here and those it has state of in storage (positions, parked rows, dead letters). */
+  Future<List<String>> allTopicNames() {
+    Future<List<String>> stored = storedTopics != null ? Future.succeededFuture(storedTopics)
+        : engine.store().groupState().topicsOfGroup(name).compose(ids -> engine.broker().topicNames(ids))
+            .map(names -> {
+              storedTopics = List.copyOf(names.values());
+              return storedTopics;
+            });
+    return stored.map(names -> {
+      TreeSet<String> all = new TreeSet<>(names);
+      all.addAll(topics.keySet());
+      return List.copyOf(all);
+    });
+  }
+
+  /**
+   * The topic's config changed or it grew: its state machines use the new config (the retry policy, the dead-letter
+   * topic), and a new partition gets a state machine that reads it from its start (DESIGN.md section 2: what is
+   * produced there after the growth is never skipped), assigned by a rebalance in partitioned mode.
+   */
+  Future<Void> topicChanged(TopicMetadata topic) {
+    TopicMetadata known = topics.get(topic.name());
+    if (known == null || !known.id().equals(topic.id()) || deletion != null) {
+      return Future.succeededFuture();
+    }
+    topics.put(topic.name(), topic);
+    for (PartitionDelivery pd : partitions.values()) {
+      if (pd.topic.id().equals(topic.id())) {
+        pd.topic(topic);
+        pd.policy(policyFor(topic));
+      }
+    }
+    if (topic.partitions() <= known.partitions()) {
+      return Future.succeededFuture();
+    }
+    List<Future<Void>> loads = new ArrayList<>();
+    for (int p = known.partitions(); p < topic.partitions(); p++) {
+      PartitionDelivery pd = delivery(topic, p);
+      loads.add(loadConfig().compose(v -> pd.load(false)));
+    }
+    rebalance();
+    return Future.all(loads).mapEmpty();
   }
 
   Future<GroupDescription> describe() {
@@ -452,7 +554,8 @@ final class GroupRuntime implements PartitionDelivery.Host {
   Future<Void> attach(List<TopicMetadata> list) {
     return loadConfig().compose(v -> {
       List<Future<Void>> loads = new ArrayList<>();
-      for (TopicMetadata topic : list) {
+      for (TopicMetadata stored : list) {
+        TopicMetadata topic = engine.broker().latest(stored);
         topics.put(topic.name(), topic);
         for (int p = 0; p < topic.partitions(); p++) {
           loads.add(delivery(topic, p).load(false));
@@ -464,11 +567,16 @@ final class GroupRuntime implements PartitionDelivery.Host {
 
   /** Dead-letters parked records whose segment retention is about to drop. */
   Future<Void> expireParked(TopicMetadata topic, int partition, List<Long> offsets) {
-    return loadConfig().compose(v -> {
-      topics.put(topic.name(), topic);
-      PartitionDelivery pd = delivery(topic, partition);
+    // Retention listed the parked rows before asking: if this group has no state machine there, check they are still
+    // stored (the group may have been deleted since), rather than creating one that would save a fresh position.
+    Future<Boolean> stored = partitions.containsKey(topic.id() + ":" + partition) ? Future.succeededFuture(true)
+        : engine.store().groupState().load(name, topic.id(), partition).map(state -> !state.parked().isEmpty());
+    return stored.compose(parked -> !parked ? Future.<Void>succeededFuture() : loadConfig().compose(v -> {
+      TopicMetadata latest = engine.broker().latest(topic);
+      topics.put(latest.name(), latest);
+      PartitionDelivery pd = delivery(latest, partition);
       return pd.load(false).compose(x -> pd.expire(offsets));
-    });
+    }));
   }
 
   int memberCount() {
@@ -485,11 +593,16 @@ final class GroupRuntime implements PartitionDelivery.Host {
         .compose(origins -> {
           List<Future<DeadLetter>> letters = new ArrayList<>();
           for (DeadLetterOrigin o : origins) {
-            letters.add(engine.broker().read(deadLetterTopicName(topic), o.dlqPartition(), o.dlqOffset(), 1, 16 << 20)
-                .map(r -> r.records().isEmpty() ? null : r.records().get(0))
-                .otherwise((StoredRecord) null)
-                .map(record -> new DeadLetter(topic.name(), o.partition(), o.offset(), deadLetterTopicName(topic),
-                    o.dlqPartition(), o.dlqOffset(), o.reason(), o.deadLetteredAt(), record)));
+            // The topic the dead letter went to, by its id: the name pattern may have changed since.
+            letters.add(engine.broker().topicName(o.dlqTopicId()).compose(dlq -> {
+              String dlqName = dlq != null ? dlq : deadLetterTopicName(topic);
+              return (dlq == null ? Future.<StoredRecord>succeededFuture(null)
+                  : engine.broker().read(dlq, o.dlqPartition(), o.dlqOffset(), 1, 16 << 20)
+                      .map(r -> r.records().isEmpty() ? null : r.records().get(0))
+                      .otherwise((StoredRecord) null))
+                  .map(record -> new DeadLetter(topic.name(), o.partition(), o.offset(), dlqName, o.dlqPartition(),
+                      o.dlqOffset(), o.reason(), o.deadLetteredAt(), record));
+            }));
           }
           return Future.all(letters).map(all -> all.<DeadLetter>list());
         }));
@@ -508,10 +621,91 @@ final class GroupRuntime implements PartitionDelivery.Host {
           if (chosen.isEmpty()) {
             return Future.succeededFuture(0);
           }
-          Future<Integer> sent = toGroup ? redriveToGroup(topic, chosen) : republish(topic, chosen);
-          return sent.compose(n -> engine.store().groupState().deleteDeadLetterOrigins(name, topic.id(), chosen)
-              .map(n));
+          if (toGroup) {
+            // The state machine takes the records back: their origins go, so they can be dead-lettered again.
+            return redriveToGroup(topic, chosen).compose(n -> engine.store().groupState()
+                .deleteDeadLetterOrigins(name, topic.id(), chosen).map(n));
+          }
+          // Re-published as new records: the originals stay done for this group, so their origins are dismissed,
+          // not deleted (one ahead of the committed offset is what keeps its record from coming back after a stop).
+          return republish(topic, chosen).compose(n -> dismiss(topic, chosen).map(n));
         }));
+  }
+
+  private Future<Void> dismiss(TopicMetadata topic, List<DeadLetterOrigin> origins) {
+    Map<Integer, List<Long>> byPartition = new TreeMap<>();
+    origins.forEach(o -> byPartition.computeIfAbsent(o.partition(), p -> new ArrayList<>()).add(o.offset()));
+    List<Future<Integer>> all = new ArrayList<>();
+    byPartition.forEach((p, offsets) -> all.add(engine.store().groupState()
+        .dismissDeadLetterOrigins(name, topic.id(), p, offsets, now())));
+    return Future.all(all).mapEmpty();
+  }
+
+  /**
+   * Deletes dead letters of a topic (of one partition, at some offsets): no longer listed nor redriven; their records
+   * stay done (DESIGN.md section 4), and the dead-letter records stay in the dead-letter topic's log.
+   */
+  Future<Integer> deleteDeadLetters(String topicName, Integer partition, List<Long> offsets) {
+    return engine.broker().topicMetadata(topicName).compose(topic -> {
+      if (partition != null && (partition < 0 || partition >= topic.partitions())) {
+        return Future.failedFuture(new BrokerException(BrokerError.PARTITION_OUT_OF_RANGE, "partition " + partition
+            + " does not exist; topic " + topicName + " has " + topic.partitions() + " partitions"));
+      }
+      return engine.store().groupState().dismissDeadLetterOrigins(name, topic.id(), partition, offsets, now());
+    });
+  }
+
+  // ---- deletion --------------------------------------------------------------------------------------------------
+
+  private static final long DELETE_DRAIN_MS = 30_000;
+
+  /**
+   * Deletes this group: refused while it has members unless forced (they are removed: leases end without an attempt,
+   * long polls fail UNKNOWN_MEMBER). Its state machines stop, the storage work they have in flight finishes (so no
+   * save or dead letter lands after), then every stored row of the group goes in one statement. Whatever the
+   * outcome, this runtime then leaves the engine: the next call on the group gets a new one, loaded from storage.
+   */
+  Future<Void> delete(boolean force) {
+    if (!members.isEmpty() && !force) {
+      return Future.failedFuture(new BrokerException(BrokerError.GROUP_NOT_EMPTY, "group " + name + " has "
+          + members.size() + " member(s) " + members.keySet() + ": they must leave first, or delete with force"));
+    }
+    boolean known = !isEmpty();
+    Promise<Void> gone = context.promise();
+    deletion = gone.future();
+    List<Member> removed = new ArrayList<>(members.values());
+    members.clear();
+    for (Member m : removed) {
+      removeWaiters(m).forEach(w -> w.promise.tryFail(unknownMember(m.id)));
+    }
+    for (PartitionDelivery pd : partitions.values()) {
+      pd.close();
+    }
+    return drained(System.nanoTime() + DELETE_DRAIN_MS * 1_000_000)
+        .compose(v -> engine.store().groupState().deleteGroup(name))
+        .transform(ar -> {
+          engine.forget(this);
+          gone.complete();
+          if (ar.failed()) {
+            return Future.failedFuture(ar.cause());
+          }
+          return ar.result() || known ? Future.<Void>succeededFuture()
+              : Future.failedFuture(new BrokerException(BrokerError.NOT_FOUND, "group " + name + " does not exist"));
+        });
+  }
+
+  /** Completes once no state machine has storage work in flight. */
+  private Future<Void> drained(long giveUpAt) {
+    if (partitions.values().stream().allMatch(PartitionDelivery::idle)) {
+      return Future.succeededFuture();
+    }
+    if (System.nanoTime() - giveUpAt > 0) {
+      return Future.failedFuture(new BrokerException(BrokerError.UNAVAILABLE, "group " + name + " still had storage"
+          + " work in flight after " + DELETE_DRAIN_MS + " ms; nothing was deleted: try again"));
+    }
+    Promise<Void> later = context.promise();
+    context.setTimer(2, id -> drained(giveUpAt).onComplete(later));
+    return later.future();
   }
 
   private Future<Integer> redriveToGroup(TopicMetadata topic, List<DeadLetterOrigin> origins) {
@@ -527,10 +721,11 @@ final class GroupRuntime implements PartitionDelivery.Host {
   }
 
   private Future<Integer> republish(TopicMetadata topic, List<DeadLetterOrigin> origins) {
-    String dlq = deadLetterTopicName(topic);
     List<Future<StoredRecord>> reads = new ArrayList<>();
     for (DeadLetterOrigin o : origins) {
-      reads.add(engine.broker().read(dlq, o.dlqPartition(), o.dlqOffset(), 1, 16 << 20)
+      reads.add(engine.broker().topicName(o.dlqTopicId())
+          .compose(dlq -> engine.broker().read(dlq != null ? dlq : deadLetterTopicName(topic), o.dlqPartition(),
+              o.dlqOffset(), 1, 16 << 20))
           .map(r -> r.records().get(0)));
     }
     return Future.all(reads).compose(all -> {

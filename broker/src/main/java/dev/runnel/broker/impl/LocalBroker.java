@@ -10,6 +10,9 @@ import dev.runnel.broker.Membership;
 import dev.runnel.broker.OutcomeResult;
 import dev.runnel.broker.Outcomes;
 import dev.runnel.broker.SeekPosition;
+import dev.runnel.broker.SeekResult;
+import dev.runnel.broker.RetryPolicy;
+import dev.runnel.broker.TopicStats;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.Partitioner;
@@ -27,22 +30,38 @@ import dev.runnel.broker.ReadResult;
 import dev.runnel.broker.TopicConfig;
 import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.json.JsonObject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 /** The broker of a single node: topics and records straight over the local {@link LogStore}. */
 public final class LocalBroker implements Broker {
 
   static final int MAX_PARTITIONS = 10_000;
+  private static final Logger LOG = LoggerFactory.getLogger(LocalBroker.class);
+  /** The config keys a patch may name (all of them; {@code segmentMs} only with its current value). */
+  private static final Set<String> CONFIG_KEYS = keys(TopicConfig.DEFAULT.withRetryPolicy(new JsonObject()).toJson());
+  private static final Set<String> RETRY_KEYS = keys(RetryPolicy.DEFAULT.toJson());
 
   private final LogStore store;
   private final Map<String, TopicMetadata> topics = new ConcurrentHashMap<>();
+  /** The last admin operation of each topic on this node: the next one starts after it (see {@link #serially}). */
+  private final Map<String, Future<?>> adminOperations = new ConcurrentHashMap<>();
   private final AtomicInteger spread = new AtomicInteger();
   private final DeliveryEngine engine;
 
@@ -70,8 +89,7 @@ public final class LocalBroker implements Broker {
             return Future.failedFuture(new BrokerException(BrokerError.TOPIC_EXISTS, "topic " + name
                 + " already exists with " + topic.partitions() + " partitions and config " + topic.config().toJson()));
           }
-          topics.put(name, topic);
-          return describe(topic).map(d -> new TopicCreated(creation.created(), d));
+          return describe(remember(topic)).map(d -> new TopicCreated(creation.created(), d));
         })
         .recover(LocalBroker::fail);
   }
@@ -113,6 +131,282 @@ public final class LocalBroker implements Broker {
     return store.deleteTopic(name)
         .compose(deleted -> deleted ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(notFound(name)))
         .recover(LocalBroker::fail);
+  }
+
+  // ---- topic administration ----------------------------------------------------------------------------------------
+
+  @Override
+  public Future<TopicDescription> updateTopicConfig(String name, JsonObject patch) {
+    try {
+      TopicNames.check(name);
+      checkPatch(patch);
+    } catch (BrokerException e) {
+      return Future.failedFuture(e);
+    }
+    return serially(name, () -> store.topic(name).compose(current -> {
+      if (current == null) {
+        return Future.failedFuture(notFound(name));
+      }
+      TopicConfig wanted;
+      try {
+        wanted = patched(current, patch);
+      } catch (BrokerException e) {
+        return Future.failedFuture(e);
+      }
+      Future<Void> names = wanted.deadLetterTopic().equals(current.config().deadLetterTopic()) ? Future.succeededFuture()
+          : checkDeadLetterNames(current, wanted.deadLetterTopic());
+      // The patch applies to the config stored when the update lands (the store tries again if another came first).
+      return names.compose(v -> store.updateTopicConfig(name, stored -> Values.storage(patched(
+          new TopicMetadata(current.id(), name, current.partitions(), stored), patch))))
+          .compose(this::changed);
+    })).compose(this::describe).recover(LocalBroker::fail);
+  }
+
+  /** Unknown keys are refused even when they would remove nothing (a patch names what it means to change). */
+  private static void checkPatch(JsonObject patch) {
+    for (String key : patch.fieldNames()) {
+      if (!CONFIG_KEYS.contains(key)) {
+        throw new BrokerException(BrokerError.INVALID_CONFIG, "unknown topic config key '" + key + "' (known: "
+            + new java.util.TreeSet<>(CONFIG_KEYS) + ")");
+      }
+    }
+    Object policy = patch.getValue("retryPolicy");
+    if (policy != null && !(policy instanceof JsonObject)) {
+      throw new BrokerException(BrokerError.INVALID_CONFIG, "topic config 'retryPolicy' must be an object or null");
+    }
+    if (policy instanceof JsonObject p) {
+      for (String key : p.fieldNames()) {
+        if (!RETRY_KEYS.contains(key)) {
+          throw new BrokerException(BrokerError.INVALID_CONFIG, "unknown retry policy key '" + key + "' (known: "
+              + new java.util.TreeSet<>(RETRY_KEYS) + ")");
+        }
+      }
+    }
+  }
+
+  /** The topic's config with the patch applied (RFC 7396), checked: INVALID_CONFIG if it cannot be. */
+  private static TopicConfig patched(TopicMetadata topic, JsonObject patch) {
+    TopicConfig current = Values.config(topic.config());
+    TopicConfig updated;
+    try {
+      updated = TopicConfig.fromJson(mergePatch(current.toJson(), patch));
+      RetryPolicy.fromJson(updated.retryPolicy(), RetryPolicy.DEFAULT);
+    } catch (IllegalArgumentException | ClassCastException e) {
+      throw new BrokerException(BrokerError.INVALID_CONFIG, e.getMessage());
+    }
+    if (updated.segmentMs() != current.segmentMs()) {
+      throw new BrokerException(BrokerError.INVALID_CONFIG, "segmentMs cannot change once a topic exists (it numbers "
+          + "the topic's segments); topic " + topic.name() + " has " + current.segmentMs());
+    }
+    String dlq = updated.deadLetterTopic().replace("{topic}", topic.name());
+    if (!TopicNames.isValid(dlq.replace("{group}", "g"))) {
+      throw new BrokerException(BrokerError.INVALID_CONFIG, "'deadLetterTopic' must give a topic name "
+          + "([A-Za-z0-9._-]{1,249}) once {topic} and {group} are replaced, not \"" + updated.deadLetterTopic() + "\"");
+    }
+    return updated;
+  }
+
+  /** RFC 7396: the patch's keys replace the target's, null removes one, and objects merge key by key. */
+  static JsonObject mergePatch(JsonObject target, JsonObject patch) {
+    JsonObject out = target.copy();
+    for (String key : patch.fieldNames()) {
+      Object value = patch.getValue(key);
+      if (value == null) {
+        out.remove(key);
+      } else if (value instanceof JsonObject p) {
+        out.put(key, mergePatch(out.getValue(key) instanceof JsonObject t ? t : new JsonObject(), p));
+      } else {
+        out.put(key, value);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A new dead-letter topic pattern must give a valid name for every group that reads the topic and has no pattern
+   * of its own, or their dead letters could never be stored.
+   */
+  private Future<Void> checkDeadLetterNames(TopicMetadata topic, String pattern) {
+    List<Future<String>> here = new ArrayList<>();
+    for (GroupRuntime g : engine.groups()) {
+      here.add(g.call(() -> Future.succeededFuture(g.topicNames().contains(topic.name()) ? g.name : null)));
+    }
+    Future<List<String>> stored = engine.ready().compose(v -> store.groupState().groupsOfTopic(topic.id()));
+    return Future.all(stored, Future.all(here)).compose(v -> {
+      Set<String> groups = new java.util.TreeSet<>(stored.result());
+      for (Future<String> g : here) {
+        if (g.result() != null) {
+          groups.add(g.result());
+        }
+      }
+      List<Future<String>> refused = new ArrayList<>();
+      for (String group : groups) {
+        if (!TopicNames.isValid(pattern.replace("{topic}", topic.name()).replace("{group}", group))) {
+          refused.add(store.groupState().groupConfig(group)
+              .map(c -> c != null && c.getString("deadLetterTopic") != null ? null : group));
+        }
+      }
+      return Future.all(refused);
+    }).compose(all -> {
+      for (String group : all.<String>list()) {
+        if (group != null) {
+          return Future.failedFuture(new BrokerException(BrokerError.INVALID_CONFIG, "'deadLetterTopic' \"" + pattern
+              + "\" gives group " + group + " of topic " + topic.name() + " an invalid topic name; configure that "
+              + "group's deadLetterTopic first, or choose a shorter pattern"));
+        }
+      }
+      return Future.succeededFuture();
+    });
+  }
+
+
+  @Override
+  public Future<TopicDescription> growPartitions(String name, int partitions) {
+    try {
+      TopicNames.check(name);
+    } catch (BrokerException e) {
+      return Future.failedFuture(e);
+    }
+    return serially(name, () -> grow(name, partitions, true)).compose(this::describe).recover(LocalBroker::fail);
+  }
+
+  /**
+   * Grows a topic to {@code partitions} and lets this node's caches and groups know; with {@code refuseIfNotMore}, a
+   * topic that has that many already fails INVALID_REQUEST (else it is answered as it is).
+   */
+  private Future<TopicMetadata> grow(String name, int partitions, boolean refuseIfNotMore) {
+    return store.topic(name).compose(current -> {
+      if (current == null) {
+        return Future.failedFuture(notFound(name));
+      }
+      if (partitions <= current.partitions()) {
+        return refuseIfNotMore ? Future.failedFuture(new BrokerException(BrokerError.INVALID_REQUEST, "topic " + name
+            + " has " + current.partitions() + " partitions; partitions can only grow, so ask for more than "
+            + current.partitions())) : changed(current);
+      }
+      if (partitions > MAX_PARTITIONS) {
+        return Future.failedFuture(new BrokerException(BrokerError.INVALID_REQUEST, "partitions must be at most "
+            + MAX_PARTITIONS + ", not " + partitions));
+      }
+      return store.growPartitions(current.id(), partitions).compose(grown -> grown.partitions() == partitions
+          || !refuseIfNotMore ? changed(grown)
+          : Future.failedFuture(new BrokerException(BrokerError.INVALID_REQUEST, "topic " + name + " has "
+              + grown.partitions() + " partitions now (another change came first); nothing was changed")));
+    });
+  }
+
+  /**
+   * Caches a topic read from storage, unless the cache holds that topic already: only this node's own changes
+   * ({@link #changed}) replace it, so a read that started before a change cannot put the older metadata back.
+   */
+  private TopicMetadata remember(TopicMetadata read) {
+    return topics.compute(read.name(), (k, known) -> known != null && known.id().equals(read.id()) ? known : read);
+  }
+
+  /** This node's caches and groups take the topic's new metadata; completes once they have. */
+  private Future<TopicMetadata> changed(TopicMetadata topic) {
+    topics.compute(topic.name(), (k, known) -> known == null || known.id().equals(topic.id()) ? topic : known);
+    return engine.topicChanged(topic)
+        .recover(err -> {
+          // Stored already: the change stands; a group that could not load a new partition loads it when next used.
+          LOG.warn("a group could not take the change of topic {}: {}", topic.name(), err.getMessage());
+          return Future.succeededFuture();
+        })
+        .map(topic);
+  }
+
+  /**
+   * Runs one admin operation of a topic after the one before it on this node, so their answers and the caches they
+   * update come in the order they were stored.
+   */
+  private <T> Future<T> serially(String topic, Supplier<Future<T>> operation) {
+    ContextInternal caller = ContextInternal.current();
+    Promise<T> result = caller != null ? caller.promise() : Promise.promise();
+    Object[] mine = new Object[1];
+    adminOperations.compute(topic, (k, before) -> {
+      Future<T> next = (before == null ? Future.succeededFuture() : before).transform(ar -> {
+        try {
+          return operation.get();
+        } catch (RuntimeException e) {
+          return Future.failedFuture(e);
+        }
+      });
+      mine[0] = next;
+      return next;
+    });
+    @SuppressWarnings("unchecked")
+    Future<T> next = (Future<T>) mine[0];
+    next.onComplete(ar -> adminOperations.remove(topic, next)).onComplete(result);
+    return result.future();
+  }
+
+  @Override
+  public Future<TopicStats> topicStats(String name) {
+    return topic(name).compose(store::stats).map(stats -> {
+      List<TopicStats.Partition> partitions = new ArrayList<>();
+      long records = 0;
+      long bytes = 0;
+      Long oldest = null;
+      Long newest = null;
+      for (var p : stats.partitions()) {
+        Long first = p.oldestTimestamp() < 0 ? null : p.oldestTimestamp();
+        Long last = p.newestTimestamp() < 0 ? null : p.newestTimestamp();
+        long n = Math.max(0, p.highWatermark() - p.logStartOffset());
+        partitions.add(new TopicStats.Partition(p.partition(), p.logStartOffset(), p.highWatermark(), n, p.bytes(),
+            p.segments(), first, last));
+        records += n;
+        bytes += p.bytes();
+        oldest = first == null ? oldest : oldest == null ? first : Math.min(oldest, first);
+        newest = last == null ? newest : newest == null ? last : Math.max(newest, last);
+      }
+      return new TopicStats(name, partitions, records, bytes, stats.diskBytes(), stats.segments(), oldest, newest);
+    }).recover(LocalBroker::fail);
+  }
+
+  @Override
+  public Future<Long> offsetForTimestamp(String name, int partition, long timestamp) {
+    if (timestamp < 0) {
+      return Future.failedFuture(new BrokerException(BrokerError.INVALID_REQUEST, "a timestamp is 0 or more (epoch ms), "
+          + "not " + timestamp));
+    }
+    return topic(name).compose(topic -> {
+      if (partition < 0 || partition >= topic.partitions()) {
+        return Future.failedFuture(new BrokerException(BrokerError.PARTITION_OUT_OF_RANGE, "partition " + partition
+            + " does not exist; topic " + name + " has " + topic.partitions() + " partitions"));
+      }
+      return store.partition(topic, partition).offsetForTimestamp(timestamp);
+    }).recover(LocalBroker::fail);
+  }
+
+  /** The names of the topics of these ids that exist (from memory when known there), by id. */
+  Future<Map<UUID, String>> topicNames(Collection<UUID> ids) {
+    Map<UUID, String> names = new HashMap<>();
+    Set<UUID> missing = new HashSet<>(ids);
+    for (TopicMetadata t : topics.values()) {
+      if (missing.remove(t.id())) {
+        names.put(t.id(), t.name());
+      }
+    }
+    if (missing.isEmpty()) {
+      return Future.succeededFuture(names);
+    }
+    return store.topics().map(all -> {
+      for (TopicMetadata t : all) {
+        if (missing.contains(t.id())) {
+          names.put(t.id(), t.name());
+        }
+      }
+      return names;
+    });
+  }
+
+  /** The name of the topic of this id, or null when it no longer exists. */
+  Future<String> topicName(UUID id) {
+    return topicNames(List.of(id)).map(names -> names.get(id));
+  }
+
+  private static Set<String> keys(JsonObject json) {
+    return Set.copyOf(json.fieldNames());
   }
 
   @Override
@@ -208,6 +502,15 @@ public final class LocalBroker implements Broker {
     return store.checkLive().recover(LocalBroker::fail);
   }
 
+  /**
+   * The newest metadata this node has of the topic {@code topic} names (the same topic, by id): a lookup that started
+   * before a config change or a growth answers the older one.
+   */
+  TopicMetadata latest(TopicMetadata topic) {
+    TopicMetadata known = topics.get(topic.name());
+    return known != null && known.id().equals(topic.id()) ? known : topic;
+  }
+
   /** The topic's metadata, from memory after the first lookup. */
   Future<TopicMetadata> topicMetadata(String name) {
     return topic(name).recover(LocalBroker::fail);
@@ -218,12 +521,23 @@ public final class LocalBroker implements Broker {
     TopicMetadata known = topics.get(name);
     Future<TopicMetadata> topic = known != null ? Future.succeededFuture(known)
         : store.createTopic(name, origin.partitions(), dev.runnel.durability.TopicConfig.DEFAULT).map(c -> {
-          topics.put(name, c.topic());
-          return c.topic();
+          return remember(c.topic());
         });
-    return topic.compose(t -> partition < t.partitions() ? Future.succeededFuture(store.partition(t, partition))
-        : Future.failedFuture(new BrokerException(BrokerError.PARTITION_OUT_OF_RANGE, "dead-letter topic " + name
-            + " has " + t.partitions() + " partitions; partition " + partition + " of " + origin.name() + " cannot go there")));
+    return topic.compose(t -> {
+      if (partition < t.partitions()) {
+        return Future.succeededFuture(store.partition(t, partition));
+      }
+      if (t.partitions() < origin.partitions()) {
+        // The origin topic grew since: its dead-letter topic grows with it, keeping the same partition count.
+        return serially(name, () -> grow(name, origin.partitions(), false)).compose(g -> partition < g.partitions()
+            ? Future.succeededFuture(store.partition(g, partition)) : Future.failedFuture(new BrokerException(
+                BrokerError.PARTITION_OUT_OF_RANGE, "dead-letter topic " + name + " has " + g.partitions()
+                + " partitions; partition " + partition + " of " + origin.name() + " cannot go there")));
+      }
+      return Future.failedFuture(new BrokerException(BrokerError.PARTITION_OUT_OF_RANGE, "dead-letter topic " + name
+          + " has " + t.partitions() + " partitions; partition " + partition + " of " + origin.name()
+          + " cannot go there"));
+    });
   }
 
   private Future<TopicMetadata> topic(String name) {
@@ -240,8 +554,7 @@ public final class LocalBroker implements Broker {
       if (t == null) {
         return Future.failedFuture(notFound(name));
       }
-      topics.put(name, t);
-      return Future.succeededFuture(t);
+      return Future.succeededFuture(remember(t));
     });
   }
 
@@ -261,10 +574,7 @@ public final class LocalBroker implements Broker {
     } catch (BrokerException e) {
       return Future.failedFuture(e);
     }
-    return engine.ready().compose(v -> {
-      GroupRuntime runtime = engine.group(group);
-      return runtime.call(() -> action.apply(runtime));
-    }).recover(LocalBroker::fail);
+    return engine.ready().compose(v -> engine.group(group).callLive(action)).recover(LocalBroker::fail);
   }
 
   @Override
@@ -298,8 +608,8 @@ public final class LocalBroker implements Broker {
   }
 
   @Override
-  public Future<Void> seek(String group, String topic, List<SeekPosition> positions) {
-    return inGroup(group, g -> g.seek(topic, positions));
+  public Future<List<SeekResult>> seek(String group, String topic, List<SeekPosition> positions, boolean dryRun) {
+    return inGroup(group, g -> g.seek(topic, positions, dryRun));
   }
 
   @Override
@@ -342,7 +652,21 @@ public final class LocalBroker implements Broker {
 
   @Override
   public Future<List<String>> groupTopics(String group) {
-    return inGroup(group, g -> Future.succeededFuture(g.topicNames()));
+    return inGroup(group, GroupRuntime::allTopicNames);
+  }
+
+  @Override
+  public Future<Void> deleteGroup(String group, boolean force) {
+    return inGroup(group, g -> g.delete(force));
+  }
+
+  @Override
+  public Future<Integer> deleteDeadLetters(String group, String topic, Integer partition, List<Long> offsets) {
+    if (offsets != null && partition == null) {
+      return Future.failedFuture(new BrokerException(BrokerError.INVALID_REQUEST, "dead letters chosen by offset need "
+          + "their partition"));
+    }
+    return inGroup(group, g -> g.deleteDeadLetters(topic, partition, offsets));
   }
 
   @Override

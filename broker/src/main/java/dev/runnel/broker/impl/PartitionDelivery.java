@@ -115,7 +115,8 @@ final class PartitionDelivery {
   }
 
   final String group;
-  final TopicMetadata topic;
+  /** Replaced when the topic's config changes or it grows (its id and name stay). */
+  TopicMetadata topic;
   final int partition;
   private final PartitionLog log;
   private final GroupStateStore states;
@@ -152,6 +153,9 @@ final class PartitionDelivery {
   private int deadLettersInFlight;
   private final Set<Long> loadingRecords = new HashSet<>();
   private Future<Void> loaded;
+  private final java.util.function.LongConsumer commitListener = this::onHighWatermark;
+  /** Its group was deleted: it does nothing more (no read, save, hand-out or dead letter). */
+  private boolean closed;
   /** The member that owns this partition in partitioned mode. */
   String owner;
 
@@ -175,11 +179,31 @@ final class PartitionDelivery {
     this.policy = policy;
   }
 
+  void topic(TopicMetadata changed) {
+    this.topic = changed;
+  }
+
+  /**
+   * Its group is being deleted: from now on it hands out nothing, accepts no outcome (LEASE_EXPIRED), and starts no
+   * read, save or dead letter; what is in flight finishes ({@link #idle} tells when).
+   */
+  void close() {
+    closed = true;
+    leases.clear();
+    log.removeCommitListener(commitListener);
+  }
+
   // ---- loading ---------------------------------------------------------------------------------------------------
 
-  /** Loads the stored position and parked records once; later calls answer the same future. */
+  /**
+   * Loads the stored position and parked records once; later calls answer the same future, except after a failed
+   * load (which changed nothing), which is tried again.
+   */
   Future<Void> load(boolean startAtLatest) {
-    if (loaded == null) {
+    if (closed) {
+      return Future.failedFuture(new BrokerException(BrokerError.UNAVAILABLE, "group " + group + " was deleted"));
+    }
+    if (loaded == null || loaded.failed()) {
       loaded = Future.all(states.load(group, topic.id(), partition), log.offsets()).map(all -> {
         var state = all.<dev.runnel.durability.GroupPartitionState>resultAt(0);
         var offsets = all.<dev.runnel.durability.PartitionOffsets>resultAt(1);
@@ -213,7 +237,7 @@ final class PartitionDelivery {
         }
         deadLetteredAhead.addAll(deadLettered);
         rebuildIndexes();
-        log.onCommit(this::onHighWatermark);
+        log.onCommit(commitListener);
         return null;
       });
       loaded.onSuccess(v -> {
@@ -227,7 +251,7 @@ final class PartitionDelivery {
   private void onHighWatermark(long hw) {
     // Called on the partition writer's context: hop to ours.
     host.runOnGroupContext(() -> {
-      if (hw > highWatermark) {
+      if (!closed && hw > highWatermark) {
         highWatermark = hw;
         fill();
       }
@@ -241,7 +265,7 @@ final class PartitionDelivery {
   private void fill() {
     int window = host.windowRecords();
     int room = window - (int) Math.min(Integer.MAX_VALUE, loadedUpTo - committed);
-    if (loaded == null || !loaded.succeeded() || reading || room <= 0 || loadedUpTo >= highWatermark) {
+    if (closed || loaded == null || !loaded.succeeded() || reading || room <= 0 || loadedUpTo >= highWatermark) {
       return;
     }
     boolean backlog = highWatermark - loadedUpTo >= room;
@@ -252,6 +276,9 @@ final class PartitionDelivery {
     long from = loadedUpTo;
     log.read(from, room, READ_BYTES).onComplete(ar -> {
       reading = false;
+      if (closed) {
+        return;
+      }
       if (ar.failed()) {
         if (ar.cause() instanceof StorageException s && s.failure() == StorageFailure.OFFSET_OUT_OF_RANGE) {
           skipToLogStart();
@@ -322,6 +349,9 @@ final class PartitionDelivery {
 
   /** Parked records whose turn has come but whose content is not in memory are read from the log. */
   private void loadWaitingRecords() {
+    if (closed) {
+      return;
+    }
     long now = host.now();
     for (Long offset : ready) {
       Entry e = entries.get(offset);
@@ -357,7 +387,7 @@ final class PartitionDelivery {
   List<Delivery> handOut(String member, int maxRecords, long maxBytes, long leaseMs, boolean firstMayExceed,
                          long[] handedBytes) {
     List<Delivery> out = new ArrayList<>();
-    if (loaded == null || !loaded.succeeded() || maxRecords <= 0) {
+    if (closed || loaded == null || !loaded.succeeded() || maxRecords <= 0) {
       return out;
     }
     long now = host.now();
@@ -414,7 +444,7 @@ final class PartitionDelivery {
 
   /** The entry a token leases, if the lease is current. */
   private Entry current(DeliveryToken t) {
-    if (t.incarnation() != incarnation) {
+    if (closed || t.incarnation() != incarnation) {
       return null;
     }
     Entry e = entries.get(t.offset());
@@ -582,6 +612,9 @@ final class PartitionDelivery {
    * append again. Only then is the record done (and its parked row deleted).
    */
   private Future<Void> sendDeadLetter(Entry e) {
+    if (closed) {
+      return Future.succeededFuture();
+    }
     e.deadLetterRetryAt = Long.MAX_VALUE;
     deadLettersInFlight++;
     Future<LogRecord> record = e.record != null ? Future.succeededFuture(e.record)
@@ -688,6 +721,9 @@ final class PartitionDelivery {
    * once the dead letters this caused are stored (or have failed and will be retried).
    */
   Future<Boolean> tick(long now) {
+    if (closed) {
+      return Future.succeededFuture(false);
+    }
     List<Future<Void>> work = new ArrayList<>();
     while (!leases.isEmpty() && leases.first().deadline() <= now) {
       Entry e = leases.first().entry();
@@ -770,7 +806,7 @@ final class PartitionDelivery {
    * held back by the pacing is saved by the next outcome or tick.
    */
   private void flush() {
-    if (flushing || !unsaved() || loaded == null || !loaded.succeeded()) {
+    if (closed || flushing || !unsaved() || loaded == null || !loaded.succeeded()) {
       return;
     }
     long now = host.now();
@@ -820,45 +856,50 @@ final class PartitionDelivery {
   // ---- seek, lag, redrive ----------------------------------------------------------------------------------------
 
   /**
-   * Moves the group's position: every outstanding token of the partition becomes invalid, parked records at or above
-   * the new position are dropped, those below are kept.
+   * Where a seek would move the group in this partition: the log start, the high watermark, the first record at or
+   * after a time, or an offset inside the retained log (OFFSET_OUT_OF_RANGE outside it).
    */
-  Future<Void> seek(SeekPosition to) {
-    Future<Long> target = switch (to.kind()) {
+  static Future<Long> target(PartitionLog log, String topicName, SeekPosition to) {
+    return switch (to.kind()) {
       case EARLIEST -> log.offsets().map(o -> o.logStartOffset());
       case LATEST -> log.offsets().map(o -> o.highWatermark());
       case TIMESTAMP -> log.offsetForTimestamp(to.value());
       case OFFSET -> log.offsets().compose(o -> to.value() < o.logStartOffset() || to.value() > o.highWatermark()
           ? Future.failedFuture(new BrokerException(BrokerError.OFFSET_OUT_OF_RANGE, "offset " + to.value()
-              + " is outside [" + o.logStartOffset() + ", " + o.highWatermark() + "] of " + topic.name() + "/" + partition))
+              + " is outside [" + o.logStartOffset() + ", " + o.highWatermark() + "] of " + topicName + "/"
+              + log.partition()))
           : Future.succeededFuture(to.value()));
     };
-    return target.map(offset -> {
-      incarnation = newIncarnation();
-      leases.clear();
-      deadLetteredAhead.clear();  // a seek replays them
-      for (Iterator<Entry> it = entries.values().iterator(); it.hasNext(); ) {
-        Entry e = it.next();
-        boolean parked = e.offset < committed || e.attempts > 0;
-        if (e.offset >= offset || !parked || e.state == State.DONE) {
-          it.remove();
-          deadLettering.remove(e);
-          dirty.add(e.offset);
-        } else if (e.state != State.READY) {
-          e.state = State.READY;
-          e.member = null;
-          e.lease = null;
-        }
+  }
+
+  /**
+   * Moves the group's position (loaded first): every outstanding token of the partition becomes invalid, parked
+   * records at or above the new position are dropped, those below are kept.
+   */
+  void moveTo(long offset) {
+    incarnation = newIncarnation();
+    leases.clear();
+    deadLetteredAhead.clear();  // a seek replays them
+    for (Iterator<Entry> it = entries.values().iterator(); it.hasNext(); ) {
+      Entry e = it.next();
+      boolean parked = e.offset < committed || e.attempts > 0;
+      if (e.offset >= offset || !parked || e.state == State.DONE) {
+        it.remove();
+        deadLettering.remove(e);
+        dirty.add(e.offset);
+      } else if (e.state != State.READY) {
+        e.state = State.READY;
+        e.member = null;
+        e.lease = null;
       }
-      committed = offset;
-      loadedUpTo = offset;
-      committedDirty = true;
-      rebuildIndexes();
-      flush();
-      fill();
-      host.deliverable();
-      return null;
-    });
+    }
+    committed = offset;
+    loadedUpTo = offset;
+    committedDirty = true;
+    rebuildIndexes();
+    flush();
+    fill();
+    host.deliverable();
   }
 
   Future<GroupDescription.PartitionLag> lag() {
@@ -953,6 +994,11 @@ final class PartitionDelivery {
     return committed;
   }
 
+  /** Whether its stored position is loaded (so {@link #committed} is the group's position). */
+  boolean isLoaded() {
+    return loaded != null && loaded.succeeded();
+  }
+
   /** No storage work in flight: no read, save or dead letter (a save held back by the pacing may be pending). */
   boolean idle() {
     return loaded == null || loaded.isComplete() && !reading && !flushing && loadingRecords.isEmpty()
@@ -961,7 +1007,7 @@ final class PartitionDelivery {
 
   /** Changes not yet saved. */
   boolean unsaved() {
-    return committedDirty || !dirty.isEmpty();
+    return !closed && (committedDirty || !dirty.isEmpty());
   }
 
   /** Saves the pending changes now, whatever the pacing (a clean stop; tests). */

@@ -20,14 +20,18 @@ import java.util.Map;
  * partition (by an earlier life of the node, or another node) are looked up in {@code dedup_keys}, and only while
  * they can still be in the window: once the window has passed since the acquisition, memory knows every live key and
  * a write costs no extra query.
+ *
+ * <p>A key is a duplicate while its record is younger than the topic's {@code dedupWindowMs} in force now, so a
+ * changed window applies at once to the keys already known (the store moves their stored expiry in the same
+ * statement as the config; those already forgotten do not come back).
  */
 final class DedupKeys {
 
-  private record Known(long offset, long timestamp, long expiresAt) {
+  private record Known(long offset, long timestamp) {
   }
 
   private final PgLogStore store;
-  private final TopicMetadata topic;
+  private TopicMetadata topic;
   private final int partition;
   private final LinkedHashMap<String, Known> recent = new LinkedHashMap<>();
   private long acquiredAt = Long.MAX_VALUE;
@@ -40,6 +44,10 @@ final class DedupKeys {
 
   void acquired(long now) {
     acquiredAt = now;
+  }
+
+  void topicChanged(TopicMetadata changed) {
+    topic = changed;
   }
 
   /**
@@ -66,13 +74,14 @@ final class DedupKeys {
         unknown.add(key);
       }
     }
-    if (unknown.isEmpty() || now - acquiredAt > topic.config().dedupWindowMs()) {
+    long window = topic.config().dedupWindowMs();
+    if (unknown.isEmpty() || now - acquiredAt > window) {
       return Future.succeededFuture(found);
     }
     return store.client().preparedQuery("""
             SELECT idempotency_key, record_offset, record_timestamp FROM dedup_keys
-             WHERE topic_id = $1 AND partition = $2 AND idempotency_key = ANY($3) AND expires_at > $4""")
-        .execute(Tuple.of(topic.id(), partition, unknown.toArray(new String[0]), now))
+             WHERE topic_id = $1 AND partition = $2 AND idempotency_key = ANY($3) AND record_timestamp > $4""")
+        .execute(Tuple.of(topic.id(), partition, unknown.toArray(new String[0]), now - window))
         .map(rows -> {
           for (Row r : rows) {
             found.put(r.getString(0), new long[] {r.getLong(1), r.getLong(2)});
@@ -82,17 +91,17 @@ final class DedupKeys {
   }
 
   void remember(Map<String, Long> keys, long timestamp) {
-    long expiresAt = timestamp + topic.config().dedupWindowMs();
     keys.forEach((key, offset) -> {
       recent.remove(key);
-      recent.put(key, new Known(offset, timestamp, expiresAt));
+      recent.put(key, new Known(offset, timestamp));
     });
   }
 
   private void expire(long now) {
+    long window = topic.config().dedupWindowMs();
     for (Iterator<Known> it = recent.values().iterator(); it.hasNext(); ) {
-      if (it.next().expiresAt > now) {
-        break;  // insertion order is expiry order
+      if (it.next().timestamp + window > now) {
+        break;  // insertion order is timestamp order (a partition's timestamps never go back): the rest are younger
       }
       it.remove();
     }

@@ -55,7 +55,8 @@ final class PartitionWriter implements PartitionLog {
   }
 
   private final PgLogStore store;
-  final TopicMetadata topic;
+  /** Replaced when the topic's config changes or it grows (its id, name and segment width never change). */
+  volatile TopicMetadata topic;
   private final int partition;
   private final ContextInternal context;
   private final TailCache.Partition cached = new TailCache.Partition();
@@ -103,6 +104,22 @@ final class PartitionWriter implements PartitionLog {
   @Override
   public void onCommit(LongConsumer listener) {
     commitListeners.add(listener);
+  }
+
+  @Override
+  public void removeCommitListener(LongConsumer listener) {
+    commitListeners.remove(listener);
+  }
+
+  /** The topic's config changed (or it grew): writes prepared from now on use it. Completes once applied. */
+  Future<Void> topicChanged(TopicMetadata changed) {
+    Promise<Void> applied = context.promise();
+    context.execute(() -> {
+      topic = changed;
+      dedup.topicChanged(changed);
+      applied.complete();
+    });
+    return applied.future();
   }
 
   boolean isActive() {
@@ -213,7 +230,7 @@ final class PartitionWriter implements PartitionLog {
         flush();
         return;
       }
-      Write write = prepare(batch, known.result(), encodedBytes);
+      Write write = prepare(batch, known.result(), encodedBytes, dedupOn);
       if (write.stored.isEmpty()) {
         // Every record was a duplicate of one already committed: nothing to write.
         writing = false;
@@ -254,11 +271,10 @@ final class PartitionWriter implements PartitionLog {
   }
 
   /** Assigns offsets to the records that are not duplicates; duplicates answer their original position. */
-  private Write prepare(List<Pending> batch, Map<String, long[]> known, long bytes) {
+  private Write prepare(List<Pending> batch, Map<String, long[]> known, long bytes, boolean dedupOn) {
     long timestamp = Math.max(store.options().getClock().millis(), lastTimestamp);
     Write write = new Write(batch, timestamp, nextOffset, bytes);
     long offset = nextOffset;
-    boolean dedupOn = topic.config().dedup();
     for (Pending p : batch) {
       long first = -1;
       AppendResult.Duplicate[] duplicates = null;

@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /** {@link GroupStateStore} on the same Postgres as the log. */
@@ -152,7 +153,7 @@ final class PgGroupStateStore implements GroupStateStore {
   @Override
   public Future<List<DeadLetterOrigin>> deadLetterOrigins(String group, UUID topicId, int limit) {
     return client.preparedQuery("SELECT * FROM dead_letter_origins WHERE group_name = $1 AND topic_id = $2"
-            + " ORDER BY dead_lettered_at, partition, record_offset LIMIT $3")
+            + " AND dismissed_at IS NULL ORDER BY dead_lettered_at, partition, record_offset LIMIT $3")
         .execute(Tuple.of(group, topicId, limit))
         .map(rows -> {
           List<DeadLetterOrigin> list = new ArrayList<>();
@@ -176,6 +177,82 @@ final class PgGroupStateStore implements GroupStateStore {
              WHERE d.group_name = $1 AND d.topic_id = $2 AND d.partition = x.p AND d.record_offset = x.o""")
         .execute(Tuple.of(group, topicId).addArrayOfInteger(partitions).addArrayOfLong(offsets))
         .mapEmpty();
+  }
+
+  /**
+   * The chosen origins, each marked settled when nothing needs its row: its record is below the group's committed
+   * offset and has no parked row (DESIGN.md section 4: past the committed offset, or parked, the origin is what says
+   * the record is done). Settled rows go; the others are marked dismissed.
+   */
+  private static final String DISMISS = """
+      WITH chosen AS (
+        SELECT d.partition, d.record_offset,
+               d.record_offset < coalesce(o.committed_offset, -1) AND p.record_offset IS NULL AS settled
+          FROM dead_letter_origins d
+          LEFT JOIN group_offsets o
+            ON o.group_name = d.group_name AND o.topic_id = d.topic_id AND o.partition = d.partition
+          LEFT JOIN parked p
+            ON p.group_name = d.group_name AND p.topic_id = d.topic_id AND p.partition = d.partition
+           AND p.record_offset = d.record_offset
+         WHERE d.group_name = $1 AND d.topic_id = $2 AND d.dismissed_at IS NULL
+           AND ($3::int IS NULL OR d.partition = $3)
+           AND ($4::bigint[] IS NULL OR d.record_offset = ANY($4::bigint[]))),
+      gone AS (DELETE FROM dead_letter_origins d USING chosen c
+                WHERE c.settled AND d.group_name = $1 AND d.topic_id = $2 AND d.partition = c.partition
+                  AND d.record_offset = c.record_offset
+               RETURNING 1),
+      kept AS (UPDATE dead_letter_origins d SET dismissed_at = $5 FROM chosen c
+                WHERE NOT c.settled AND d.group_name = $1 AND d.topic_id = $2 AND d.partition = c.partition
+                  AND d.record_offset = c.record_offset
+               RETURNING 1)
+      SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM kept) AS dismissed""";
+
+  @Override
+  public Future<Integer> dismissDeadLetterOrigins(String group, UUID topicId, Integer partition, List<Long> offsets,
+                                                  long now) {
+    Tuple params = Tuple.of(group, topicId, partition);
+    params.addArrayOfLong(offsets == null ? null : offsets.toArray(new Long[0]));
+    params.addLong(now);
+    return client.preparedQuery(DISMISS).execute(params)
+        .map(rows -> (int) (long) rows.iterator().next().getLong("dismissed"));
+  }
+
+  @Override
+  public Future<Boolean> deleteGroup(String group) {
+    return client.preparedQuery("""
+            WITH o AS (DELETE FROM group_offsets WHERE group_name = $1 RETURNING 1),
+                 p AS (DELETE FROM parked WHERE group_name = $1 RETURNING 1),
+                 d AS (DELETE FROM dead_letter_origins WHERE group_name = $1 RETURNING 1),
+                 c AS (DELETE FROM group_configs WHERE group_name = $1 RETURNING 1)
+            SELECT (SELECT count(*) FROM o) + (SELECT count(*) FROM p) + (SELECT count(*) FROM d)
+                   + (SELECT count(*) FROM c) AS deleted""")
+        .execute(Tuple.of(group))
+        .map(rows -> rows.iterator().next().getLong("deleted") > 0);
+  }
+
+  @Override
+  public Future<Set<UUID>> topicsOfGroup(String group) {
+    return client.preparedQuery("""
+            SELECT topic_id FROM group_offsets WHERE group_name = $1
+            UNION SELECT topic_id FROM parked WHERE group_name = $1
+            UNION SELECT topic_id FROM dead_letter_origins WHERE group_name = $1""")
+        .execute(Tuple.of(group))
+        .map(rows -> {
+          Set<UUID> ids = new java.util.HashSet<>();
+          rows.forEach(r -> ids.add(r.getUUID(0)));
+          return ids;
+        });
+  }
+
+  @Override
+  public Future<List<String>> groupsOfTopic(UUID topicId) {
+    return client.preparedQuery("SELECT DISTINCT group_name FROM group_offsets WHERE topic_id = $1 ORDER BY group_name")
+        .execute(Tuple.of(topicId))
+        .map(rows -> {
+          List<String> names = new ArrayList<>();
+          rows.forEach(r -> names.add(r.getString(0)));
+          return names;
+        });
   }
 
   @Override

@@ -10,6 +10,7 @@ import dev.runnel.durability.StoreOptions;
 import dev.runnel.durability.TopicConfig;
 import dev.runnel.durability.TopicCreation;
 import dev.runnel.durability.TopicMetadata;
+import dev.runnel.durability.TopicStats;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
@@ -39,6 +40,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 
 /** The PostgreSQL {@link LogStore}: topics, partition writers, leases and retention. */
 public final class PgLogStore implements LogStore {
@@ -56,6 +58,8 @@ public final class PgLogStore implements LogStore {
   private final List<ContextInternal> writerContexts = new ArrayList<>();
   private final AtomicInteger nextContext = new AtomicInteger();
   private final Map<String, PartitionWriter> writers = new ConcurrentHashMap<>();
+  /** The latest metadata of each topic this store changed (config, growth), for writers created from an older one. */
+  private final Map<UUID, TopicMetadata> changedTopics = new ConcurrentHashMap<>();
   private final long renewTimer;
   private final long retentionTimer;
   private volatile boolean closed;
@@ -238,10 +242,140 @@ public final class PgLogStore implements LogStore {
   }
 
   private static TopicMetadata toTopic(Row row) {
-    Object config = row.getValue("config");
-    JsonObject json = config instanceof JsonObject j ? j : new JsonObject(String.valueOf(config));
     return new TopicMetadata(row.getUUID("topic_id"), row.getString("name"), row.getInteger("partitions"),
-        TopicConfig.fromJson(json));
+        TopicConfig.fromJson(json(row.getValue("config"))));
+  }
+
+  private static JsonObject json(Object config) {
+    return config instanceof JsonObject j ? j : new JsonObject(String.valueOf(config));
+  }
+
+  /** How often an update is tried again when other updates of the same topic keep landing first. */
+  private static final int UPDATE_ATTEMPTS = 10;
+
+  @Override
+  public Future<TopicMetadata> updateTopicConfig(String name, UnaryOperator<TopicConfig> change) {
+    return updateTopicConfig(name, change, 1);
+  }
+
+  private Future<TopicMetadata> updateTopicConfig(String name, UnaryOperator<TopicConfig> change, int attempt) {
+    return client.preparedQuery("SELECT topic_id, name, partitions, config FROM topics WHERE name = $1")
+        .execute(Tuple.of(name))
+        .compose(rows -> {
+          if (rows.rowCount() == 0) {
+            return Future.failedFuture(new StorageException(StorageFailure.TOPIC_NOT_FOUND, "topic " + name
+                + " does not exist"));
+          }
+          Row row = rows.iterator().next();
+          JsonObject stored = json(row.getValue("config"));
+          TopicMetadata current = toTopic(row);
+          TopicConfig updated;
+          try {
+            updated = change.apply(current.config());
+          } catch (RuntimeException e) {
+            return Future.failedFuture(e);
+          }
+          if (updated.equals(current.config())) {
+            return Future.succeededFuture(current);
+          }
+          boolean window = updated.dedupWindowMs() != current.config().dedupWindowMs();
+          // Compared with the stored JSON itself, so the update lands only on the config that change saw.
+          String sql = window ? """
+              WITH t AS (UPDATE topics SET config = $3 WHERE topic_id = $1 AND config = $2 RETURNING topic_id),
+                   k AS (UPDATE dedup_keys d SET expires_at = d.record_timestamp + $4 FROM t
+                          WHERE d.topic_id = t.topic_id RETURNING 1)
+              SELECT (SELECT count(*) FROM t) AS updated, (SELECT count(*) FROM k) AS keys"""
+              : """
+              WITH t AS (UPDATE topics SET config = $3 WHERE topic_id = $1 AND config = $2 RETURNING topic_id)
+              SELECT (SELECT count(*) FROM t) AS updated""";
+          Tuple params = Tuple.of(current.id(), stored, updated.toJson());
+          if (window) {
+            params.addLong(updated.dedupWindowMs());
+          }
+          return client.preparedQuery(sql).execute(params).compose(result -> {
+            if (result.iterator().next().getLong("updated") == 1) {
+              TopicMetadata topic = new TopicMetadata(current.id(), current.name(), current.partitions(), updated);
+              return topicChanged(topic).map(topic);
+            }
+            if (attempt >= UPDATE_ATTEMPTS) {
+              return Future.failedFuture(new StorageException(StorageFailure.UNAVAILABLE, "the config of topic "
+                  + name + " kept changing under this update; nothing was changed: try again"));
+            }
+            return updateTopicConfig(name, change, attempt + 1);  // another update landed first: apply to it
+          });
+        });
+  }
+
+  @Override
+  public Future<TopicMetadata> growPartitions(UUID topicId, int partitions) {
+    // As the lease acquisition does: the sub-select locks the row before the update, so two growths of one topic
+    // take turns and each sees the count the other left.
+    return client.preparedQuery("""
+            WITH t AS (UPDATE topics u SET partitions = $2
+                         FROM (SELECT topic_id, partitions FROM topics WHERE topic_id = $1 FOR UPDATE) old
+                        WHERE u.topic_id = old.topic_id AND old.partitions < $2
+                       RETURNING u.topic_id, old.partitions AS before),
+                 p AS (INSERT INTO partitions (topic_id, partition)
+                       SELECT t.topic_id, g FROM t, generate_series(t.before, $2 - 1) g RETURNING 1),
+                 o AS (INSERT INTO group_offsets (group_name, topic_id, partition, committed_offset, skipped)
+                       SELECT x.group_name, t.topic_id, g, 0, 0
+                         FROM t, generate_series(t.before, $2 - 1) g,
+                              (SELECT DISTINCT group_name FROM group_offsets WHERE topic_id = $1) x
+                       ON CONFLICT DO NOTHING RETURNING 1)
+            SELECT (SELECT count(*) FROM t) AS grown, (SELECT count(*) FROM p) AS partitions,
+                   (SELECT count(*) FROM o) AS positions""")
+        .execute(Tuple.of(topicId, partitions))
+        .compose(rows -> client.preparedQuery("SELECT topic_id, name, partitions, config FROM topics WHERE topic_id = $1")
+            .execute(Tuple.of(topicId)))
+        .compose(rows -> {
+          if (rows.rowCount() == 0) {
+            return Future.failedFuture(new StorageException(StorageFailure.TOPIC_NOT_FOUND, "the topic was deleted"));
+          }
+          TopicMetadata topic = toTopic(rows.iterator().next());
+          return topicChanged(topic).map(topic);
+        });
+  }
+
+  /** The topic's writers use its new metadata once this completes. */
+  private Future<Void> topicChanged(TopicMetadata topic) {
+    changedTopics.put(topic.id(), topic);  // first: a writer created from here on starts with it (see partition)
+    List<Future<Void>> applied = new ArrayList<>();
+    for (PartitionWriter w : writers.values()) {
+      if (w.topic.id().equals(topic.id())) {
+        applied.add(w.topicChanged(topic));
+      }
+    }
+    return Future.all(applied).mapEmpty();
+  }
+
+  @Override
+  public Future<TopicStats> stats(TopicMetadata topic) {
+    Future<List<TopicStats.Partition>> partitions = readClient.preparedQuery("""
+            SELECT p.partition, p.log_start_offset,
+                   greatest(p.log_start_offset, coalesce(max(s.last_offset) + 1, p.log_start_offset)) AS end_offset,
+                   coalesce(sum(s.bytes), 0)::bigint AS bytes, count(s.segment_no)::int AS segments,
+                   coalesce(min(s.oldest_timestamp), -1) AS oldest, coalesce(max(s.newest_timestamp), -1) AS newest
+              FROM partitions p LEFT JOIN runnel_segment_stats($1) s ON s.partition = p.partition
+             WHERE p.topic_id = $1
+             GROUP BY p.partition, p.log_start_offset
+             ORDER BY p.partition""")
+        .execute(Tuple.of(topic.id()))
+        .map(rows -> {
+          List<TopicStats.Partition> list = new ArrayList<>();
+          for (Row r : rows) {
+            list.add(new TopicStats.Partition(r.getInteger("partition"), r.getLong("log_start_offset"),
+                r.getLong("end_offset"), r.getLong("bytes"), r.getInteger("segments"), r.getLong("oldest"),
+                r.getLong("newest")));
+          }
+          return list;
+        });
+    Future<long[]> segments = readClient.preparedQuery("""
+            SELECT coalesce(sum(coalesce(pg_total_relation_size(to_regclass(table_name)), 0)), 0)::bigint, count(*)
+              FROM segments WHERE topic_id = $1""")
+        .execute(Tuple.of(topic.id()))
+        .map(rows -> new long[] {rows.iterator().next().getLong(0), rows.iterator().next().getLong(1)});
+    return Future.all(partitions, segments).map(v -> new TopicStats(partitions.result(), segments.result()[0],
+        (int) segments.result()[1]));
   }
 
   @Override
@@ -251,6 +385,7 @@ public final class PgLogStore implements LogStore {
         return Future.succeededFuture(false);
       }
       StorageException gone = new StorageException(StorageFailure.TOPIC_NOT_FOUND, "topic " + name + " was deleted");
+      changedTopics.remove(topic.id());
       writers.entrySet().removeIf(e -> {
         if (e.getValue().topic.id().equals(topic.id())) {
           e.getValue().abort(gone);
@@ -270,8 +405,14 @@ public final class PgLogStore implements LogStore {
     if (closed) {
       throw new StorageException(StorageFailure.UNAVAILABLE, "the store is closed");
     }
-    return writers.computeIfAbsent(topic.id() + ":" + partition, k -> new PartitionWriter(this, topic, partition,
-        writerContexts.get(Math.floorMod(nextContext.getAndIncrement(), writerContexts.size()))));
+    TopicMetadata latest = changedTopics.getOrDefault(topic.id(), topic);
+    PartitionWriter writer = writers.computeIfAbsent(topic.id() + ":" + partition, k -> new PartitionWriter(this,
+        latest, partition, writerContexts.get(Math.floorMod(nextContext.getAndIncrement(), writerContexts.size()))));
+    TopicMetadata now = changedTopics.get(topic.id());
+    if (now != null && writer.topic != now) {
+      writer.topicChanged(now);  // a change raced with this writer's creation, or it was made from older metadata
+    }
+    return writer;
   }
 
   @Override
@@ -320,8 +461,12 @@ public final class PgLogStore implements LogStore {
 
   @Override
   public Future<Void> enforceRetention() {
-    // Expired idempotency keys: a small keyed table, so a plain DELETE by expiry (indexed) is fine here.
-    Future<Void> keys = client.preparedQuery("DELETE FROM dedup_keys WHERE expires_at < $1")
+    // Expired idempotency keys: a small keyed table, so a plain DELETE by expiry (indexed) is fine here. The window in
+    // force decides (a key written while the window grew may carry the older, shorter expiry).
+    Future<Void> keys = client.preparedQuery("""
+            DELETE FROM dedup_keys d USING topics t
+             WHERE d.expires_at < $1 AND t.topic_id = d.topic_id
+               AND d.record_timestamp + (t.config ->> 'dedupWindowMs')::bigint < $1""")
         .execute(Tuple.of(options.getClock().millis())).mapEmpty();
     return keys.compose(v -> topics()).compose(list -> {
       Future<Void> chain = Future.succeededFuture();

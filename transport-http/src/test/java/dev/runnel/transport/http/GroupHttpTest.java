@@ -505,7 +505,9 @@ class GroupHttpTest {
     Reply earliest = seek(group, topic, "{\"partitions\":[{\"partition\":0,\"to\":\"earliest\"}]}");
     assertThat(earliest.status()).isEqualTo(200);
     assertThat(earliest.contentType()).isEqualTo("application/json");
-    assertThat(earliest.json()).isEqualTo(new JsonObject());
+    assertThat(earliest.json()).as("each partition's position before and after").isEqualTo(new JsonObject()
+        .put("dryRun", false).put("partitions", new JsonArray()
+            .add(new JsonObject().put("partition", 0).put("committedOffset", 4).put("newOffset", 0))));
     JsonArray replay = fetch(group, member, "{}");
     assertThat(offsets(replay)).containsExactly(0L, 1L, 2L, 3L);
     String outstanding = token(replay, 0);
@@ -721,11 +723,11 @@ class GroupHttpTest {
         arguments("POST", "/groups//members", join + "}", 400, "INVALID_REQUEST"),
         arguments("GET", "/groups/" + group + "/nope", null, 404, "NOT_FOUND"),
         arguments("GET", "/groups/" + group + "/acks", null, 405, "METHOD_NOT_ALLOWED"),
-        arguments("DELETE", "/groups/" + group + "/dead-letters", null, 405, "METHOD_NOT_ALLOWED"),
+        arguments("PUT", "/groups/" + group + "/dead-letters", null, 405, "METHOD_NOT_ALLOWED"),
         arguments("GET", "/groups/" + group + "/dead-letters/redrive", null, 405, "METHOD_NOT_ALLOWED"),
         arguments("GET", members, null, 405, "METHOD_NOT_ALLOWED"),
         arguments("GET", member + "/fetch", null, 405, "METHOD_NOT_ALLOWED"),
-        arguments("DELETE", "/groups/" + group, null, 405, "METHOD_NOT_ALLOWED"),
+        arguments("POST", "/groups/" + group, null, 405, "METHOD_NOT_ALLOWED"),
         arguments("POST", "/groups", "{}", 405, "METHOD_NOT_ALLOWED"));
   }
 
@@ -745,8 +747,8 @@ class GroupHttpTest {
   @Test
   void aWrongMethodNamesTheAllowedOnes() {
     assertThat(call("GET", "/groups/g/acks", null).header("Allow")).isEqualTo("POST");
-    assertThat(call("DELETE", "/groups/g/dead-letters", null).header("Allow")).isEqualTo("GET");
-    assertThat(call("DELETE", "/groups/g", null).header("Allow")).isEqualTo("GET, PUT");
+    assertThat(call("PUT", "/groups/g/dead-letters", null).header("Allow")).isEqualTo("GET, DELETE");
+    assertThat(call("POST", "/groups/g", null).header("Allow")).isEqualTo("GET, PUT, DELETE");
     assertThat(call("GET", "/groups/g/members/m", null).header("Allow")).isEqualTo("DELETE");
   }
 

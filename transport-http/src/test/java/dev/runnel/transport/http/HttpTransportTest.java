@@ -480,7 +480,8 @@ class HttpTransportTest {
         arguments("GET", "/nope", null, 404, "NOT_FOUND"),
         arguments("GET", fixture + "/nope", null, 404, "NOT_FOUND"),
         arguments("POST", "/topics", "{}", 405, "METHOD_NOT_ALLOWED"),
-        arguments("PATCH", fixture, "{}", 405, "METHOD_NOT_ALLOWED"),
+        arguments("PATCH", fixture + "/records", "{}", 405, "METHOD_NOT_ALLOWED"),
+        arguments("GET", fixture + "/partitions", null, 405, "METHOD_NOT_ALLOWED"),
         arguments("GET", produce, null, 405, "METHOD_NOT_ALLOWED"),
         arguments("POST", "/health/live", null, 405, "METHOD_NOT_ALLOWED"));
   }

@@ -159,7 +159,17 @@ class MalformedInputTest {
       java.util.Map.entry("deadLetterTopic", new String[] {"1", "\"\"", "\"a b\"", "[]"}),
       java.util.Map.entry("topic", new String[] {"1", "\"no-such-topic\"", "[]"}),
       java.util.Map.entry("to", new String[] {"\"x\"", "1"}),
-      java.util.Map.entry("offsets", new String[] {"\"x\"", "[-1]", "[\"a\"]"}));
+      java.util.Map.entry("offsets", new String[] {"\"x\"", "[-1]", "[\"a\"]"}),
+      // Topic config patches (PATCH /topics/{topic}): values refused, unknown keys, and a change of segmentMs.
+      java.util.Map.entry("retentionMs", new String[] {"0", "-2", "\"x\"", "1.5", "99999999999999999999", "[]"}),
+      java.util.Map.entry("maxRecordBytes", new String[] {"0", "-1", "99999999999", "\"x\""}),
+      java.util.Map.entry("segmentMs", new String[] {"5", "0", "\"x\""}),
+      java.util.Map.entry("dedup", new String[] {"\"yes\"", "1", "{}"}),
+      java.util.Map.entry("dedupWindowMs", new String[] {"0", "\"x\"", "-1"}),
+      java.util.Map.entry("bogusKey", new String[] {"1", "null"}),
+      // Partition growth: never 3 or more (that would grow the fuzzed topic of 2 partitions).
+      java.util.Map.entry("count", new String[] {"0", "1", "2", "-1", "\"x\"", "1.5", "99999999999", "10001", "[]",
+          "null"}));
 
   /** Produce-record fields; a record with one of them wrong cannot be stored. */
   private static final String[] RECORD_FIELDS = {"key", "keyEncoding", "valueEncoding", "partition", "idempotencyKey",
@@ -171,13 +181,14 @@ class MalformedInputTest {
       "1.5", "%20"};
 
   private static Bad generate(Random random) {
-    return switch (random.nextInt(15)) {
+    return switch (random.nextInt(16)) {
       case 11 -> badWebhook(random);
       case 12 -> new Bad("POST", "/topics/" + TOPIC + pick(random, new String[] {"", "?partition=-1", "?partition=x",
           "?partition=7"}), pick(random, BAD_JSON).getBytes(StandardCharsets.UTF_8), java.util.Map.of("content-type",
           pick(random, new String[] {"application/json", "application/cloudevents+json",
               "application/cloudevents-batch+json"})));
       case 13 -> new Bad("POST", "/topics/" + TOPIC, "{}".getBytes(StandardCharsets.UTF_8), badBinaryEvent(random));
+      case 14 -> badAdmin(random);
       case 0 -> new Bad("POST", "/topics/" + TOPIC + "/records", badProduce(random));
       case 1 -> new Bad("PUT", "/topics/" + TOPIC, badObject(random, "partitions", "config"));
       case 2 -> new Bad("PUT", "/topics/" + pick(random, BAD_NAMES), "{\"partitions\":1}".getBytes(StandardCharsets.UTF_8));
@@ -199,6 +210,32 @@ class MalformedInputTest {
         case 2 -> new Bad("PATCH", "/topics/" + TOPIC + "/records", new byte[] {1, 2, 3});
         default -> new Bad("POST", "/topics/" + TOPIC + "/records", new byte[MAX_BODY + 1 + random.nextInt(1000)]);
       };
+    };
+  }
+
+  /**
+   * The admin routes, each refused: a config patch with a bad value, partition growth to no more partitions, reading
+   * from a bad time, a group with members deleted without force, a bad dry-run or force flag, dead letters chosen
+   * badly.
+   */
+  private static Bad badAdmin(Random random) {
+    String flag = pick(random, new String[] {"yes", "1", "TRUE", "", "%20"});
+    return switch (random.nextInt(8)) {
+      case 0 -> new Bad("PATCH", "/topics/" + TOPIC, badObject(random, "retentionMs", "maxRecordBytes", "segmentMs",
+          "dedup", "dedupWindowMs", "bogusKey", "retryPolicy", "deadLetterTopic"));
+      case 1 -> new Bad("POST", "/topics/" + TOPIC + "/partitions", badObject(random, "count"));
+      case 2 -> new Bad("GET", "/topics/" + pick(random, BAD_NAMES) + "/stats", null);
+      case 3 -> new Bad("GET", "/topics/" + TOPIC + "/partitions/0/records?timestamp=" + pick(random, BAD_NUMBERS)
+          + (random.nextBoolean() ? "" : "&offset=0"), null);
+      case 4 -> new Bad("DELETE", "/groups/" + GROUP + (random.nextBoolean() ? "" : "?force=" + flag), null);
+      case 5 -> new Bad("POST", "/groups/" + GROUP + "/topics/" + TOPIC + "/seek?dryRun=" + flag,
+          "{\"to\":\"earliest\"}".getBytes(StandardCharsets.UTF_8));
+      case 6 -> new Bad("POST", "/groups/" + GROUP + "/topics/" + TOPIC + "/seek", pick(random, new String[] {
+          "{\"to\":\"x\"}", "{\"to\":\"earliest\",\"partitions\":[{\"partition\":0,\"to\":\"earliest\"}]}",
+          "{\"to\":{\"offset\":99}}", "{}"}).getBytes(StandardCharsets.UTF_8));
+      default -> new Bad("DELETE", "/groups/" + GROUP + "/dead-letters" + pick(random, new String[] {"",
+          "?topic=" + TOPIC + "&offset=1", "?topic=" + TOPIC + "&partition=x", "?topic=" + TOPIC + "&partition=0&offset=a",
+          "?topic=" + TOPIC + "&partition=0&offset=-1", "?topic=..", "?topic=" + TOPIC + "&partition=9"}), null);
     };
   }
 

@@ -40,6 +40,20 @@ final class Answers {
     }
   }
 
+  /** A query parameter {@code true} or {@code false}; {@code defaultValue} when absent. */
+  static boolean bool(RoutingContext ctx, String name, boolean defaultValue) {
+    String raw = query(ctx, name);
+    if (raw == null) {
+      return defaultValue;
+    }
+    return switch (raw) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new BrokerException(BrokerError.INVALID_REQUEST, "'" + name + "' must be true or false, not '"
+          + raw + "'");
+    };
+  }
+
   static String query(RoutingContext ctx, String name) {
     List<String> values = ctx.queryParam(name);
     return values.isEmpty() ? null : values.get(0);

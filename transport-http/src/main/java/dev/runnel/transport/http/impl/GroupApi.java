@@ -13,6 +13,7 @@ import dev.runnel.broker.Membership;
 import dev.runnel.broker.OutcomeResult;
 import dev.runnel.broker.Outcomes;
 import dev.runnel.broker.SeekPosition;
+import dev.runnel.broker.SeekResult;
 import dev.runnel.broker.TopicNames;
 import dev.runnel.broker.auth.ApiKey;
 import dev.runnel.broker.auth.Right;
@@ -318,11 +319,35 @@ final class GroupApi {
 
   // ---- seek
 
+  /**
+   * {@code POST /groups/{group}/topics/{topic}/seek[?dryRun=true]}: {@code {"partitions":[{"partition":n,"to":...}]}}
+   * for some partitions, or {@code {"to":...}} for all of them. Answers each partition's position before and after
+   * ({@code dryRun}: where it would move, changing nothing). All or nothing: one bad partition moves none.
+   */
   void seek(RoutingContext ctx) {
-    JsonObject body = body(ctx, true, "{\"partitions\":[{\"partition\":n,\"to\":...}]}");
+    boolean dryRun = Answers.bool(ctx, "dryRun", false);
+    String group = ctx.pathParam("group");
+    String topic = ctx.pathParam("topic");
+    JsonObject body = body(ctx, true, "{\"partitions\":[{\"partition\":n,\"to\":...}]} or {\"to\":...}");
     Object p = body.getValue("partitions");
+    Object all = body.getValue("to");
+    if (p != null && all != null) {
+      throw invalid("give 'partitions' (each with its own 'to') or 'to' (every partition), not both");
+    }
+    if (all != null) {
+      SeekPosition every = position(0, all);
+      Answers.answer(ctx, broker.describeTopic(topic).compose(t -> {
+        List<SeekPosition> positions = new ArrayList<>();
+        for (int i = 0; i < t.partitions().size(); i++) {
+          positions.add(new SeekPosition(i, every.kind(), every.value()));
+        }
+        return broker.seek(group, topic, positions, dryRun);
+      }), 200, results -> seekAnswer(dryRun, results));
+      return;
+    }
     if (!(p instanceof JsonArray array) || array.isEmpty()) {
-      throw invalid("'partitions' must be a non-empty array of {\"partition\":n,\"to\":...}");
+      throw invalid("'partitions' must be a non-empty array of {\"partition\":n,\"to\":...} (or give 'to' for every "
+          + "partition)");
     }
     List<SeekPosition> positions = new ArrayList<>(array.size());
     Set<Integer> seen = new HashSet<>();
@@ -340,8 +365,18 @@ final class GroupApi {
       }
       positions.add(position(partition, item.getValue("to")));
     }
-    Answers.answer(ctx, broker.seek(ctx.pathParam("group"), ctx.pathParam("topic"), positions), 200,
-        v -> new JsonObject());
+    Answers.answer(ctx, broker.seek(group, topic, positions, dryRun), 200, results -> seekAnswer(dryRun, results));
+  }
+
+  static JsonObject seekAnswer(boolean dryRun, List<SeekResult> results) {
+    JsonArray partitions = new JsonArray(new ArrayList<>(results.size()));
+    for (SeekResult r : results) {
+      partitions.add(new JsonObject()
+          .put("partition", r.partition())
+          .put("committedOffset", r.committedOffset())
+          .put("newOffset", r.newOffset()));
+    }
+    return new JsonObject().put("dryRun", dryRun).put("partitions", partitions);
   }
 
   private static SeekPosition position(int partition, Object to) {
@@ -403,7 +438,7 @@ final class GroupApi {
    * A retry policy with plain Java numbers: integers as Long, the others as Double (the broker keeps them, and would
    * otherwise truncate 2.5 retries to 2). Unknown keys and values out of range are the broker's to refuse.
    */
-  private static JsonObject retryPolicy(JsonObject policy) {
+  static JsonObject retryPolicy(JsonObject policy) {
     JsonObject out = new JsonObject();
     for (Map.Entry<String, Object> e : policy) {
       String key = e.getKey();
@@ -442,6 +477,11 @@ final class GroupApi {
 
   void describe(RoutingContext ctx) {
     Answers.answer(ctx, broker.describeGroup(ctx.pathParam("group")), 200, GroupApi::description);
+  }
+
+  /** {@code DELETE /groups/{group}[?force=true]}: 409 GROUP_NOT_EMPTY while it has members, unless forced. */
+  void delete(RoutingContext ctx) {
+    Answers.noContent(ctx, broker.deleteGroup(ctx.pathParam("group"), Answers.bool(ctx, "force", false)));
   }
 
   /** The topics a group reads: its members' and those it has positions in. */
@@ -536,6 +576,46 @@ final class GroupApi {
       g.writeEndArray();
       g.writeEndObject();
     });
+  }
+
+  /**
+   * {@code DELETE /groups/{group}/dead-letters?topic=t[&partition=p[&offset=o...]]}: the group's dead letters of the
+   * topic (of one partition, at some offsets) are no longer listed nor redriven; the dead-letter records stay in the
+   * dead-letter topic. Answers how many went.
+   */
+  void deleteDeadLetters(RoutingContext ctx) {
+    String topic = Answers.query(ctx, "topic");
+    if (topic == null) {
+      throw invalid("query parameter 'topic' is required");
+    }
+    TopicNames.check(topic);
+    Access.require(ctx, Right.ADMIN, topic);
+    String p = Answers.query(ctx, "partition");
+    Integer partition = p == null ? null : Answers.intParam("partition", p);
+    List<Long> offsets = null;
+    for (String values : ctx.queryParam("offset")) {
+      if (offsets == null) {
+        offsets = new ArrayList<>();
+      }
+      for (String value : values.split(",", -1)) {
+        long offset;
+        try {
+          offset = Long.parseLong(value.trim());
+        } catch (NumberFormatException e) {
+          throw invalid("'offset' must be offsets (integers of 0 or more, repeated or comma-separated), not '" + value
+              + "'");
+        }
+        if (offset < 0) {
+          throw invalid("'offset' must be 0 or more, not " + offset);
+        }
+        offsets.add(offset);
+      }
+    }
+    if (offsets != null && partition == null) {
+      throw invalid("dead letters chosen by 'offset' need their 'partition'");
+    }
+    Answers.answer(ctx, broker.deleteDeadLetters(ctx.pathParam("group"), topic, partition, offsets), 200,
+        n -> new JsonObject().put("deleted", n));
   }
 
   void redrive(RoutingContext ctx) {

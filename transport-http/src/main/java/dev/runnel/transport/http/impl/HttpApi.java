@@ -101,6 +101,9 @@ final class HttpApi {
     route(router, HttpMethod.PUT, "/topics/:topic", access.onTopic(Right.ADMIN), topics::create);
     route(router, HttpMethod.GET, "/topics/:topic", access.seesTopic(), topics::describe);
     route(router, HttpMethod.DELETE, "/topics/:topic", access.onTopic(Right.ADMIN), topics::delete);
+    route(router, HttpMethod.PATCH, "/topics/:topic", access.onTopic(Right.ADMIN), topics::update);
+    route(router, HttpMethod.POST, "/topics/:topic/partitions", access.onTopic(Right.ADMIN), topics::grow);
+    route(router, HttpMethod.GET, "/topics/:topic/stats", access.onTopic(Right.ADMIN), topics::stats);
     route(router, HttpMethod.GET, "/openapi.yaml", PUBLIC, this::contract);
     route(router, HttpMethod.POST, "/topics/:topic", access.onTopic(Right.PRODUCE), records::produceBody);
     route(router, HttpMethod.POST, "/topics/:topic/records", access.onTopic(Right.PRODUCE), records::produce);
@@ -108,13 +111,16 @@ final class HttpApi {
         records::read);
 
     // Consumer groups. Each template has its own literal segments, so no route captures another's paths (a path
-    // parameter never spans a '/'); dead letters come first all the same. Join, dead letters and redrive name their
-    // topics in the request: their handlers check the rights on them.
+    // parameter never spans a '/'); dead letters come first all the same. Join, dead letters (list, delete) and
+    // redrive name their topics in the request: their handlers check the rights on them. Deleting a group needs admin
+    // on every topic it has state in.
     route(router, HttpMethod.GET, "/groups", Access::anyKey, groups::list);  // lists what the key sees
     route(router, HttpMethod.GET, "/groups/:group/dead-letters", Access::anyKey, groups::deadLetters);
+    route(router, HttpMethod.DELETE, "/groups/:group/dead-letters", Access::anyKey, groups::deleteDeadLetters);
     route(router, HttpMethod.POST, "/groups/:group/dead-letters/redrive", Access::anyKey, groups::redrive);
     route(router, HttpMethod.GET, "/groups/:group", access.onGroup(null), groups::describe);
     route(router, HttpMethod.PUT, "/groups/:group", access.onGroup(Right.ADMIN), groups::configure);
+    route(router, HttpMethod.DELETE, "/groups/:group", access.onGroup(Right.ADMIN), groups::delete);
     route(router, HttpMethod.POST, "/groups/:group/members", Access::anyKey, groups::join);
     route(router, HttpMethod.DELETE, "/groups/:group/members/:member", access.onGroup(Right.CONSUME), groups::leave);
     route(router, HttpMethod.POST, "/groups/:group/members/:member/heartbeat", access.onGroup(Right.CONSUME),

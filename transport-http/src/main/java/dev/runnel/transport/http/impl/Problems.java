@@ -53,6 +53,7 @@ public final class Problems {
       case NOT_FOUND -> new Kind(404, "Not found");
       case METHOD_NOT_ALLOWED -> new Kind(405, "Method not allowed");
       case UNKNOWN_MEMBER -> new Kind(404, "Unknown group member");
+      case GROUP_NOT_EMPTY -> new Kind(409, "Group has members");
       case STALE_GENERATION -> new Kind(409, "Stale group generation");
       case UNKNOWN_TOKEN -> new Kind(404, "Unknown delivery token");
       case LEASE_EXPIRED -> new Kind(409, "Lease expired");

@@ -5,6 +5,7 @@ import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.ProduceRecord;
 import dev.runnel.broker.Header;
+import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
@@ -111,21 +112,37 @@ final class RecordApi {
         partition == null ? null : Answers.intParam("partition", partition), idempotencyKey);
   }
 
+  /**
+   * Reads from {@code ?offset=}, or from {@code ?timestamp=} (epoch ms: the first record appended at or after it; none
+   * that young reads from the high watermark, so nothing): one of the two.
+   */
   void read(RoutingContext ctx) {
     int partition = Answers.intParam("partition", ctx.pathParam("partition"));
     String offsetParam = Answers.query(ctx, "offset");
-    if (offsetParam == null) {
-      throw new BrokerException(BrokerError.INVALID_REQUEST, "query parameter 'offset' is required");
+    String timestampParam = Answers.query(ctx, "timestamp");
+    if ((offsetParam == null) == (timestampParam == null)) {
+      throw new BrokerException(BrokerError.INVALID_REQUEST, offsetParam == null
+          ? "query parameter 'offset' (or 'timestamp', to read from a time) is required"
+          : "give 'offset' or 'timestamp', not both");
     }
-    long offset;
-    try {
-      offset = Long.parseLong(offsetParam);
-    } catch (NumberFormatException e) {
-      throw new BrokerException(BrokerError.INVALID_REQUEST, "'offset' must be an integer, not '" + offsetParam + "'");
+    long from = longParam(offsetParam != null ? "offset" : "timestamp", offsetParam != null ? offsetParam : timestampParam);
+    if (timestampParam != null && from < 0) {
+      throw new BrokerException(BrokerError.INVALID_REQUEST, "'timestamp' must be 0 or more (epoch ms), not " + from);
     }
     int maxRecords = Answers.bounded(ctx, "maxRecords", DEFAULT_MAX_RECORDS, MAX_MAX_RECORDS);
     int maxBytes = Answers.bounded(ctx, "maxBytes", DEFAULT_MAX_BYTES, MAX_MAX_BYTES);
-    Answers.answerRendered(ctx, broker.read(ctx.pathParam("topic"), partition, offset, maxRecords, maxBytes), 200,
+    String topic = ctx.pathParam("topic");
+    Future<Long> offset = offsetParam != null ? Future.succeededFuture(from)
+        : broker.offsetForTimestamp(topic, partition, from);
+    Answers.answerRendered(ctx, offset.compose(o -> broker.read(topic, partition, o, maxRecords, maxBytes)), 200,
         result -> RecordCodec.readResponse(partition, result));
+  }
+
+  private static long longParam(String name, String raw) {
+    try {
+      return Long.parseLong(raw);
+    } catch (NumberFormatException e) {
+      throw new BrokerException(BrokerError.INVALID_REQUEST, "'" + name + "' must be an integer, not '" + raw + "'");
+    }
   }
 }

@@ -13,7 +13,10 @@ import io.vertx.ext.web.RoutingContext;
 
 import java.util.ArrayList;
 
-/** The topics resource: list, create, describe, delete (DESIGN.md section 7). JSON mapping in {@link TopicCodec}. */
+/**
+ * The topics resource: list, create, describe, delete (DESIGN.md section 7), and its administration: a config patch,
+ * partition growth, statistics. JSON mapping in {@link TopicCodec}.
+ */
 final class TopicApi {
 
   private final Broker broker;
@@ -78,6 +81,38 @@ final class TopicApi {
 
   void delete(RoutingContext ctx) {
     Answers.noContent(ctx, broker.deleteTopic(ctx.pathParam("topic")));
+  }
+
+  /**
+   * {@code PATCH /topics/{topic}}: a JSON merge patch (RFC 7396) of the topic's config: the keys given change, null
+   * resets one to its default, {@code retryPolicy} merges key by key. Answers the topic as {@code GET} does.
+   */
+  void update(RoutingContext ctx) {
+    Buffer body = ctx.body().buffer();
+    if (!(StrictJson.parse(body == null ? Buffer.buffer() : body) instanceof JsonObject patch)) {
+      throw new BrokerException(BrokerError.INVALID_REQUEST, "the body must be a JSON object: the config keys to "
+          + "change, e.g. {\"retentionMs\":86400000}");
+    }
+    Answers.answer(ctx, broker.updateTopicConfig(ctx.pathParam("topic"), TopicCodec.patch(patch)), 200,
+        TopicCodec::topic);
+  }
+
+  /** {@code POST /topics/{topic}/partitions} {@code {"count":n}}: grows the topic to n partitions (never shrinks). */
+  void grow(RoutingContext ctx) {
+    Buffer body = ctx.body().buffer();
+    if (!(StrictJson.parse(body == null ? Buffer.buffer() : body) instanceof JsonObject request)) {
+      throw new BrokerException(BrokerError.INVALID_REQUEST, "the body must be a JSON object {\"count\":n}");
+    }
+    if (!(request.getValue("count") instanceof Integer count)) {
+      throw new BrokerException(BrokerError.INVALID_REQUEST, request.getValue("count") == null
+          ? "'count' is missing: the partition count to grow to" : "'count' must be an integer (the new partition "
+          + "count), not " + RecordCodec.render(request.getValue("count")));
+    }
+    Answers.answer(ctx, broker.growPartitions(ctx.pathParam("topic"), count), 200, TopicCodec::topic);
+  }
+
+  void stats(RoutingContext ctx) {
+    Answers.answer(ctx, broker.topicStats(ctx.pathParam("topic")), 200, TopicCodec::stats);
   }
 
 }

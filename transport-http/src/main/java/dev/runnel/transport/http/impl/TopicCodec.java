@@ -5,6 +5,7 @@ import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.TopicDescription;
 import dev.runnel.broker.PartitionOffsets;
 import dev.runnel.broker.TopicConfig;
+import dev.runnel.broker.TopicStats;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -21,6 +22,34 @@ final class TopicCodec {
 
   /** A topic config from JSON; exact numbers outside 64-bit integers are refused here, the rest by TopicConfig. */
   static TopicConfig config(JsonObject json) {
+    try {
+      return TopicConfig.fromJson(longs(json));
+    } catch (IllegalArgumentException e) {
+      throw new BrokerException(BrokerError.INVALID_CONFIG, e.getMessage());
+    }
+  }
+
+  /**
+   * A config patch with plain Java numbers: top-level exact numbers as longs (or refused), a retry policy's as
+   * {@link GroupApi#retryPolicy} reads them; nulls stay (they reset a key). Unknown keys are the broker's to refuse.
+   */
+  static JsonObject patch(JsonObject json) {
+    JsonObject out = longs(json);
+    if (out.getValue("retryPolicy") instanceof JsonObject policy) {
+      JsonObject numbers = new JsonObject();
+      for (Map.Entry<String, Object> e : policy) {
+        if (e.getValue() == null) {
+          numbers.putNull(e.getKey());
+        } else {
+          numbers.mergeIn(GroupApi.retryPolicy(new JsonObject().put(e.getKey(), e.getValue())));
+        }
+      }
+      out.put("retryPolicy", numbers);
+    }
+    return out;
+  }
+
+  private static JsonObject longs(JsonObject json) {
     JsonObject longs = new JsonObject();
     for (Map.Entry<String, Object> e : json) {
       Object v = e.getValue();
@@ -34,11 +63,31 @@ final class TopicCodec {
       }
       longs.put(e.getKey(), v);
     }
-    try {
-      return TopicConfig.fromJson(longs);
-    } catch (IllegalArgumentException e) {
-      throw new BrokerException(BrokerError.INVALID_CONFIG, e.getMessage());
+    return longs;
+  }
+
+  static JsonObject stats(TopicStats s) {
+    JsonArray partitions = new JsonArray(new ArrayList<>(s.partitions().size()));
+    for (TopicStats.Partition p : s.partitions()) {
+      partitions.add(new JsonObject()
+          .put("partition", p.partition())
+          .put("logStartOffset", p.logStartOffset())
+          .put("highWatermark", p.highWatermark())
+          .put("records", p.records())
+          .put("bytes", p.bytes())
+          .put("segments", p.segments())
+          .put("oldestTimestamp", p.oldestTimestamp())
+          .put("newestTimestamp", p.newestTimestamp()));
     }
+    return new JsonObject()
+        .put("topic", s.topic())
+        .put("records", s.records())
+        .put("bytes", s.bytes())
+        .put("diskBytes", s.diskBytes())
+        .put("segments", s.segments())
+        .put("oldestTimestamp", s.oldestTimestamp())
+        .put("newestTimestamp", s.newestTimestamp())
+        .put("partitions", partitions);
   }
 
   static JsonObject topic(TopicDescription t) {

@@ -12,6 +12,8 @@ import dev.runnel.broker.StoredRecord;
 import dev.runnel.broker.PartitionOffsets;
 import dev.runnel.broker.ReadResult;
 import dev.runnel.broker.TopicConfig;
+import dev.runnel.broker.TopicStats;
+import dev.runnel.broker.SeekResult;
 import dev.runnel.transport.http.HttpTransportOptions;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -246,6 +248,15 @@ class OpenApiContractTest {
     fits("describeTopic", 200, TopicCodec.topic(topic).toBuffer());
     fits("createTopic", 201, TopicCodec.topic(new TopicDescription("t", List.of(), TopicConfig.DEFAULT)).toBuffer());
     fits("listTopics", 200, new JsonObject().put("topics", new JsonArray().add(TopicCodec.topic(topic))).toBuffer());
+    fits("updateTopicConfig", 200, TopicCodec.topic(topic).toBuffer());
+    fits("growPartitions", 200, TopicCodec.topic(topic).toBuffer());
+    fits("getTopicStats", 200, TopicCodec.stats(new TopicStats("orders", List.of(
+        new TopicStats.Partition(0, 2, 5, 3, 300, 1, 1_700_000_000_000L, 1_700_000_001_000L),
+        new TopicStats.Partition(1, 0, 0, 0, 0, 0, null, null)), 3, 300, 49_152, 1, 1_700_000_000_000L,
+        1_700_000_001_000L)).toBuffer());
+    fits("getTopicStats", 200, TopicCodec.stats(new TopicStats("empty", List.of(), 0, 0, 0, 0, null, null)).toBuffer());
+    fits("seek", 200, GroupApi.seekAnswer(true, List.of(new SeekResult(0, 4L, 2), new SeekResult(1, null, 0)))
+        .toBuffer());
 
     fits("fetch", 200, GroupApi.deliveries(List.of(new Delivery("tok-1", "orders", 3, 7, 1, 1_700_000_030_000L, json),
         new Delivery("tok-2", "orders", 0, 8, 2, 1_700_000_030_000L, bytes))));

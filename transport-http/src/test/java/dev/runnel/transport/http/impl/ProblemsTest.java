@@ -42,6 +42,7 @@ class ProblemsTest {
       Map.entry(BrokerError.NOT_FOUND, 404),
       Map.entry(BrokerError.METHOD_NOT_ALLOWED, 405),
       Map.entry(BrokerError.UNKNOWN_MEMBER, 404),
+      Map.entry(BrokerError.GROUP_NOT_EMPTY, 409),
       Map.entry(BrokerError.STALE_GENERATION, 409),
       Map.entry(BrokerError.UNKNOWN_TOKEN, 404),
       Map.entry(BrokerError.LEASE_EXPIRED, 409),

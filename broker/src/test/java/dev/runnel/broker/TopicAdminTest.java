@@ -217,6 +217,10 @@ class TopicAdminTest {
   @Test
   void statisticsCountEachPartitionAndTheTopic() {
     String topic = f.topic(3, TopicConfig.DEFAULT);
+    TopicStats empty = f.broker.topicStats(topic).await();
+    assertThat(empty.records()).isZero();
+    assertThat(empty.oldestTimestamp()).as("no record, no time").isNull();
+    assertThat(empty.newestTimestamp()).isNull();
     long t0 = f.clock.millis();
     f.broker.produce(topic, List.of(record(0, "aaaa"), record(0, "bbbb"), record(1, "c"))).await();
     f.clock.advance(5_000);

@@ -356,8 +356,13 @@ public final class LocalBroker implements Broker {
             p.segments(), first, last));
         records += n;
         bytes += p.bytes();
-        oldest = first == null ? oldest : oldest == null ? first : Math.min(oldest, first);
-        newest = last == null ? newest : newest == null ? last : Math.max(newest, last);
+        // Plain ifs: a conditional mixing Long and long would unbox a null and throw.
+        if (first != null && (oldest == null || first < oldest)) {
+          oldest = first;
+        }
+        if (last != null && (newest == null || last > newest)) {
+          newest = last;
+        }
       }
       return new TopicStats(name, partitions, records, bytes, stats.diskBytes(), stats.segments(), oldest, newest);
     }).recover(LocalBroker::fail);

@@ -206,7 +206,7 @@ final class StreamApi {
      * bytes until written out; false when they do not fit (nothing written).
      */
     private boolean send(Delivery d, long seq) {
-      Buffer data = GroupApi.delivery(d);
+      Buffer data = GroupCodec.delivery(d);
       // Every event counts: a stream writes many small ones, and a reader that stops would pin them all.
       long held = Answers.hold(ctx, data.length() + 64, 0);
       if (held < 0) {

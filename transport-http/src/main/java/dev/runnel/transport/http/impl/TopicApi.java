@@ -4,7 +4,6 @@ import dev.runnel.broker.Broker;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.auth.ApiKey;
-import dev.runnel.broker.TopicConfig;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.json.JsonArray;
@@ -36,30 +35,8 @@ final class TopicApi {
 
   void create(RoutingContext ctx) {
     String name = ctx.pathParam("topic");
-    int partitions = 1;
-    TopicConfig config = TopicConfig.DEFAULT;
-    Buffer body = ctx.body().buffer();
-    if (body != null && body.length() > 0) {
-      if (!(StrictJson.parse(body) instanceof JsonObject request)) {
-        throw new BrokerException(BrokerError.INVALID_REQUEST,
-            "the body must be a JSON object {\"partitions\":n,\"config\":{...}}");
-      }
-      Object p = request.getValue("partitions");
-      if (p != null) {
-        if (!(p instanceof Integer n)) {
-          throw new BrokerException(BrokerError.INVALID_REQUEST, "'partitions' must be a positive integer, not " + p);
-        }
-        partitions = n;
-      }
-      Object c = request.getValue("config");
-      if (c != null) {
-        if (!(c instanceof JsonObject object)) {
-          throw new BrokerException(BrokerError.INVALID_CONFIG, "'config' must be an object");
-        }
-        config = TopicCodec.config(object);
-      }
-    }
-    broker.createTopic(name, partitions, config).onComplete(ar -> {
+    TopicCodec.CreateRequest create = TopicCodec.createRequest(ctx.body().buffer());
+    broker.createTopic(name, create.partitions(), create.config()).onComplete(ar -> {
       try {
         if (ar.failed()) {
           ctx.fail(BrokerException.from(ar.cause()));

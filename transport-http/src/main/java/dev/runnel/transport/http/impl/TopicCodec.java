@@ -20,6 +20,37 @@ final class TopicCodec {
   private TopicCodec() {
   }
 
+  /** A topic to create: its partitions (default 1) and config (default {@link TopicConfig#DEFAULT}). */
+  record CreateRequest(int partitions, TopicConfig config) {
+  }
+
+  /** {@code {"partitions":n,"config":{...}}}, each optional, and so is the body. */
+  static CreateRequest createRequest(io.vertx.core.buffer.Buffer body) {
+    int partitions = 1;
+    TopicConfig config = TopicConfig.DEFAULT;
+    if (body != null && body.length() > 0) {
+      if (!(StrictJson.parse(body) instanceof JsonObject request)) {
+        throw new BrokerException(BrokerError.INVALID_REQUEST,
+            "the body must be a JSON object {\"partitions\":n,\"config\":{...}}");
+      }
+      Object p = request.getValue("partitions");
+      if (p != null) {
+        if (!(p instanceof Integer n)) {
+          throw new BrokerException(BrokerError.INVALID_REQUEST, "'partitions' must be a positive integer, not " + p);
+        }
+        partitions = n;
+      }
+      Object c = request.getValue("config");
+      if (c != null) {
+        if (!(c instanceof JsonObject object)) {
+          throw new BrokerException(BrokerError.INVALID_CONFIG, "'config' must be an object");
+        }
+        config = config(object);
+      }
+    }
+    return new CreateRequest(partitions, config);
+  }
+
   /** A topic config from JSON; exact numbers outside 64-bit integers are refused here, the rest by TopicConfig. */
   static TopicConfig config(JsonObject json) {
     try {
@@ -41,7 +72,7 @@ final class TopicCodec {
         if (e.getValue() == null) {
           numbers.putNull(e.getKey());
         } else {
-          numbers.mergeIn(GroupApi.retryPolicy(new JsonObject().put(e.getKey(), e.getValue())));
+          numbers.mergeIn(GroupCodec.retryPolicy(new JsonObject().put(e.getKey(), e.getValue())));
         }
       }
       out.put("retryPolicy", numbers);

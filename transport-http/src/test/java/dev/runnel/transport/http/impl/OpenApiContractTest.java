@@ -255,13 +255,13 @@ class OpenApiContractTest {
         new TopicStats.Partition(1, 0, 0, 0, 0, 0, null, null)), 3, 300, 49_152, 1, 1_700_000_000_000L,
         1_700_000_001_000L)).toBuffer());
     fits("getTopicStats", 200, TopicCodec.stats(new TopicStats("empty", List.of(), 0, 0, 0, 0, null, null)).toBuffer());
-    fits("seek", 200, GroupApi.seekAnswer(true, List.of(new SeekResult(0, 4L, 2), new SeekResult(1, null, 0)))
+    fits("seek", 200, GroupCodec.seekAnswer(true, List.of(new SeekResult(0, 4L, 2), new SeekResult(1, null, 0)))
         .toBuffer());
 
-    fits("fetch", 200, GroupApi.deliveries(List.of(new Delivery("tok-1", "orders", 3, 7, 1, 1_700_000_030_000L, json),
+    fits("fetch", 200, GroupCodec.deliveries(List.of(new Delivery("tok-1", "orders", 3, 7, 1, 1_700_000_030_000L, json),
         new Delivery("tok-2", "orders", 0, 8, 2, 1_700_000_030_000L, bytes))));
-    fits("fetch", 200, GroupApi.deliveries(List.of()));
-    fits("listDeadLetters", 200, GroupApi.deadLetters(List.of(
+    fits("fetch", 200, GroupCodec.deliveries(List.of()));
+    fits("listDeadLetters", 200, GroupCodec.deadLetters(List.of(
         new DeadLetter("orders", 3, 7, "orders.g.dlq", 3, 0, "rejected", 1_700_000_000_000L, json),
         new DeadLetter("orders", 0, 8, "orders.g.dlq", 0, 1, "max-retries", 1_700_000_000_000L, null))));
 
@@ -269,9 +269,9 @@ class OpenApiContractTest {
         List.of(new GroupDescription.Member("m-1", List.of("orders"), Map.of("orders", List.of(0, 1)))),
         List.of(new GroupDescription.PartitionLag("orders", 0, 1, 3, 2, 500, 0, "m-1"),
             new GroupDescription.PartitionLag("orders", 1, 0, 0, 0, 0, 4, null)));
-    fits("describeGroup", 200, GroupApi.description(group).toBuffer());
+    fits("describeGroup", 200, GroupCodec.description(group).toBuffer());
     fits("listGroups", 200,
-        new JsonObject().put("groups", new JsonArray().add(GroupApi.description(group))).toBuffer());
+        new JsonObject().put("groups", new JsonArray().add(GroupCodec.description(group))).toBuffer());
   }
 
   /** Every problem {@link Problems} writes fits the Problem schema: its type, title, status and code. */

@@ -1,5 +1,8 @@
 package dev.runnel.broker;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+
 import java.time.InstantSource;
 
 /** Options of the delivery engine. */
@@ -11,6 +14,7 @@ public class BrokerOptions {
   private int maxParkedFactor = 10;
   private long tickMs = 50;
   private long maxFetchWaitMs = 30_000;
+  private MeterRegistry meterRegistry = new CompositeMeterRegistry();
 
   /** Retry schedules, lease deadlines and session timeouts read this clock; tests inject their own. */
   public InstantSource getClock() { return clock; }
@@ -29,4 +33,15 @@ public class BrokerOptions {
   public BrokerOptions setTickMs(long tickMs) { this.tickMs = tickMs; return this; }
   public long getMaxFetchWaitMs() { return maxFetchWaitMs; }
   public BrokerOptions setMaxFetchWaitMs(long maxFetchWaitMs) { this.maxFetchWaitMs = maxFetchWaitMs; return this; }
+
+  /**
+   * Where the produce and consumer-group meters go ({@code runnel.produced.*}, {@code runnel.group.lag.*}, ...;
+   * docs/operations.md, Metrics). Default: a registry without backends, which keeps nothing (a broker built
+   * directly, in a test or a benchmark).
+   */
+  public MeterRegistry getMeterRegistry() { return meterRegistry; }
+  public BrokerOptions setMeterRegistry(MeterRegistry meterRegistry) {
+    this.meterRegistry = java.util.Objects.requireNonNull(meterRegistry, "meterRegistry");
+    return this;
+  }
 }

@@ -1,5 +1,8 @@
 package dev.runnel.durability;
 
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.InstantSource;
@@ -26,6 +29,7 @@ public class StoreOptions {
   private InstantSource clock = InstantSource.system();
   private Supplier<String> unrecoverable = () -> null;
   private Supplier<String> unwritable = () -> null;
+  private MeterRegistry meterRegistry = new CompositeMeterRegistry();
 
   public StoreOptions() {
   }
@@ -49,6 +53,7 @@ public class StoreOptions {
     clock = other.clock;
     unrecoverable = other.unrecoverable;
     unwritable = other.unwritable;
+    meterRegistry = other.meterRegistry;
   }
 
   /**
@@ -114,6 +119,16 @@ public class StoreOptions {
    */
   public Supplier<String> getUnwritable() { return unwritable; }
   public StoreOptions setUnwritable(Supplier<String> unwritable) { this.unwritable = unwritable; return this; }
+
+  /**
+   * Where the storage meters go ({@code runnel.storage.*}, {@code runnel.tail.cache.*}; docs/operations.md, Metrics).
+   * Default: a registry without backends, which keeps nothing (a store built directly, in a test or a benchmark).
+   */
+  public MeterRegistry getMeterRegistry() { return meterRegistry; }
+  public StoreOptions setMeterRegistry(MeterRegistry meterRegistry) {
+    this.meterRegistry = java.util.Objects.requireNonNull(meterRegistry, "meterRegistry");
+    return this;
+  }
 
   /** Where the server is, for messages and logs: {@code host:port}, or the socket's path. */
   public String address() {

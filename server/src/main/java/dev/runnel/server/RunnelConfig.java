@@ -22,6 +22,7 @@ public class RunnelConfig {
   public Postgres postgres = new Postgres();
   public Storage storage = new Storage();
   public Auth auth = new Auth();
+  public Metrics metrics = new Metrics();
   /** Signed webhook sources by name: {@code POST /webhooks/<name>}. */
   public Map<String, Webhook> webhooks = new LinkedHashMap<>();
 
@@ -32,6 +33,12 @@ public class RunnelConfig {
     public List<Key> keys = new ArrayList<>();
     /** {@code /metrics} without a key; otherwise it needs {@code admin} on {@code *}. */
     public boolean publicMetrics;
+  }
+
+  /** {@code GET /metrics}: Prometheus's text format of Vert.x's, the JVM's and Runnel's meters (docs/operations.md). */
+  public static class Metrics {
+    /** Off: no meters are kept (Vert.x runs without its metrics SPI) and {@code /metrics} is 404. */
+    public boolean enabled = true;
   }
 
   public static class Key {

@@ -1,6 +1,7 @@
 package dev.runnel.server;
 
 import dev.runnel.broker.Broker;
+import dev.runnel.broker.BrokerOptions;
 import dev.runnel.broker.Transport;
 import dev.runnel.broker.auth.ApiKey;
 import dev.runnel.broker.auth.ApiKeys;
@@ -12,9 +13,16 @@ import dev.runnel.durability.StoreOptions;
 import dev.runnel.transport.http.HttpTransport;
 import dev.runnel.transport.http.HttpTransportOptions;
 import dev.runnel.transport.http.WebhookSource;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
+import io.vertx.micrometer.Label;
+import io.vertx.micrometer.MetricsDomain;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,6 +31,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.Set;
@@ -52,9 +61,20 @@ public final class RunnelNode {
   private Broker broker;
   private final List<Transport> transports = new ArrayList<>();
   private HttpTransport http;
+  private PrometheusMeterRegistry meters;
+  /** Tests drive time: the clock of the store and the broker, and the broker's tick period (0: they call tick()). */
+  private InstantSource clock = InstantSource.system();
+  private Long tickMs;
 
   public RunnelNode(RunnelConfig config) {
     this.config = config;
+  }
+
+  /** For tests, before {@link #start}: the store and the broker read {@code clock}; tickMs 0 stops their timer. */
+  RunnelNode withClock(InstantSource clock, long tickMs) {
+    this.clock = clock;
+    this.tickMs = tickMs;
+    return this;
   }
 
   public RunnelNode start() {
@@ -84,11 +104,25 @@ public final class RunnelNode {
         .setLeaseMs(config.storage.leaseMs)
         .setRetentionCheckMs(config.storage.retentionCheckMs)
         .setRequireDurable(config.storage.requireDurable)
-        .setUnwritable(freeSpace::problem);
+        .setUnwritable(freeSpace::problem)
+        .setClock(clock);
     // vertx-pg-client reaches a Unix-domain socket only on the native transport (epoll); TCP stays on NIO
-    vertx = Vertx.vertx(new VertxOptions().setPreferNativeTransport(storeOptions.isUnixSocket()));
+    VertxOptions vertxOptions = new VertxOptions().setPreferNativeTransport(storeOptions.isUnixSocket());
+    VertxBuilder builder = Vertx.builder();
+    BrokerOptions brokerOptions = new BrokerOptions().setClock(clock);
+    if (tickMs != null) {
+      brokerOptions.setTickMs(tickMs);
+    }
+    if (config.metrics.enabled) {
+      meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+      vertxOptions.setMetricsOptions(vertxMetrics(nodeId));
+      builder.withMetrics(new MicrometerMetricsFactory(meters));
+      storeOptions.setMeterRegistry(meters);
+      brokerOptions.setMeterRegistry(meters);
+    }
+    vertx = builder.with(vertxOptions).build();
     store = await(LogStore.open(vertx, storeOptions), "open the log store");
-    broker = Broker.create(vertx, store);
+    broker = Broker.create(vertx, store, brokerOptions);
     if (config.http.enabled) {
       http = HttpTransport.create(vertx, new HttpTransportOptions()
           .setHost(config.http.host)
@@ -99,6 +133,8 @@ public final class RunnelNode {
           .setMaxRecordsPerRequest(config.http.maxRecordsPerRequest)
           .setMaxHeaderBytes(config.http.maxHeaderBytes)
           .setApiKeys(apiKeys)
+          .setPublicMetrics(config.auth.publicMetrics)
+          .setMetricsScraper(meters == null ? null : meters::scrape)
           .setWebhooks(webhooks(config.webhooks))
           .setTls(config.http.tls.certPath, config.http.tls.keyPath));
       transports.add(http);
@@ -110,6 +146,26 @@ public final class RunnelNode {
         http == null ? "-" : http.actualPort(), storeOptions.address(),
         embedded != null ? "embedded, data in " + dataDir.resolve("postgres") : "external");
     return this;
+  }
+
+  /**
+   * Vert.x's own meters into the node's registry: HTTP server requests by route template (never the raw path),
+   * method and status, pools, the Postgres client's connections and queries, and the JVM's. The registry's name is
+   * the node's own, so two nodes in one JVM (tests) never share one (Vert.x keeps its registries by name).
+   */
+  static MicrometerMetricsOptions vertxMetrics(String nodeId) {
+    MicrometerMetricsOptions options = new MicrometerMetricsOptions()
+        .setEnabled(true)
+        .setRegistryName("runnel-" + nodeId + "-" + java.util.UUID.randomUUID())
+        .setJvmMetricsEnabled(true)
+        .setLabels(EnumSet.of(Label.HTTP_ROUTE, Label.HTTP_METHOD, Label.HTTP_CODE, Label.POOL_TYPE, Label.POOL_NAME,
+            Label.NAMESPACE));
+    // Nothing here uses the event bus, datagrams or an HTTP client.
+    for (MetricsDomain unused : List.of(MetricsDomain.EVENT_BUS, MetricsDomain.DATAGRAM_SOCKET,
+        MetricsDomain.HTTP_CLIENT)) {
+      options.addDisabledMetricsCategory(unused);
+    }
+    return options;
   }
 
   /** The API keys of {@code auth}: off when none are configured, unless {@code auth.enabled} says otherwise. */
@@ -178,6 +234,9 @@ public final class RunnelNode {
     }
     if (vertx != null) {
       step(() -> vertx.close(), "close Vert.x");
+    }
+    if (meters != null) {
+      meters.close();
     }
     if (freeSpace != null) {
       freeSpace.close();

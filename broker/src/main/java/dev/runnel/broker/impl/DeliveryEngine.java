@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -28,6 +29,7 @@ final class DeliveryEngine {
   private final Map<String, GroupRuntime> groups = new ConcurrentHashMap<>();
   private final List<ContextInternal> contexts = new ArrayList<>();
   private final AtomicInteger nextContext = new AtomicInteger();
+  private final Set<GroupMeters> meters = ConcurrentHashMap.newKeySet();
   private final long timer;
   private volatile Future<byte[]> tokenKey;
 
@@ -156,10 +158,18 @@ final class DeliveryEngine {
     }
   }
 
+  /** The meters of a group on a topic; a group asks once per topic. */
+  GroupMeters newMeters(String group, String topic) {
+    GroupMeters m = new GroupMeters(options.getMeterRegistry(), options.getClock(), group, topic);
+    meters.add(m);
+    return m;
+  }
+
   void close() {
     if (timer != -1) {
       vertx.cancelTimer(timer);
     }
+    meters.forEach(m -> m.remove(options.getMeterRegistry()));
   }
 
   Vertx vertx() {

@@ -72,6 +72,8 @@ final class GroupRuntime implements PartitionDelivery.Host {
   /** topic id + ":" + partition → state machine. */
   private final Map<String, PartitionDelivery> partitions = new LinkedHashMap<>();
   private final List<Waiter> waiters = new ArrayList<>();
+  /** Topic name → this group's meters on it. */
+  private final Map<String, GroupMeters> meters = new HashMap<>();
   private JsonObject config;
   private boolean wakeScheduled;
   /** The names of the topics this group has state of in storage, read once (later state comes through memory). */
@@ -149,7 +151,8 @@ final class GroupRuntime implements PartitionDelivery.Host {
 
   private PartitionDelivery delivery(TopicMetadata topic, int partition) {
     return partitions.computeIfAbsent(topic.id() + ":" + partition, k -> new PartitionDelivery(name, topic, partition,
-        engine.store().partition(topic, partition), engine.store().groupState(), this, policyFor(topic)));
+        engine.store().partition(topic, partition), engine.store().groupState(), this, policyFor(topic),
+        meters.computeIfAbsent(topic.name(), t -> engine.newMeters(name, t))));
   }
 
   private RetryPolicy policyFor(TopicMetadata topic) {
@@ -767,12 +770,26 @@ final class GroupRuntime implements PartitionDelivery.Host {
     if (!expired.isEmpty()) {
       rebalance();
     }
+    sampleLag();
     return Future.join(ticks).map(all -> {
       if (all.<Boolean>list().stream().anyMatch(Boolean.TRUE::equals)) {
         deliverable();
       }
       return null;
     });
+  }
+
+  /** Publishes the lag of each topic to its gauges: a sum over partitions, O(1) each, on this group's context. */
+  private void sampleLag() {
+    for (GroupMeters m : meters.values()) {
+      m.startLag();
+    }
+    for (PartitionDelivery pd : partitions.values()) {
+      pd.sampleLag();
+    }
+    for (GroupMeters m : meters.values()) {
+      m.publishLag();
+    }
   }
 
   // ---- Host ------------------------------------------------------------------------------------------------------

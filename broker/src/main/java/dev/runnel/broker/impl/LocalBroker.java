@@ -64,9 +64,13 @@ public final class LocalBroker implements Broker {
   private final Map<String, Future<?>> adminOperations = new ConcurrentHashMap<>();
   private final AtomicInteger spread = new AtomicInteger();
   private final DeliveryEngine engine;
+  private final io.micrometer.core.instrument.MeterRegistry registry;
+  /** Topic name → its produce meters, looked up once per topic (a topic that exists). */
+  private final Map<String, ProduceMeters> produceMeters = new ConcurrentHashMap<>();
 
   public LocalBroker(Vertx vertx, LogStore store, BrokerOptions options) {
     this.store = store;
+    this.registry = options.getMeterRegistry();
     this.engine = new DeliveryEngine(vertx, store, this, options);
     store.setRetentionGuard(engine::expireParked);
   }
@@ -128,6 +132,9 @@ public final class LocalBroker implements Broker {
       return Future.failedFuture(e);
     }
     topics.remove(name);
+    if (produceMeters.remove(name) != null) {
+      ProduceMeters.remove(registry, name);
+    }
     return store.deleteTopic(name)
         .compose(deleted -> deleted ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(notFound(name)))
         .recover(LocalBroker::fail);
@@ -423,9 +430,11 @@ public final class LocalBroker implements Broker {
       return Future.failedFuture(new BrokerException(BrokerError.INVALID_RECORD,
           "a deduplicated produce needs an idempotency key on every record"));
     }
+    long started = System.nanoTime();
     return topic(topicName).compose(topic -> {
       int n = topic.partitions();
       int[] partitionOf = new int[records.size()];
+      int[] sizes = new int[records.size()];
       int unkeyedPartition = Math.floorMod(spread.getAndIncrement(), n);
       // Validate everything before storing anything.
       for (int i = 0; i < records.size(); i++) {
@@ -435,6 +444,7 @@ public final class LocalBroker implements Broker {
               + ": partition " + r.partition() + " does not exist; topic " + topicName + " has " + n + " partitions"));
         }
         int size = toLog(r).encodedSize();
+        sizes[i] = size;
         if (size > topic.config().maxRecordBytes()) {
           return Future.failedFuture(new BrokerException(BrokerError.RECORD_TOO_LARGE, "record " + i + " takes "
               + size + " bytes; topic " + topicName + " accepts at most " + topic.config().maxRecordBytes()));
@@ -451,6 +461,7 @@ public final class LocalBroker implements Broker {
       }
       ProduceResult[] results = new ProduceResult[records.size()];
       List<Future<AppendResult>> appends = new ArrayList<>();
+      ProduceMeters meters = produceMeters(topicName);
       for (Map.Entry<Integer, List<Integer>> e : byPartition.entrySet()) {
         int partition = e.getKey();
         List<Integer> indexes = e.getValue();
@@ -463,16 +474,27 @@ public final class LocalBroker implements Broker {
           if (ar.succeeded()) {
             AppendResult res = ar.result();
             long next = res.baseOffset();
+            long stored = 0;
+            long bytes = 0;
             for (int j = 0; j < indexes.size(); j++) {
               AppendResult.Duplicate dup = res.duplicates() == null ? null : res.duplicates()[j];
               results[indexes.get(j)] = dup != null
                   ? new ProduceResult(partition, dup.offset(), dup.timestamp(), true)
                   : new ProduceResult(partition, next++, res.timestamp(), false);
+              if (dup == null) {
+                stored++;
+                bytes += sizes[indexes.get(j)];
+              }
             }
+            meters.records.increment(stored);
+            meters.bytes.increment(bytes);
           }
         }));
       }
-      return Future.all(appends).map(cf -> List.of(results));
+      return Future.all(appends).map(cf -> {
+        meters.committed(started);
+        return List.of(results);
+      });
     }).recover(err -> {
       if (err instanceof dev.runnel.durability.StorageException s
           && s.failure() == dev.runnel.durability.StorageFailure.TOPIC_NOT_FOUND) {
@@ -480,6 +502,11 @@ public final class LocalBroker implements Broker {
       }
       return fail(err);
     });
+  }
+
+  private ProduceMeters produceMeters(String topic) {
+    ProduceMeters meters = produceMeters.get(topic);
+    return meters != null ? meters : produceMeters.computeIfAbsent(topic, t -> new ProduceMeters(registry, t));
   }
 
   private static LogRecord toLog(ProduceRecord r) {
@@ -715,6 +742,8 @@ public final class LocalBroker implements Broker {
   @Override
   public void close() {
     engine.close();
+    produceMeters.keySet().forEach(t -> ProduceMeters.remove(registry, t));
+    produceMeters.clear();
   }
 
   /** Completes when no consumer group has storage work in flight (saves held back by the pacing may be pending). */

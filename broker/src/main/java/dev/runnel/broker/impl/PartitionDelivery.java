@@ -121,6 +121,7 @@ final class PartitionDelivery {
   private final PartitionLog log;
   private final GroupStateStore states;
   private final Host host;
+  private final GroupMeters meters;
   private RetryPolicy policy;
 
   private final TreeMap<Long, Entry> entries = new TreeMap<>();
@@ -156,11 +157,15 @@ final class PartitionDelivery {
   private final java.util.function.LongConsumer commitListener = this::onHighWatermark;
   /** Its group was deleted: it does nothing more (no read, save, hand-out or dead letter). */
   private boolean closed;
+  /** The oldest record's append time as last read for the lag gauge, when it was not in memory; -1: none. */
+  private long sampledOffset = -1;
+  private long sampledTimestamp;
+  private boolean sampling;
   /** The member that owns this partition in partitioned mode. */
   String owner;
 
   PartitionDelivery(String group, TopicMetadata topic, int partition, PartitionLog log, GroupStateStore states,
-                    Host host, RetryPolicy policy) {
+                    Host host, RetryPolicy policy, GroupMeters meters) {
     this.group = group;
     this.topic = topic;
     this.partition = partition;
@@ -168,6 +173,7 @@ final class PartitionDelivery {
     this.states = states;
     this.host = host;
     this.policy = policy;
+    this.meters = meters;
     this.incarnation = newIncarnation();
   }
 
@@ -429,6 +435,9 @@ final class PartitionDelivery {
     if (needRecords) {
       loadWaitingRecords();
     }
+    if (!out.isEmpty()) {
+      meters.delivered.increment(out.size());
+    }
     return out;
   }
 
@@ -491,6 +500,7 @@ final class PartitionDelivery {
           ? Status.OK : Status.LEASE_EXPIRED;
     }
     ackedLeases.set((int) Math.floorMod(e.leaseId, (long) RECENT_LEASES));
+    meters.acked.increment();
     finish(e);
     return Status.OK;
   }
@@ -501,6 +511,7 @@ final class PartitionDelivery {
     if (e == null) {
       return Future.succeededFuture(Status.LEASE_EXPIRED);
     }
+    meters.nacked.increment();
     return failed(e, error, delayMs).map(Status.OK);
   }
 
@@ -517,6 +528,7 @@ final class PartitionDelivery {
       e.firstFailure = now;
     }
     e.attempts++;
+    meters.rejected.increment();
     return deadLetter(e, "rejected").map(Status.OK);
   }
 
@@ -633,6 +645,7 @@ final class PartitionDelivery {
             return Future.succeededFuture();  // a seek dropped it meanwhile
           }
           if (ar.succeeded()) {
+            meters.deadLettered.increment();
             finish(e);
           } else {
             LOG.warn("group {}: could not dead-letter {}/{}@{}, will retry: {}", group, topic.name(), partition,
@@ -704,6 +717,7 @@ final class PartitionDelivery {
     }
     for (Entry e : held) {
       if (countAttempt) {
+        meters.leaseExpired.increment();
         failed(e, "session of member " + e.member + " expired", null);
       } else {
         toReady(e);
@@ -728,6 +742,7 @@ final class PartitionDelivery {
     while (!leases.isEmpty() && leases.first().deadline() <= now) {
       Entry e = leases.first().entry();
       endLease(e);
+      meters.leaseExpired.increment();
       work.add(failed(e, "lease expired", null));
     }
     boolean due = false;
@@ -915,6 +930,43 @@ final class PartitionDelivery {
         : log.read(oldestOffset, 1, READ_BYTES).map(r -> r.records().isEmpty() ? null : r.records().get(0))
             .otherwise((LogRecord) null);
     return record.map(r -> lag(records, r == null ? 0 : Math.max(0, host.now() - r.timestamp())));
+  }
+
+  /**
+   * Adds this partition's lag to its topic's gauges (the group's tick): what {@link #lag()} reports, from memory. The
+   * oldest record's time is read from the log only when it is not in memory (a parked record after a restart), once
+   * per offset, and shows from the next tick on.
+   */
+  void sampleLag() {
+    if (loaded == null || !loaded.succeeded()) {
+      return;
+    }
+    long hw = Math.max(highWatermark, committed);
+    long records = (hw - committed) + parkedCount;
+    Entry first = entries.isEmpty() ? null : entries.firstEntry().getValue();
+    long oldestOffset = first != null && first.offset < committed ? first.offset : committed < hw ? committed : -1;
+    long timestamp = -1;
+    if (oldestOffset >= 0) {
+      Entry known = entries.get(oldestOffset);
+      if (known != null && known.record != null) {
+        timestamp = known.record.timestamp();
+      } else {
+        if (sampledOffset != oldestOffset && !sampling) {
+          sampling = true;
+          log.read(oldestOffset, 1, READ_BYTES).onComplete(ar -> {
+            sampling = false;
+            if (ar.succeeded() && !ar.result().records().isEmpty()
+                && ar.result().records().get(0).offset() == oldestOffset) {
+              sampledOffset = oldestOffset;
+              sampledTimestamp = ar.result().records().get(0).timestamp();
+            }
+          });
+        }
+        // An older offset's time, until the read answers: the age shown is at most a tick too high.
+        timestamp = sampledOffset >= 0 ? sampledTimestamp : -1;
+      }
+    }
+    meters.addLag(records, timestamp);
   }
 
   private GroupDescription.PartitionLag lag(long records, long ageMs) {

@@ -65,6 +65,7 @@ final class PartitionWriter implements PartitionLog {
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
   private final List<LongConsumer> commitListeners = new CopyOnWriteArrayList<>();
   private final DedupKeys dedup;
+  private final WriteMeters meters;
   private Future<Void> acquiring;
 
   // Read from other threads (readers, lease renewal); written only on the context.
@@ -89,6 +90,7 @@ final class PartitionWriter implements PartitionLog {
     this.partition = partition;
     this.context = context;
     this.dedup = new DedupKeys(store, topic, partition);
+    this.meters = new WriteMeters(store.options().getMeterRegistry(), topic.name());
   }
 
   @Override
@@ -208,6 +210,7 @@ final class PartitionWriter implements PartitionLog {
       acquire();
       return;
     }
+    long started = System.nanoTime();
     List<Pending> batch = new ArrayList<>();
     long bytes = 0;
     int maxWriteBytes = store.options().getMaxWriteBytes();
@@ -230,7 +233,7 @@ final class PartitionWriter implements PartitionLog {
         flush();
         return;
       }
-      Write write = prepare(batch, known.result(), encodedBytes, dedupOn);
+      Write write = prepare(batch, known.result(), encodedBytes, dedupOn, started);
       if (write.stored.isEmpty()) {
         // Every record was a duplicate of one already committed: nothing to write.
         writing = false;
@@ -251,12 +254,15 @@ final class PartitionWriter implements PartitionLog {
     final long timestamp;
     final long base;
     final long bytes;
+    /** When it left the queue (System.nanoTime): its latency runs to the commit. */
+    final long startedNanos;
 
-    Write(List<Pending> batch, long timestamp, long base, long bytes) {
+    Write(List<Pending> batch, long timestamp, long base, long bytes, long startedNanos) {
       this.batch = batch;
       this.timestamp = timestamp;
       this.base = base;
       this.bytes = bytes;
+      this.startedNanos = startedNanos;
     }
 
     long last() {
@@ -271,9 +277,10 @@ final class PartitionWriter implements PartitionLog {
   }
 
   /** Assigns offsets to the records that are not duplicates; duplicates answer their original position. */
-  private Write prepare(List<Pending> batch, Map<String, long[]> known, long bytes, boolean dedupOn) {
+  private Write prepare(List<Pending> batch, Map<String, long[]> known, long bytes, boolean dedupOn,
+                        long startedNanos) {
     long timestamp = Math.max(store.options().getClock().millis(), lastTimestamp);
-    Write write = new Write(batch, timestamp, nextOffset, bytes);
+    Write write = new Write(batch, timestamp, nextOffset, bytes, startedNanos);
     long offset = nextOffset;
     for (Pending p : batch) {
       long first = -1;
@@ -411,6 +418,7 @@ final class PartitionWriter implements PartitionLog {
     lastTimestamp = write.timestamp;
     store.cache().put(cached, block, write.base, last);
     dedup.remember(write.newKeys, write.timestamp);
+    meters.committed(write.startedNanos, write.stored.size(), block.length());
     // Readers hear of the commit before the producers get their answers: a consumer woken by a producer's answer
     // finds the record announced.
     for (LongConsumer listener : commitListeners) {

@@ -82,7 +82,7 @@ public final class PgLogStore implements LogStore {
       connect.setPassword(options.getPassword());  // none: trust authentication
     }
     this.client = PgBuilder.client()
-        .with(new PoolOptions().setMaxSize(options.getPoolSize()))
+        .with(new PoolOptions().setMaxSize(options.getPoolSize()).setName("runnel-writes"))  // metrics: pool_name
         .connectingTo(connect)
         .using(vertx)
         .build();
@@ -91,12 +91,12 @@ public final class PgLogStore implements LogStore {
     // large results pipelined back to back that rarely happens and reads slow down quadratically; a result that ends
     // the connection's traffic always drains it.
     this.readClient = PgBuilder.client()
-        .with(new PoolOptions().setMaxSize(Math.max(2, options.getPoolSize())))
+        .with(new PoolOptions().setMaxSize(Math.max(2, options.getPoolSize())).setName("runnel-reads"))
         .connectingTo(new PgConnectOptions(connect).setPipeliningLimit(1)
             .addProperty("application_name", "runnel " + options.getNodeId() + " reads"))
         .using(vertx)
         .build();
-    this.cache = new TailCache(options.getTailCacheBytes());
+    this.cache = new TailCache(options.getTailCacheBytes(), options.getMeterRegistry());
     this.groupState = new PgGroupStateStore(client);
     int loops = Math.max(2, Runtime.getRuntime().availableProcessors() * 2);
     for (int i = 0; i < loops; i++) {
@@ -393,6 +393,7 @@ public final class PgLogStore implements LogStore {
         }
         return false;
       });
+      WriteMeters.remove(options.getMeterRegistry(), name);
       return client.preparedQuery("SELECT runnel_drop_topic($1)").execute(Tuple.of(topic.id())).map(true);
     });
   }
@@ -583,7 +584,10 @@ public final class PgLogStore implements LogStore {
     writers.values().forEach(w -> closing.add(w.close()));
     return Future.join(closing)
         .transform(ar -> Future.join(client.close(), readClient.close()).<Void>mapEmpty())
-        .andThen(ar -> cache.clearAll())  // its blocks are direct memory
+        .andThen(ar -> {
+          cache.clearAll();  // its blocks are direct memory
+          cache.removeMeters();
+        })
         .andThen(ar -> LOG.info("log store closed ({} partitions released)", closing.size()));
   }
 }

@@ -1,6 +1,11 @@
 package dev.runnel.durability.impl;
 
 import dev.runnel.durability.LogRecord;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.vertx.core.buffer.Buffer;
@@ -29,9 +34,33 @@ final class TailCache {
   private final long budget;
   private final AtomicLong used = new AtomicLong();
   private final ConcurrentLinkedQueue<Batch> age = new ConcurrentLinkedQueue<>();
+  private final MeterRegistry registry;
+  /** Reads answered from the cache, and reads it could not answer (they go to the table). */
+  private final Counter hits;
+  private final Counter misses;
+  private final List<Meter> meters;
 
   TailCache(long budget) {
+    this(budget, new CompositeMeterRegistry());
+  }
+
+  TailCache(long budget, MeterRegistry registry) {
     this.budget = budget;
+    this.registry = registry;
+    this.hits = Counter.builder("runnel.tail.cache.hits")
+        .description("Reads of the log answered from the tail cache").register(registry);
+    this.misses = Counter.builder("runnel.tail.cache.misses")
+        .description("Reads of the log the tail cache could not answer (read from Postgres)").register(registry);
+    this.meters = List.of(hits, misses,
+        Gauge.builder("runnel.tail.cache", used, AtomicLong::get).baseUnit("bytes").strongReference(true)
+            .description("Bytes of committed batches the tail cache holds (direct memory)").register(registry),
+        Gauge.builder("runnel.tail.cache.budget", () -> budget).baseUnit("bytes")
+            .description("The tail cache's byte budget (storage.tailCacheBytes)").register(registry));
+  }
+
+  /** Takes its meters out of the registry (the store is closing; another may open on the same registry). */
+  void removeMeters() {
+    meters.forEach(registry::remove);
   }
 
   /** One partition's cached batches, by base offset. */
@@ -109,6 +138,7 @@ final class TailCache {
   List<LogRecord> read(Partition partition, long offset, int maxRecords, long maxBytes) {
     Map.Entry<Long, Batch> entry = partition.batches.floorEntry(offset);
     if (entry == null || entry.getValue().lastOffset < offset) {
+      misses.increment();
       return null;
     }
     RecordBlock.Gathered out = new RecordBlock.Gathered(maxRecords, maxBytes);
@@ -124,7 +154,12 @@ final class TailCache {
         batch.release();
       }
     }
-    return out.records.isEmpty() ? null : out.records;
+    if (out.records.isEmpty()) {
+      misses.increment();
+      return null;
+    }
+    hits.increment();
+    return out.records;
   }
 
   /** Forgets the partition's batches that lie wholly below {@code offset}. */

@@ -4,6 +4,7 @@ import dev.runnel.broker.auth.ApiKeys;
 
 import java.time.InstantSource;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Options of the {@link HttpTransport}: where it listens, how many event loops serve it, its body limit and how long
@@ -32,6 +33,8 @@ public class HttpTransportOptions {
   private String tlsKeyPath;
   private Map<String, WebhookSource> webhooks = Map.of();
   private InstantSource clock = InstantSource.system();
+  private Supplier<String> metricsScraper;
+  private boolean publicMetrics;
 
   public HttpTransportOptions() {
   }
@@ -50,6 +53,31 @@ public class HttpTransportOptions {
     tlsKeyPath = other.tlsKeyPath;
     webhooks = other.webhooks;
     clock = other.clock;
+    metricsScraper = other.metricsScraper;
+    publicMetrics = other.publicMetrics;
+  }
+
+  /**
+   * What {@code GET /metrics} answers: the node's meters in Prometheus's text format (0.0.4), or null when metrics
+   * are off ({@code /metrics} is then 404 {@code NOT_FOUND}). Called on a worker thread, once per scrape.
+   */
+  public Supplier<String> getMetricsScraper() {
+    return metricsScraper;
+  }
+
+  public HttpTransportOptions setMetricsScraper(Supplier<String> metricsScraper) {
+    this.metricsScraper = metricsScraper;
+    return this;
+  }
+
+  /** Whether {@code /metrics} answers without an API key; otherwise it needs {@code admin} on every topic ({@code *}). */
+  public boolean isPublicMetrics() {
+    return publicMetrics;
+  }
+
+  public HttpTransportOptions setPublicMetrics(boolean publicMetrics) {
+    this.publicMetrics = publicMetrics;
+    return this;
   }
 
   /** Signed webhook sources by name ({@code POST /webhooks/<name>}). */

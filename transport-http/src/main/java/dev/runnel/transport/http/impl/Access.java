@@ -26,15 +26,22 @@ final class Access {
 
   private final ApiKeys keys;
   private final Broker broker;
+  private final boolean publicMetrics;
 
   Access(ApiKeys keys, Broker broker) {
+    this(keys, broker, false);
+  }
+
+  /** @param publicMetrics whether {@code /metrics} answers without a key ({@code auth.publicMetrics}) */
+  Access(ApiKeys keys, Broker broker, boolean publicMetrics) {
     this.keys = keys;
     this.broker = broker;
+    this.publicMetrics = publicMetrics;
   }
 
   /**
    * Sets the request's key; a request without a valid one is answered 401 at once, its body dropped as it comes.
-   * Public routes (health, the contract, signed webhooks) pass without a key.
+   * Public routes (health, the contract, signed webhooks; {@code /metrics} when public) pass without a key.
    */
   void authenticate(RoutingContext ctx) {
     if (!keys.enabled()) {
@@ -64,8 +71,26 @@ final class Access {
     ctx.next();
   }
 
-  private static boolean isPublic(String path) {
-    return path != null && (path.startsWith("/health/") || path.equals("/openapi.yaml") || path.startsWith("/webhooks/"));
+  private boolean isPublic(String path) {
+    return path != null && (path.startsWith("/health/") || path.equals("/openapi.yaml") || path.startsWith("/webhooks/")
+        || publicMetrics && (path.equals("/metrics") || path.equals("/metrics/")));
+  }
+
+  /**
+   * The check of {@code /metrics}: nothing when it is public, else {@code admin} on every topic (a grant on
+   * {@code *}); with auth off every request may.
+   */
+  Handler<RoutingContext> metrics() {
+    if (publicMetrics) {
+      return RoutingContext::next;
+    }
+    return ctx -> {
+      ApiKey key = key(ctx);
+      if (!key.mayOnEveryTopic(Right.ADMIN)) {
+        throw forbidden(key, Right.ADMIN, "every topic ('*'), which /metrics needs");
+      }
+      ctx.next();
+    };
   }
 
   /** The request's key ({@link ApiKey#ANONYMOUS} with auth off); a public route has none. */

@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
@@ -52,6 +53,8 @@ final class HttpApi {
   private static final Handler<RoutingContext> PUBLIC = RoutingContext::next;
 
   private final int maxRecordsPerRequest;
+  /** The Prometheus text of the node's meters; null: metrics are off. */
+  private final Supplier<String> metricsScraper;
 
   HttpApi(Vertx vertx, Broker broker, HttpTransportOptions options, HeldBytes held, StreamSessions sessions) {
     this.vertx = vertx;
@@ -62,7 +65,8 @@ final class HttpApi {
     this.topics = new TopicApi(broker);
     this.records = new RecordApi(broker, options.getMaxRecordsPerRequest());
     this.streams = new StreamApi(vertx, broker, groups, sessions);
-    this.access = new Access(options.getApiKeys(), broker);
+    this.access = new Access(options.getApiKeys(), broker, options.isPublicMetrics());
+    this.metricsScraper = options.getMetricsScraper();
     this.webhooks = new WebhookApi(broker, options.getWebhooks(), options.getClock());
     this.maxBodyBytes = options.getMaxBodyBytes();
   }
@@ -105,6 +109,7 @@ final class HttpApi {
     route(router, HttpMethod.POST, "/topics/:topic/partitions", access.onTopic(Right.ADMIN), topics::grow);
     route(router, HttpMethod.GET, "/topics/:topic/stats", access.onTopic(Right.ADMIN), topics::stats);
     route(router, HttpMethod.GET, "/openapi.yaml", PUBLIC, this::contract);
+    route(router, HttpMethod.GET, "/metrics", access.metrics(), this::metrics);
     route(router, HttpMethod.POST, "/topics/:topic", access.onTopic(Right.PRODUCE), records::produceBody);
     route(router, HttpMethod.POST, "/topics/:topic/records", access.onTopic(Right.PRODUCE), records::produce);
     route(router, HttpMethod.GET, "/topics/:topic/partitions/:partition/records", access.onTopic(Right.CONSUME),
@@ -324,6 +329,24 @@ final class HttpApi {
         Answers.json(ctx, 200, new JsonObject().put("status", "UP"));
       } else {
         ctx.fail(new BrokerException(BrokerError.UNAVAILABLE, "not ready: " + BrokerException.from(ar.cause()).getMessage()));
+      }
+    });
+  }
+
+  /**
+   * The node's meters for Prometheus. The scrape walks every meter, so it runs on a worker (a registry with many
+   * topics and groups can take milliseconds); the answer is written back on this event loop.
+   */
+  private void metrics(RoutingContext ctx) {
+    Supplier<String> scraper = metricsScraper;
+    if (scraper == null) {
+      throw new BrokerException(BrokerError.NOT_FOUND, "metrics are off on this node (metrics.enabled: false)");
+    }
+    vertx.executeBlocking(scraper::get, false).onComplete(ar -> {
+      if (ar.failed()) {
+        ctx.fail(ar.cause());
+      } else {
+        ctx.response().putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8").end(ar.result());
       }
     });
   }

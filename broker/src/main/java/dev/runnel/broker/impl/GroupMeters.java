@@ -1,0 +1,95 @@
+package dev.runnel.broker.impl;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+
+import java.time.InstantSource;
+import java.util.List;
+
+/**
+ * The meters of one consumer group on one topic, shared by the group's state machines of the topic's partitions and
+ * looked up once, when the group first works on the topic. Counters are counted where the outcome takes effect (a
+ * dead letter once it is stored). The lag gauges read what the group's tick last published ({@link #publishLag}, on
+ * the group's context): a scrape never looks into a state machine, which belongs to the group's context.
+ */
+final class GroupMeters {
+
+  final Counter delivered;
+  final Counter acked;
+  final Counter nacked;
+  final Counter rejected;
+  final Counter deadLettered;
+  final Counter leaseExpired;
+
+  private final InstantSource clock;
+  private final List<Meter> meters;
+  /** Published by the group's tick, read by scrapes. */
+  private volatile long lagRecords;
+  /** The append time of the oldest record not yet done, or -1 when there is none. */
+  private volatile long oldestTimestamp = -1;
+
+  // The tick's sums over the topic's partitions; the group's context only.
+  private long sumRecords;
+  private long minTimestamp;
+
+  GroupMeters(MeterRegistry registry, InstantSource clock, String group, String topic) {
+    this.clock = clock;
+    delivered = counter(registry, "runnel.delivered.records", group, topic,
+        "Deliveries handed to the group's consumers (every attempt counts)");
+    acked = counter(registry, "runnel.acked.records", group, topic, "Deliveries acked");
+    nacked = counter(registry, "runnel.nacked.records", group, topic,
+        "Deliveries nacked (each schedules a retry, or a dead letter once the retries are used up)");
+    rejected = counter(registry, "runnel.rejected.records", group, topic,
+        "Deliveries rejected (dead-lettered at once)");
+    deadLettered = counter(registry, "runnel.dead.lettered.records", group, topic,
+        "Records dead-lettered (rejected, out of retries, or expired by retention), counted once stored");
+    leaseExpired = counter(registry, "runnel.lease.expired.records", group, topic,
+        "Deliveries whose lease ran out or whose member's session expired (counted as failed attempts)");
+    Gauge lag = Gauge.builder("runnel.group.lag.records", this, m -> m.lagRecords)
+        .tag("group", group).tag("topic", topic).strongReference(true)
+        .description("Records of the topic the group has not finished: past its committed offsets, plus parked retries "
+            + "(sampled by the group's tick)")
+        .register(registry);
+    Gauge age = Gauge.builder("runnel.group.lag.oldest.age", this, GroupMeters::oldestAgeSeconds)
+        .tag("group", group).tag("topic", topic).baseUnit("seconds").strongReference(true)
+        .description("Age of the oldest record of the topic the group has not finished (0 when none)")
+        .register(registry);
+    meters = List.of(delivered, acked, nacked, rejected, deadLettered, leaseExpired, lag, age);
+  }
+
+  /** Takes these meters out of the registry (the broker is closing; another may start on the same registry). */
+  void remove(MeterRegistry registry) {
+    meters.forEach(registry::remove);
+  }
+
+  private static Counter counter(MeterRegistry registry, String name, String group, String topic, String description) {
+    return Counter.builder(name).tag("group", group).tag("topic", topic).description(description).register(registry);
+  }
+
+  private double oldestAgeSeconds() {
+    long ts = oldestTimestamp;
+    return ts < 0 ? 0 : Math.max(0, clock.millis() - ts) / 1000.0;
+  }
+
+  /** Starts a tick's sample. */
+  void startLag() {
+    sumRecords = 0;
+    minTimestamp = Long.MAX_VALUE;
+  }
+
+  /** One partition's lag: its records not done, and the append time of its oldest (-1: none, or not known yet). */
+  void addLag(long records, long oldestTimestamp) {
+    sumRecords += records;
+    if (oldestTimestamp >= 0 && oldestTimestamp < minTimestamp) {
+      minTimestamp = oldestTimestamp;
+    }
+  }
+
+  /** Ends a tick's sample: what the gauges show until the next tick. */
+  void publishLag() {
+    lagRecords = sumRecords;
+    oldestTimestamp = sumRecords == 0 || minTimestamp == Long.MAX_VALUE ? -1 : minTimestamp;
+  }
+}

@@ -189,7 +189,7 @@ class HttpApiDocIT {
       return;
     }
     if (step.answerInfo().equals("text")) {
-      String documented = step.answer().replaceAll("(?s)\n\\.\\.\\.\n?$", "\n").replaceAll("(?s)^\\.\\.\\.$", "");
+      String documented = step.answer().replaceAll("(?s)\n\\.\\.\\.\n?$", "\n").replaceAll("(?s)^\\.\\.\\.\\n?$", "");
       if (!body.replace("\r\n", "\n").startsWith(documented)) {
         issues.add("the answer does not begin with the documented text");
       }

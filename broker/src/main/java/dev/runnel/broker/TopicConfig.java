@@ -18,7 +18,9 @@ import io.vertx.core.json.JsonObject;
 public record TopicConfig(long retentionMs, long retentionBytes, long segmentMs, int maxRecordBytes,
                           JsonObject retryPolicy, String deadLetterTopic, boolean dedup, long dedupWindowMs) {
 
-  public static final TopicConfig DEFAULT = fromJson(null);
+  /** DESIGN.md section 2: never below the 5-minute webhook signature tolerance. */
+  public static final long MIN_DEDUP_WINDOW_MS = 300_000;
+  public static final TopicConfig DEFAULT = fromJson(new JsonObject());
 
   public TopicConfig {
     retryPolicy = storage(retentionMs, retentionBytes, segmentMs, maxRecordBytes, retryPolicy, deadLetterTopic, dedup,
@@ -31,9 +33,17 @@ public record TopicConfig(long retentionMs, long retentionBytes, long segmentMs,
         DEFAULT.dedupWindowMs);
   }
 
-  /** Reads a config, taking defaults for absent keys; unknown keys and wrong types are {@link IllegalArgumentException}s. */
+  /**
+   * Reads a config as a client gives it, taking defaults for absent keys; unknown keys, wrong types, a bad retry
+   * policy and a dedup window under {@link #MIN_DEDUP_WINDOW_MS} are {@link IllegalArgumentException}s.
+   */
   public static TopicConfig fromJson(JsonObject json) {
     var c = dev.runnel.durability.TopicConfig.fromJson(json);
+    if (c.dedupWindowMs() < MIN_DEDUP_WINDOW_MS) {
+      throw new IllegalArgumentException("dedupWindowMs must be at least " + MIN_DEDUP_WINDOW_MS + " (5 minutes, the "
+          + "webhook signature tolerance: a delivery retried within it must still be recognised)");
+    }
+    RetryPolicy.fromJson(c.retryPolicy(), RetryPolicy.DEFAULT);  // a bad policy is refused now, not at a group's join
     return new TopicConfig(c.retentionMs(), c.retentionBytes(), c.segmentMs(), c.maxRecordBytes(), c.retryPolicy(),
         c.deadLetterTopic(), c.dedup(), c.dedupWindowMs());
   }

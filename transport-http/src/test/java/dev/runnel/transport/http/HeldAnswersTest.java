@@ -115,6 +115,23 @@ class HeldAnswersTest {
     assertThat(again.status()).isEqualTo(200);
   }
 
+  /**
+   * The node speaks HTTP/1.1 only: a client that asks for an h2c upgrade (the JDK's does by default) is answered in
+   * HTTP/1.1, large answers included, since the bounds of this module are HTTP/1.1's.
+   */
+  @Test
+  void aClientAskingForHttp2IsAnsweredInHttp11() throws Exception {
+    HttpClient preferring2 = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    for (int i = 0; i < 3; i++) {
+      HttpResponse<String> r = preferring2.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+          + transport.actualPort() + "/topics/big/partitions/0/records?offset=0&maxBytes=16777216"))
+          .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_1_1);
+      assertThat(r.statusCode()).isEqualTo(200);
+      assertThat(r.body().length()).isGreaterThan(RECORD);
+    }
+  }
+
   /** An answer's status line and headers, read byte by byte up to the blank line. */
   private static String headers(java.io.InputStream in) throws java.io.IOException {
     StringBuilder head = new StringBuilder();

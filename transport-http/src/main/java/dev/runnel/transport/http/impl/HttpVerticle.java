@@ -42,8 +42,10 @@ final class HttpVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     api = new HttpApi(vertx, broker, options, held, sessions);
+    // HTTP/1.1 only: Vert.x would otherwise accept a client's h2c upgrade (the JDK client asks for one by default),
+    // and the bounds here (one request in flight per connection, answers held until written) are HTTP/1.1's.
     HttpServerOptions serverOptions = new HttpServerOptions().setHost(options.getHost()).setPort(listenPort)
-        .setMaxHeaderSize(options.getMaxHeaderBytes());
+        .setMaxHeaderSize(options.getMaxHeaderBytes()).setHttp2ClearTextEnabled(false);
     if (options.getTlsCertPath() != null) {
       serverOptions.setSsl(true).setKeyCertOptions(new PemKeyCertOptions()
           .setCertPath(options.getTlsCertPath()).setKeyPath(options.getTlsKeyPath()));

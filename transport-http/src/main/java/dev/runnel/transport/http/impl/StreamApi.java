@@ -180,6 +180,9 @@ final class StreamApi {
             return;
           }
           List<Delivery> deliveries = fetched.result();
+          if (!closed && (response.closed() || response.ended())) {
+            close();  // the connection went before its close handler ran: nobody can read these
+          }
           if (closed) {
             groups.giveBack(group, deliveries, "the SSE stream closed before the deliveries were sent");
             return;
@@ -215,7 +218,12 @@ final class StreamApi {
       long id = seq < 0 ? session.sent(d.token()) : seq;
       Buffer event = Buffer.buffer(data.length() + 64).appendString("id: " + id + "\nevent: delivery\ndata: ").appendBuffer(data)
           .appendString("\n\n");
-      ctx.response().write(event).onComplete(written -> Answers.release(ctx, held));
+      ctx.response().write(event).onComplete(written -> {
+        Answers.release(ctx, held);
+        if (written.failed()) {  // the connection went: nobody will settle it, so it comes back at once
+          groups.giveBack(group, List.of(d), "the SSE event could not be written to its client");
+        }
+      });
       eventsLeft--;
       return true;
     }

@@ -3,14 +3,11 @@ package dev.runnel.transport.http;
 import static dev.runnel.transport.http.Reply.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.runnel.broker.Broker;
 import dev.runnel.broker.auth.ApiKey;
 import dev.runnel.broker.auth.ApiKeys;
 import dev.runnel.broker.auth.Grant;
 import dev.runnel.broker.auth.Right;
-import dev.runnel.durability.LogStore;
 import dev.runnel.durability.test.TestPostgres;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
@@ -18,11 +15,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
@@ -41,25 +34,16 @@ class AuthHttpTest {
   private static final String PAYMENTS = "payments:p4y";   // produce + consume on payments
   private static final String OPS = "ops:0ps";             // everything on *
 
-  private static Vertx vertx;
-  private static LogStore store;
-  private static HttpTransport transport;
-  private static HttpClient http;
+  private static HttpNode node;
 
   @BeforeAll
   static void start() {
-    vertx = Vertx.vertx();
-    store = LogStore.open(vertx, PG.options()).await();
-    Broker broker = Broker.create(vertx, store);
     ApiKeys keys = ApiKeys.of(List.of(
         new ApiKey("billing", "s3cret", List.of(new Grant("orders*", EnumSet.of(Right.PRODUCE, Right.CONSUME)))),
         new ApiKey("reader", "r3ad", List.of(new Grant("orders*", Set.of(Right.CONSUME)))),
         new ApiKey("payments", "p4y", List.of(new Grant("payments", EnumSet.of(Right.PRODUCE, Right.CONSUME)))),
         new ApiKey("ops", "0ps", List.of(new Grant("*", EnumSet.allOf(Right.class))))));
-    transport = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
-        .setInstances(1).setApiKeys(keys));
-    transport.start(broker).await();
-    http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+    node = new HttpNode(PG, new HttpTransportOptions().setInstances(1).setApiKeys(keys));
     for (String topic : List.of("orders", "orders.eu", "payments")) {
       assertThat(call(OPS, "PUT", "/topics/" + topic, "{\"partitions\":1}").status()).isEqualTo(201);
     }
@@ -67,14 +51,8 @@ class AuthHttpTest {
 
   @AfterAll
   static void stop() {
-    if (transport != null) {
-      transport.stop().await();
-    }
-    if (store != null) {
-      store.close().await();
-    }
-    if (vertx != null) {
-      vertx.close().await();
+    if (node != null) {
+      node.close();
     }
   }
 
@@ -204,10 +182,7 @@ class AuthHttpTest {
   }
 
   private static HttpRequest.Builder request(String method, String path, String body) {
-    return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + transport.actualPort() + path))
-        .timeout(Duration.ofSeconds(30))
-        .header("Content-Type", "application/json")
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    return node.request(method, path, body, java.util.Map.of());
   }
 
   private static Reply call(String key, String method, String path, String body) {
@@ -216,11 +191,6 @@ class AuthHttpTest {
   }
 
   private static Reply send(HttpRequest.Builder request) {
-    try {
-      HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-      return new Reply(response.statusCode(), response);
-    } catch (Exception e) {
-      throw new AssertionError(e);
-    }
+    return node.send(request);
   }
 }

@@ -3,14 +3,11 @@ package dev.runnel.transport.http;
 import static dev.runnel.transport.http.Reply.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.runnel.broker.Broker;
 import dev.runnel.broker.Partitioner;
-import dev.runnel.durability.LogStore;
 import dev.runnel.durability.test.TestPostgres;
 import io.cloudevents.CloudEvent;
 import io.cloudevents.core.builder.CloudEventBuilder;
 import io.cloudevents.jackson.JsonFormat;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
@@ -19,9 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
@@ -37,19 +32,11 @@ class BodyProduceHttpTest {
   @RegisterExtension
   static final TestPostgres PG = new TestPostgres();
 
-  private static Vertx vertx;
-  private static LogStore store;
-  private static HttpTransport transport;
-  private static HttpClient http;
+  private static HttpNode node;
 
   @BeforeAll
   static void start() {
-    vertx = Vertx.vertx();
-    store = LogStore.open(vertx, PG.options()).await();
-    transport = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0).setInstances(1)
-        .setMaxRecordsPerRequest(3));
-    transport.start(Broker.create(vertx, store)).await();
-    http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+    node = new HttpNode(PG, new HttpTransportOptions().setInstances(1).setMaxRecordsPerRequest(3));
     assertThat(call("PUT", "/topics/raw", "{\"partitions\":4}", Map.of()).status()).isEqualTo(201);
     assertThat(call("PUT", "/topics/events", "{\"partitions\":4,\"config\":{\"dedup\":true}}", Map.of()).status())
         .isEqualTo(201);
@@ -57,14 +44,8 @@ class BodyProduceHttpTest {
 
   @AfterAll
   static void stop() {
-    if (transport != null) {
-      transport.stop().await();
-    }
-    if (store != null) {
-      store.close().await();
-    }
-    if (vertx != null) {
-      vertx.close().await();
+    if (node != null) {
+      node.close();
     }
   }
 
@@ -198,16 +179,12 @@ class BodyProduceHttpTest {
     return reply.json().getJsonArray("records").getJsonObject(0);
   }
 
+  /** No content type unless {@code headers} give one: raw bodies are stored with the request's own. */
   private static Reply call(String method, String path, String body, Map<String, String> headers) {
-    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + transport.actualPort() + path))
+    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(node.base() + path))
         .timeout(Duration.ofSeconds(30))
         .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
     headers.forEach(request::header);
-    try {
-      HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-      return new Reply(response.statusCode(), response);
-    } catch (Exception e) {
-      throw new AssertionError(e);
-    }
+    return node.send(request);
   }
 }

@@ -3,10 +3,7 @@ package dev.runnel.transport.http;
 import static dev.runnel.transport.http.Reply.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.runnel.broker.Broker;
-import dev.runnel.durability.LogStore;
 import dev.runnel.durability.test.TestPostgres;
-import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -34,19 +31,12 @@ class HeldAnswersTest {
 
   private static final int RECORD = 8 * 1024 * 1024;
 
-  private static Vertx vertx;
-  private static LogStore store;
-  private static HttpTransport transport;
-  private static HttpClient http;
+  private static HttpNode node;
 
   @BeforeAll
   static void start() {
-    vertx = Vertx.vertx();
-    store = LogStore.open(vertx, PG.options()).await();
-    transport = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0).setInstances(1)
+    node = new HttpNode(PG, new HttpTransportOptions().setInstances(1)
         .setMaxBodyBytes(16 * 1024 * 1024).setMaxHeldBytes(12 * 1024 * 1024));
-    transport.start(Broker.create(vertx, store)).await();
-    http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
     assertThat(call("PUT", "/topics/big", "{\"config\":{\"maxRecordBytes\":16777216}}").status()).isEqualTo(201);
     String body = "{\"records\":[{\"value\":\"" + "x".repeat(RECORD) + "\",\"valueEncoding\":\"utf8\"}]}";
     assertThat(call("POST", "/topics/big/records", body).status()).isEqualTo(200);
@@ -54,14 +44,8 @@ class HeldAnswersTest {
 
   @AfterAll
   static void stop() {
-    if (transport != null) {
-      transport.stop().await();
-    }
-    if (store != null) {
-      store.close().await();
-    }
-    if (vertx != null) {
-      vertx.close().await();
+    if (node != null) {
+      node.close();
     }
   }
 
@@ -72,7 +56,7 @@ class HeldAnswersTest {
     Reply refused;
     try (Socket deaf = new Socket()) {
       deaf.setReceiveBufferSize(4096);
-      deaf.connect(new InetSocketAddress("127.0.0.1", transport.actualPort()));
+      deaf.connect(new InetSocketAddress("127.0.0.1", node.transport.actualPort()));
       OutputStream out = deaf.getOutputStream();
       java.io.InputStream in = deaf.getInputStream();
       // The deaf client reads its answer's status line and then nothing: a 200 whose ~11 MiB body stays pinned. (Its
@@ -124,7 +108,7 @@ class HeldAnswersTest {
     HttpClient preferring2 = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     for (int i = 0; i < 3; i++) {
       HttpResponse<String> r = preferring2.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
-          + transport.actualPort() + "/topics/big/partitions/0/records?offset=0&maxBytes=16777216"))
+          + node.transport.actualPort() + "/topics/big/partitions/0/records?offset=0&maxBytes=16777216"))
           .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
       assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_1_1);
       assertThat(r.statusCode()).isEqualTo(200);
@@ -146,15 +130,6 @@ class HeldAnswersTest {
   }
 
   private static Reply call(String method, String path, String body) {
-    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + transport.actualPort() + path))
-        .timeout(Duration.ofSeconds(30))
-        .header("Content-Type", "application/json")
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-    try {
-      HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-      return new Reply(response.statusCode(), response);
-    } catch (Exception e) {
-      throw new AssertionError(e);
-    }
+    return node.call(method, path, body);
   }
 }

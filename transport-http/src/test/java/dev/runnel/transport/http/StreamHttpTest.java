@@ -3,10 +3,7 @@ package dev.runnel.transport.http;
 import static dev.runnel.transport.http.Reply.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.runnel.broker.Broker;
-import dev.runnel.durability.LogStore;
 import dev.runnel.durability.test.TestPostgres;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
@@ -15,10 +12,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -33,30 +28,17 @@ class StreamHttpTest {
   static final TestPostgres PG = new TestPostgres();
   private static final AtomicInteger NAMES = new AtomicInteger();
 
-  private static Vertx vertx;
-  private static LogStore store;
-  private static HttpTransport transport;
-  private static HttpClient http;
+  private static HttpNode node;
 
   @BeforeAll
   static void start() {
-    vertx = Vertx.vertx();
-    store = LogStore.open(vertx, PG.options()).await();
-    transport = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0).setInstances(2));
-    transport.start(Broker.create(vertx, store)).await();
-    http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+    node = new HttpNode(PG, new HttpTransportOptions().setInstances(2));
   }
 
   @AfterAll
   static void stop() {
-    if (transport != null) {
-      transport.stop().await();
-    }
-    if (store != null) {
-      store.close().await();
-    }
-    if (vertx != null) {
-      vertx.close().await();
+    if (node != null) {
+      node.close();
     }
   }
 
@@ -114,7 +96,7 @@ class StreamHttpTest {
     if (lastEventId != null) {
       request.header("Last-Event-ID", lastEventId);
     }
-    HttpResponse<Stream<String>> response = http.send(request.build(), HttpResponse.BodyHandlers.ofLines());
+    HttpResponse<Stream<String>> response = node.http.send(request.build(), HttpResponse.BodyHandlers.ofLines());
     assertThat(response.statusCode()).isEqualTo(200);
     assertThat(response.headers().firstValue("content-type").orElse("")).startsWith("text/event-stream");
     return new Events(response.body());
@@ -244,20 +226,10 @@ class StreamHttpTest {
   }
 
   private static String base() {
-    return "http://127.0.0.1:" + transport.actualPort();
+    return node.base();
   }
 
   private static Reply call(String method, String path, String body) {
-    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base() + path))
-        .timeout(Duration.ofSeconds(30))
-        .header("Content-Type", "application/json")
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-    try {
-      HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-      return new Reply(response.statusCode(), response);
-    } catch (Exception e) {
-      throw new AssertionError(e);
-    }
+    return node.call(method, path, body);
   }
-
 }

@@ -3,15 +3,12 @@ package dev.runnel.transport.http;
 import static dev.runnel.transport.http.Reply.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.runnel.broker.Broker;
 import dev.runnel.broker.auth.ApiKey;
 import dev.runnel.broker.auth.ApiKeys;
 import dev.runnel.broker.auth.Grant;
 import dev.runnel.broker.auth.Right;
-import dev.runnel.durability.LogStore;
 import dev.runnel.durability.test.ManualClock;
 import dev.runnel.durability.test.TestPostgres;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
@@ -21,12 +18,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.Base64;
 import java.util.EnumSet;
 import java.util.HexFormat;
@@ -50,24 +42,17 @@ class WebhookHttpTest {
   private static final long NOW_MS = 1_900_000_000_000L;
 
   private static final ManualClock CLOCK = new ManualClock(NOW_MS);
-  private static Vertx vertx;
-  private static LogStore store;
-  private static HttpTransport transport;
-  private static HttpClient http;
+  private static HttpNode node;
 
   @BeforeAll
   static void start() {
-    vertx = Vertx.vertx();
-    store = LogStore.open(vertx, PG.options()).await();
-    transport = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0).setInstances(1)
+    node = new HttpNode(PG, new HttpTransportOptions().setInstances(1)
         .setClock(CLOCK)
         .setApiKeys(ApiKeys.of(List.of(new ApiKey("ops", "0ps", List.of(new Grant("*", EnumSet.allOf(Right.class)))))))
         .setWebhooks(Map.of(
             "payments", new WebhookSource("payments", WebhookSource.Scheme.STANDARD, List.of(OLD_SECRET, NEW_SECRET),
                 WebhookSource.DEFAULT_MAX_BODY_BYTES),
             "github", new WebhookSource("gh-events", WebhookSource.Scheme.GITHUB, List.of(GITHUB_SECRET), 2000))));
-    transport.start(Broker.create(vertx, store)).await();
-    http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
     // Neither topic has dedup on: webhook deliveries are deduplicated all the same.
     assertThat(call("PUT", "/topics/payments", "{\"partitions\":2}", Map.of("Authorization", "Bearer " + OPS)).status())
         .isEqualTo(201);
@@ -77,14 +62,8 @@ class WebhookHttpTest {
 
   @AfterAll
   static void stop() {
-    if (transport != null) {
-      transport.stop().await();
-    }
-    if (store != null) {
-      store.close().await();
-    }
-    if (vertx != null) {
-      vertx.close().await();
+    if (node != null) {
+      node.close();
     }
   }
 
@@ -234,16 +213,6 @@ class WebhookHttpTest {
   }
 
   private static Reply call(String method, String path, String body, Map<String, String> headers) {
-    HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + transport.actualPort() + path))
-        .timeout(Duration.ofSeconds(30))
-        .header("Content-Type", "application/json")
-        .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-    headers.forEach(request::header);
-    try {
-      HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-      return new Reply(response.statusCode(), response);
-    } catch (Exception e) {
-      throw new AssertionError(e);
-    }
+    return node.call(method, path, body, headers);
   }
 }

@@ -17,7 +17,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * CloudEvents over HTTP (binary, structured and batch modes) in, records out, with the CloudEvents SDK.
@@ -40,7 +39,7 @@ final class CloudEventCodec {
 
   /** Whether the request carries CloudEvents: a CloudEvents media type, or binary mode's {@code ce-specversion}. */
   static boolean isCloudEvents(String contentType, MultiMap headers) {
-    String type = mediaType(contentType);
+    String type = RecordCodec.mediaType(contentType);
     return type.equals(STRUCTURED) || type.equals(BATCH) || headers.contains("ce-specversion");
   }
 
@@ -48,7 +47,7 @@ final class CloudEventCodec {
   static List<ProduceRecord> records(String contentType, MultiMap headers, byte[] body, int maxRecords) {
     List<CloudEvent> events = new ArrayList<>();
     try {
-      if (mediaType(contentType).equals(BATCH)) {
+      if (RecordCodec.mediaType(contentType).equals(BATCH)) {
         for (byte[] event : batch(body, maxRecords)) {
           events.add(FORMAT.deserialize(event));
         }
@@ -65,7 +64,7 @@ final class CloudEventCodec {
     }
     List<ProduceRecord> records = new ArrayList<>(events.size());
     for (CloudEvent e : events) {
-      records.add(record(e, !mediaType(contentType).equals(STRUCTURED) && !mediaType(contentType).equals(BATCH)));
+      records.add(record(e, !RecordCodec.mediaType(contentType).equals(STRUCTURED) && !RecordCodec.mediaType(contentType).equals(BATCH)));
     }
     return records;
   }
@@ -127,14 +126,6 @@ final class CloudEventCodec {
       throw StrictJson.malformed(e);
     }
     return events;
-  }
-
-  private static String mediaType(String contentType) {
-    if (contentType == null) {
-      return "";
-    }
-    int semicolon = contentType.indexOf(';');
-    return (semicolon < 0 ? contentType : contentType.substring(0, semicolon)).trim().toLowerCase(Locale.ROOT);
   }
 
   /** The innermost message, without the class names the SDK and Jackson put in front of it. */

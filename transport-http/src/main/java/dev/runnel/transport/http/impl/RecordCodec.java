@@ -528,8 +528,15 @@ final class RecordCodec {
 
   /** {@code application/json}, with or without parameters such as {@code charset=utf-8}. */
   static boolean isJson(String contentType) {
+    return mediaType(contentType).equals(JSON);
+  }
+
+  /** A content type's media type, without parameters, in lower case; "" for none. */
+  static String mediaType(String contentType) {
+    if (contentType == null) {
+      return "";
+    }
     int semicolon = contentType.indexOf(';');
-    String mediaType = (semicolon < 0 ? contentType : contentType.substring(0, semicolon)).trim();
-    return mediaType.toLowerCase(Locale.ROOT).equals(JSON);
+    return (semicolon < 0 ? contentType : contentType.substring(0, semicolon)).trim().toLowerCase(Locale.ROOT);
   }
 }

@@ -78,7 +78,8 @@ final class WebhookApi {
       deliveryId = ctx.request().getHeader("webhook-id");
       verifyStandard(source.secrets(), deliveryId, ctx.request().getHeader("webhook-timestamp"),
           ctx.request().getHeader("webhook-signature"), body, clock.instant().getEpochSecond());
-      event = isJson(contentType) ? topLevelType(body) : null;
+      String type = RecordCodec.mediaType(contentType);
+      event = type.equals(RecordCodec.JSON) || type.endsWith("+json") ? topLevelType(body) : null;
     } else {
       verifyGitHub(source.secrets(), ctx.request().getHeader("X-Hub-Signature-256"), body);
       deliveryId = ctx.request().getHeader("X-GitHub-Delivery");
@@ -177,14 +178,6 @@ final class WebhookApi {
 
   private static BrokerException invalid(String detail) {
     return new BrokerException(BrokerError.INVALID_SIGNATURE, detail + "; nothing was stored");
-  }
-
-  private static boolean isJson(String contentType) {
-    if (contentType == null) {
-      return false;
-    }
-    String type = contentType.split(";", 2)[0].trim().toLowerCase(java.util.Locale.ROOT);
-    return type.equals("application/json") || type.endsWith("+json");
   }
 
   /** The top-level string field {@code type} of a JSON object, or null (not an object, not JSON, no such field). */

@@ -85,6 +85,8 @@ public class RunnelConfig {
     public int maxRecordsPerRequest = 10_000;
     /** The most bytes of request headers; more is 431. */
     public int maxHeaderBytes = 8192;
+    /** The CloudEvents extension attribute a produced event's key comes from (else its subject). */
+    public String cloudEventsKeyExtension = "partitionkey";
     public Tls tls = new Tls();
   }
 

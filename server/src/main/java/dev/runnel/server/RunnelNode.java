@@ -131,6 +131,7 @@ public final class RunnelNode {
           .setShutdownGraceMs(config.http.shutdownGraceMs)
           .setMaxHeldBytes(config.http.maxHeldBytes)
           .setMaxRecordsPerRequest(config.http.maxRecordsPerRequest)
+          .setCloudEventsKeyExtension(config.http.cloudEventsKeyExtension)
           .setMaxHeaderBytes(config.http.maxHeaderBytes)
           .setApiKeys(apiKeys)
           .setPublicMetrics(config.auth.publicMetrics)

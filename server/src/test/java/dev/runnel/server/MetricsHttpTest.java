@@ -84,7 +84,8 @@ class MetricsHttpTest {
               rights: [{topics: "orders*", allow: [produce, consume, admin]}]
         """);
     Map<String, String> all = new HashMap<>(Map.of("dataDir", dir.resolve(name).toString(), "http.port", "0",
-        "http.host", "127.0.0.1", "postgres.schema", PG.schema(), "storage.minFreeBytes", "0"));
+        "http.host", "127.0.0.1", "postgres.schema", PG.schema(), "storage.minFreeBytes", "0",
+        "http.shutdownGraceMs", "1000"));  // a stop keeps this test's idle keep-alive connections until the grace ends
     all.putAll(flags);
     RunnelConfig c = ConfigLoader.load(config, Map.of("RUNNEL_PG_URL", ExternalPostgresTest.url(TestPostgres.server())),
         all);

@@ -86,6 +86,8 @@ final class NodeProcess implements AutoCloseable {
     command.addAll(extraArgs);
     ProcessBuilder builder = new ProcessBuilder(command).directory(PROJECT.toFile()).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    // A stop keeps idle keep-alive connections (this class's client keeps one) open until the grace ends: 2 s, not 30.
+    builder.environment().put("RUNNEL_HTTP_SHUTDOWN_GRACE_MS", "2000");
     builder.environment().putAll(environment);
     process = builder.start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);

@@ -19,6 +19,8 @@ public class HttpTransportOptions {
   public static final long DEFAULT_MAX_HELD_BYTES = 256L * 1024 * 1024;
   public static final int DEFAULT_MAX_RECORDS_PER_REQUEST = 10_000;
   public static final int DEFAULT_MAX_HEADER_BYTES = 8192;
+  /** The CloudEvents partitioning extension's attribute. */
+  public static final String DEFAULT_CLOUD_EVENTS_KEY_EXTENSION = "partitionkey";
 
   private String host = DEFAULT_HOST;
   private int port = DEFAULT_PORT;
@@ -28,6 +30,7 @@ public class HttpTransportOptions {
   private long maxHeldBytes = DEFAULT_MAX_HELD_BYTES;
   private int maxRecordsPerRequest = DEFAULT_MAX_RECORDS_PER_REQUEST;
   private int maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES;
+  private String cloudEventsKeyExtension = DEFAULT_CLOUD_EVENTS_KEY_EXTENSION;
   private ApiKeys apiKeys = ApiKeys.OFF;
   private String tlsCertPath;
   private String tlsKeyPath;
@@ -48,6 +51,7 @@ public class HttpTransportOptions {
     maxHeldBytes = other.maxHeldBytes;
     maxRecordsPerRequest = other.maxRecordsPerRequest;
     maxHeaderBytes = other.maxHeaderBytes;
+    cloudEventsKeyExtension = other.cloudEventsKeyExtension;
     apiKeys = other.apiKeys;
     tlsCertPath = other.tlsCertPath;
     tlsKeyPath = other.tlsKeyPath;
@@ -157,6 +161,25 @@ public class HttpTransportOptions {
   }
 
   /**
+   * The CloudEvents extension attribute whose value is a produced event's record key; an event without it is keyed by
+   * its {@code subject}, and one with neither has no key. Default {@value #DEFAULT_CLOUD_EVENTS_KEY_EXTENSION} (the
+   * CloudEvents partitioning extension).
+   */
+  public String getCloudEventsKeyExtension() {
+    return cloudEventsKeyExtension;
+  }
+
+  public HttpTransportOptions setCloudEventsKeyExtension(String extension) {
+    // CloudEvents attribute names: lower-case ASCII letters and digits; the spec asks for at most 20 of them.
+    if (extension == null || !extension.matches("[a-z0-9]{1,20}")) {
+      throw new IllegalArgumentException("cloudEventsKeyExtension must be a CloudEvents attribute name (1 to 20 "
+          + "lower-case letters or digits), not '" + extension + "'");
+    }
+    this.cloudEventsKeyExtension = extension;
+    return this;
+  }
+
+  /**
    * The request bytes the node holds at once over all connections (bodies being received, parsed or waiting for their
    * commit); a request that would go past it is answered 503 {@code OVERLOADED} with {@code Retry-After} before its
    * body is read. Default {@value #DEFAULT_MAX_HELD_BYTES}.
@@ -174,8 +197,9 @@ public class HttpTransportOptions {
   }
 
   /**
-   * How long a stop lets open connections finish: requests in flight are answered (with {@code Connection: close}),
-   * then their connections close; whatever is still open at the end is closed. Default
+   * How long a stop keeps open connections, busy or idle, once the listener has closed: each request is answered
+   * (with {@code Connection: close}) and its connection then closes; whatever is still open at the end is closed.
+   * Default
    * {@value #DEFAULT_SHUTDOWN_GRACE_MS} ms.
    */
   public long getShutdownGraceMs() {

@@ -63,7 +63,7 @@ class AdminHttpTest {
         new ApiKey("orders", "0rd", List.of(new Grant("orders*", EnumSet.allOf(Right.class)))),
         new ApiKey("reader", "r3ad", List.of(new Grant("orders*", EnumSet.of(Right.PRODUCE, Right.CONSUME))))));
     transport = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
-        .setInstances(1).setApiKeys(keys));
+        .setInstances(1).setShutdownGraceMs(1_000).setApiKeys(keys));
     transport.start(broker).await();
     http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
   }

@@ -2,6 +2,7 @@ package dev.runnel.transport.http;
 
 import static dev.runnel.transport.http.Reply.assertProblem;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.runnel.broker.Partitioner;
 import dev.runnel.durability.test.TestPostgres;
@@ -21,6 +22,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -165,6 +167,36 @@ class BodyProduceHttpTest {
         "application/cloudevents+json")), 400, "INVALID_RECORD");
     assertProblem(call("POST", "/topics/events", "{not json", Map.of("Content-Type",
         "application/cloudevents+json")), 400, "INVALID_RECORD");
+  }
+
+  /** {@code http.cloudEventsKeyExtension} names the extension the key comes from; the subject stays the fallback. */
+  @Test
+  void theKeyComesFromTheConfiguredExtension() {
+    try (HttpNode tenants = new HttpNode(PG, new HttpTransportOptions().setInstances(1)
+        .setCloudEventsKeyExtension("tenant"))) {
+      assertThat(tenants.call("PUT", "/topics/tenanted", "{\"partitions\":2}").status()).isEqualTo(201);
+      Map<String, String> binary = Map.of("ce-specversion", "1.0", "ce-id", "t-1", "ce-source", "urn:t",
+          "ce-type", "t", "ce-subject", "the-subject", "ce-tenant", "acme", "ce-partitionkey", "ignored",
+          "Content-Type", "text/plain");
+      Reply keyed = tenants.call("POST", "/topics/tenanted", "x", binary);
+      assertThat(keyed.status()).as(keyed.body()).isEqualTo(200);
+      Map<String, String> noTenant = new java.util.HashMap<>(binary);
+      noTenant.remove("ce-tenant");
+      noTenant.put("ce-id", "t-2");
+      Reply bySubject = tenants.call("POST", "/topics/tenanted", "y", noTenant);
+      assertThat(bySubject.status()).as(bySubject.body()).isEqualTo(200);
+      for (Reply r : List.of(keyed, bySubject)) {
+        JsonObject at = r.json().getJsonArray("results").getJsonObject(0);
+        Reply read = tenants.call("GET", "/topics/tenanted/partitions/" + at.getInteger("partition") + "/records?offset="
+            + at.getLong("offset") + "&maxRecords=1", null);
+        String key = read.json().getJsonArray("records").getJsonObject(0).getString("key");
+        assertThat(key).isEqualTo(r == keyed ? "acme" : "the-subject");
+      }
+    }
+    for (String bad : new String[] {"", "Tenant", "tenant-id", "a".repeat(21)}) {
+      assertThatThrownBy(() -> new HttpTransportOptions().setCloudEventsKeyExtension(bad))
+          .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("CloudEvents attribute name");
+    }
   }
 
   private static String structuredEvent(String id, String more) {

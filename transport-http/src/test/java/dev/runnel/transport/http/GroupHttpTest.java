@@ -88,7 +88,7 @@ class GroupHttpTest {
     local = new LocalBroker(vertx, store, new BrokerOptions().setClock(CLOCK).setTickMs(0).setRandomSeed(7L));
     broker = observingFetches(local);
     transport = HttpTransport.create(vertx, new HttpTransportOptions()
-        .setHost("127.0.0.1").setPort(0).setInstances(1).setMaxBodyBytes(256 * 1024));
+        .setHost("127.0.0.1").setPort(0).setInstances(1).setMaxBodyBytes(256 * 1024).setShutdownGraceMs(1_000));
     transport.start(broker).await();
     http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
   }

@@ -24,9 +24,15 @@ final class HttpNode implements AutoCloseable {
   final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
       .connectTimeout(Duration.ofSeconds(10)).build();
 
-  /** {@code options} with host and port set here. */
+  /**
+   * {@code options} with host and port set here, and a 1 s shutdown grace unless they set another: a stop keeps the
+   * client's idle keep-alive connections open until the grace ends, and this client keeps its connections.
+   */
   HttpNode(TestPostgres pg, HttpTransportOptions options) {
     store = LogStore.open(vertx, pg.options()).await();
+    if (options.getShutdownGraceMs() == HttpTransportOptions.DEFAULT_SHUTDOWN_GRACE_MS) {
+      options.setShutdownGraceMs(1_000);
+    }
     transport = HttpTransport.create(vertx, options.setHost("127.0.0.1").setPort(0));
     transport.start(Broker.create(vertx, store)).await();
   }

@@ -71,7 +71,7 @@ class HttpTransportTest {
     broker = Broker.create(vertx, store);
     // Two instances on port 0: start() fails unless both serve the same port.
     transport = HttpTransport.create(vertx, new HttpTransportOptions()
-        .setHost("127.0.0.1").setPort(0).setInstances(2).setMaxBodyBytes(MAX_BODY));
+        .setHost("127.0.0.1").setPort(0).setInstances(2).setMaxBodyBytes(MAX_BODY).setShutdownGraceMs(1_000));
     transport.start(broker).await();
     http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
 
@@ -693,6 +693,68 @@ class HttpTransportTest {
   }
 
   /**
+   * A keep-alive connection idle when the stop begins stays open: a request its client sends after the listener has
+   * closed is answered (503 UNAVAILABLE, nothing stored, {@code Connection: close}), not lost unread; the connection
+   * closes after that answer, and the stop then ends without waiting for its grace period. (A request that comes
+   * before the drain begins is served: 200, stored, also with {@code Connection: close}.)
+   */
+  @Test
+  void aStopAnswersARequestOnAnIdleKeepAliveConnection() throws Exception {
+    String topic = newTopic(1);
+    HttpTransport other = secondTransport(broker, o -> o.setInstances(2).setShutdownGraceMs(60_000));
+    int port = other.actualPort();
+    try (java.net.Socket idle = new java.net.Socket("127.0.0.1", port)) {
+      idle.setSoTimeout(20_000);
+      idle.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+      assertThat(oneAnswer(idle.getInputStream())).startsWith("HTTP/1.1 200");
+
+      io.vertx.core.Future<Void> stopped = other.stop();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      boolean refused = false;
+      while (!refused && System.nanoTime() < deadline) {
+        try (java.net.Socket probe = new java.net.Socket("127.0.0.1", port)) {
+          Thread.sleep(5);
+        } catch (ConnectException e) {
+          refused = true;
+        }
+      }
+      assertThat(refused).as("the listener closed").isTrue();
+      assertThat(stopped.isComplete()).as("the stop waits for the idle connection").isFalse();
+
+      String body = "{\"records\":[{\"value\":1}]}";
+      idle.getOutputStream().write(("POST /topics/" + topic + "/records HTTP/1.1\r\nHost: x\r\nContent-Type: "
+          + "application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
+      String answer = new String(idle.getInputStream().readAllBytes(), StandardCharsets.UTF_8);  // closed after it
+      assertThat(answer.toLowerCase(java.util.Locale.ROOT)).contains("connection: close");
+      JsonObject result = new JsonObject(answer.substring(answer.indexOf("\r\n\r\n") + 4));
+      JsonArray stored = call("GET", "/topics/" + topic + "/partitions/0/records?offset=0", null).json()
+          .getJsonArray("records");
+      if (answer.startsWith("HTTP/1.1 200")) {  // it came before the drain began (the stop probes the closed port)
+        assertThat(result.getJsonArray("results").getJsonObject(0).getLong("offset")).isZero();
+        assertThat(stored).as("stored, as answered").hasSize(1);
+      } else {
+        assertThat(answer).startsWith("HTTP/1.1 503");
+        assertThat(result.getString("code")).isEqualTo("UNAVAILABLE");
+        assertThat(stored).as("nothing stored, as answered").isEmpty();
+      }
+      stopped.await(20, TimeUnit.SECONDS);  // its last connection closed: far less than the 60 s grace
+    }
+  }
+
+  /** Reads one HTTP/1.1 answer with a Content-Length body, leaving the connection open. */
+  private static String oneAnswer(java.io.InputStream in) throws IOException {
+    StringBuilder head = new StringBuilder();
+    while (head.indexOf("\r\n\r\n") < 0) {
+      int b = in.read();
+      assertThat(b).as("an answer before the connection closed").isNotNegative();
+      head.append((char) b);
+    }
+    java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+    assertThat(length.find()).as("a Content-Length in %s", head).isTrue();
+    return head + new String(in.readNBytes(Integer.parseInt(length.group(1))), StandardCharsets.UTF_8);
+  }
+
+  /**
    * A stop drains: a long poll in flight is answered at once with no deliveries and {@code Connection: close} (it does
    * not hold the shutdown for its 30 s), and the listener closes.
    */
@@ -787,7 +849,7 @@ class HttpTransportTest {
   /** A started transport of one instance on its own random port, before {@code options} tunes it; stop it after. */
   private static HttpTransport secondTransport(Broker over, java.util.function.UnaryOperator<HttpTransportOptions> options) {
     HttpTransport t = HttpTransport.create(vertx, options.apply(new HttpTransportOptions().setHost("127.0.0.1").setPort(0)
-        .setInstances(1)));
+        .setInstances(1).setShutdownGraceMs(1_000)));
     t.start(over).await();
     return t;
   }

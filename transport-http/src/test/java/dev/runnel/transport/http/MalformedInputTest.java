@@ -51,7 +51,7 @@ class MalformedInputTest {
     vertx = Vertx.vertx();
     store = LogStore.open(vertx, PG.options()).await();
     transport = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0).setInstances(2)
-        .setMaxBodyBytes(MAX_BODY).setWebhooks(java.util.Map.of(
+        .setShutdownGraceMs(1_000).setMaxBodyBytes(MAX_BODY).setWebhooks(java.util.Map.of(
             "hooks", new WebhookSource(TOPIC, WebhookSource.Scheme.STANDARD, List.of(SECRET), 4096),
             "gh", new WebhookSource(TOPIC, WebhookSource.Scheme.GITHUB, List.of("gh"), 4096))));
     transport.start(Broker.create(vertx, store)).await();

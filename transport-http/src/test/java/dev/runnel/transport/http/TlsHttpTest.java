@@ -34,7 +34,7 @@ class TlsHttpTest {
     store = LogStore.open(vertx, PG.options()).await();
     certificate = SelfSignedCertificate.create("localhost");
     transport = HttpTransport.create(vertx, new HttpTransportOptions().setHost("127.0.0.1").setPort(0).setInstances(1)
-        .setTls(certificate.certificatePath(), certificate.privateKeyPath()));
+        .setShutdownGraceMs(1_000).setTls(certificate.certificatePath(), certificate.privateKeyPath()));
     transport.start(Broker.create(vertx, store)).await();
   }
 

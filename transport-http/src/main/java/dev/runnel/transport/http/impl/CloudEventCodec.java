@@ -24,8 +24,9 @@ import java.util.List;
  * <p>An event is stored the way the CloudEvents Kafka binding's binary mode lays it out, so any consumer gets the event
  * back: the data is the value (with {@code datacontenttype} as its content type; JSON when a structured event's data
  * is JSON), every attribute and extension a header {@code ce_<name>} ({@code ce_id}, {@code ce_source},
- * {@code ce_type}, {@code ce_specversion}, ...). The record's key is the {@code partitionkey} extension (the
- * CloudEvents partitioning extension), else the {@code subject}, else none; its idempotency key is
+ * {@code ce_type}, {@code ce_specversion}, ...). The record's key is the configured key extension
+ * ({@code http.cloudEventsKeyExtension}, by default {@code partitionkey}: the CloudEvents partitioning extension),
+ * else the {@code subject}, else none; its idempotency key is
  * {@code <source> <id>} (a URI reference has no space), which deduplicates where the topic has {@code dedup} on.
  */
 final class CloudEventCodec {
@@ -43,8 +44,9 @@ final class CloudEventCodec {
     return type.equals(STRUCTURED) || type.equals(BATCH) || headers.contains("ce-specversion");
   }
 
-  /** The request's events as records, in order; at most {@code maxRecords} of them. */
-  static List<ProduceRecord> records(String contentType, MultiMap headers, byte[] body, int maxRecords) {
+  /** The request's events as records, in order; at most {@code maxRecords} of them, keyed by {@code keyExtension}. */
+  static List<ProduceRecord> records(String contentType, MultiMap headers, byte[] body, int maxRecords,
+                                     String keyExtension) {
     List<CloudEvent> events = new ArrayList<>();
     try {
       if (RecordCodec.mediaType(contentType).equals(BATCH)) {
@@ -62,14 +64,16 @@ final class CloudEventCodec {
     if (events.isEmpty()) {
       throw new BrokerException(BrokerError.INVALID_RECORD, "the batch holds no events");
     }
+    String type = RecordCodec.mediaType(contentType);
+    boolean binaryMode = !type.equals(STRUCTURED) && !type.equals(BATCH);
     List<ProduceRecord> records = new ArrayList<>(events.size());
     for (CloudEvent e : events) {
-      records.add(record(e, !RecordCodec.mediaType(contentType).equals(STRUCTURED) && !RecordCodec.mediaType(contentType).equals(BATCH)));
+      records.add(record(e, binaryMode, keyExtension));
     }
     return records;
   }
 
-  private static ProduceRecord record(CloudEvent e, boolean binaryMode) {
+  private static ProduceRecord record(CloudEvent e, boolean binaryMode, String keyExtension) {
     List<Header> headers = new ArrayList<>();
     header(headers, "specversion", e.getSpecVersion().toString());
     header(headers, "id", e.getId());
@@ -88,8 +92,8 @@ final class CloudEventCodec {
       // A structured event without datacontenttype has JSON data (JSON event format, section 3.1).
       contentType = binaryMode || data.length == 0 ? RecordCodec.BINARY : RecordCodec.JSON;
     }
-    Object partitionKey = e.getExtension("partitionkey");
-    String key = partitionKey != null ? partitionKey.toString() : e.getSubject();
+    Object keyValue = e.getExtension(keyExtension);
+    String key = keyValue != null ? keyValue.toString() : e.getSubject();
     return new ProduceRecord(key == null ? null : key.getBytes(StandardCharsets.UTF_8), data, contentType, headers,
         null, e.getSource() + " " + e.getId());
   }

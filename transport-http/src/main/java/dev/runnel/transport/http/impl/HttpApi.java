@@ -63,7 +63,7 @@ final class HttpApi {
     this.held = held;
     this.groups = new GroupApi(broker);
     this.topics = new TopicApi(broker);
-    this.records = new RecordApi(broker, options.getMaxRecordsPerRequest());
+    this.records = new RecordApi(broker, options.getMaxRecordsPerRequest(), options.getCloudEventsKeyExtension());
     this.streams = new StreamApi(vertx, broker, groups, sessions);
     this.access = new Access(options.getApiKeys(), broker, options.isPublicMetrics());
     this.metricsScraper = options.getMetricsScraper();

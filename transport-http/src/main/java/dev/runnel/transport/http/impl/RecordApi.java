@@ -28,10 +28,12 @@ final class RecordApi {
 
   private final Broker broker;
   private final int maxRecordsPerRequest;
+  private final String cloudEventsKeyExtension;
 
-  RecordApi(Broker broker, int maxRecordsPerRequest) {
+  RecordApi(Broker broker, int maxRecordsPerRequest, String cloudEventsKeyExtension) {
     this.broker = broker;
     this.maxRecordsPerRequest = maxRecordsPerRequest;
+    this.cloudEventsKeyExtension = cloudEventsKeyExtension;
   }
 
   void produce(RoutingContext ctx) {
@@ -84,7 +86,7 @@ final class RecordApi {
     MultiMap headers = ctx.request().headers();
     List<ProduceRecord> records;
     if (CloudEventCodec.isCloudEvents(contentType, headers)) {
-      records = CloudEventCodec.records(contentType, headers, body, maxRecordsPerRequest);
+      records = CloudEventCodec.records(contentType, headers, body, maxRecordsPerRequest, cloudEventsKeyExtension);
     } else {
       records = List.of(raw(ctx, body, contentType));
     }

@@ -177,10 +177,11 @@ public interface Broker {
   Future<Integer> deleteDeadLetters(String group, String topic, Integer partition, List<Long> offsets);
 
   /**
-   * Sends dead letters back, to this group only ({@code toGroup}) or to the original topic for every group;
-   * {@code offsets} null means all of the topic's. Answers how many went.
+   * Sends dead letters back, to this group only ({@code toGroup}) or to the original topic for every group: those of
+   * the topic's {@code partition} (null: every partition) at {@code offsets} (null: all of them). Answers how many
+   * went; a redrive to the group is answered once its records and the removal of their dead letters are saved together.
    */
-  Future<Integer> redrive(String group, String topic, boolean toGroup, List<Long> offsets);
+  Future<Integer> redrive(String group, String topic, boolean toGroup, Integer partition, List<Long> offsets);
 
   /** Stops the group timers. */
   void close();

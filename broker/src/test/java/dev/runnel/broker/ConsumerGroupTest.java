@@ -235,7 +235,7 @@ class ConsumerGroupTest {
     assertThat(broker.deadLetters(g1, topic, 10).await()).singleElement()
         .satisfies(l -> assertThat(l.reason()).isEqualTo("rejected"));
 
-    assertThat(broker.redrive(g1, topic, true, null).await()).isEqualTo(1);
+    assertThat(broker.redrive(g1, topic, true, null, null).await()).isEqualTo(1);
     List<Delivery> again = fetch(g1, m1, 10);
     assertThat(again).extracting(ConsumerGroupTest::value).containsExactly("x");
     assertThat(fetch(g2, m2, 10)).as("the other group gets nothing").isEmpty();
@@ -250,7 +250,7 @@ class ConsumerGroupTest {
     Membership m1 = join(g1, topic, GroupMode.SHARED);
     Delivery x = fetch(g1, m1, 1).get(0);
     broker.settle(g1, new Outcomes(List.of(), List.of(), List.of(new Outcomes.Reject(x.token(), "bad")), List.of())).await();
-    assertThat(broker.redrive(g1, topic, false, List.of(0L)).await()).isEqualTo(1);
+    assertThat(broker.redrive(g1, topic, false, null, List.of(0L)).await()).isEqualTo(1);
     List<StoredRecord> log = broker.read(topic, 0, 0, 10, 1 << 20).await().records();
     assertThat(log).hasSize(2);
     assertThat(new String(log.get(1).value(), StandardCharsets.UTF_8)).isEqualTo("x");

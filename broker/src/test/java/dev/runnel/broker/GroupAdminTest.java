@@ -184,7 +184,7 @@ class GroupAdminTest {
     assertThat(f.broker.deleteDeadLetters(group, topic, 0, List.of(1L, 3L, 99L)).await()).isEqualTo(2);
     assertThat(f.broker.deleteDeadLetters(group, topic, 0, List.of(1L)).await()).as("gone already").isZero();
     assertThat(f.broker.deadLetters(group, topic, 10).await()).extracting(DeadLetter::offset).containsExactly(2L);
-    assertThat(f.broker.redrive(group, topic, true, List.of(1L)).await()).as("a deleted one is not redriven").isZero();
+    assertThat(f.broker.redrive(group, topic, true, null, List.of(1L)).await()).as("a deleted one is not redriven").isZero();
     String dlq = topic + "." + group + ".dlq";
     assertThat(f.broker.read(dlq, 0, 0, 10, 1 << 20).await().records()).as("the dead-letter records stay").hasSize(3);
 
@@ -210,6 +210,50 @@ class GroupAdminTest {
         .isInstanceOfSatisfying(BrokerException.class, e -> assertThat(e.error()).isEqualTo(BrokerError.PARTITION_OUT_OF_RANGE));
   }
 
+  /**
+   * A redrive to the group is answered once it is saved: a restart right after the answer (nothing else saved, the
+   * clock not moved, so no paced save ran) delivers the redriven record again and lists it no longer. {@code partition}
+   * narrows the redrive to one partition's dead letters at those offsets.
+   */
+  @Test
+  void aRedriveToTheGroupIsSavedBeforeItsAnswerAndCanBeNarrowedToAPartition() {
+    String topic = f.topic(2, SLOW_RETRIES);
+    for (int p = 0; p < 2; p++) {
+      for (String v : new String[] {"a", "b", "c"}) {
+        f.broker.produce(topic, List.of(new ProduceRecord(null, (v + p).getBytes(java.nio.charset.StandardCharsets.UTF_8),
+            "text/plain", List.of(), p, null))).await();
+      }
+    }
+    String group = unique("g");
+    Membership m = f.join(group, topic);
+    List<Delivery> all = new ArrayList<>();
+    for (int i = 0; i < 5 && all.size() < 6; i++) {
+      all.addAll(f.poll(group, m, 10, 10_000));
+    }
+    assertThat(all).hasSize(6);
+    for (Delivery d : all) {
+      if (d.offset() == 1) {
+        reject(group, d);  // b0 and b1: dead letters at offset 1 of each partition
+      } else {
+        f.ack(group, d);
+      }
+    }
+    f.broker.saveAll().await();  // committed offset 3 in both partitions: the dead letters are below it
+    assertThat(f.broker.deadLetters(group, topic, 10).await()).extracting(DeadLetter::partition).containsExactlyInAnyOrder(0, 1);
+
+    assertThat(f.broker.redrive(group, topic, true, 1, List.of(1L)).await()).isEqualTo(1);
+    f.restart();
+
+    assertThat(f.broker.deadLetters(group, topic, 10).await()).as("partition 0's stays").extracting(DeadLetter::partition)
+        .containsExactly(0);
+    Membership back = f.join(group, topic);
+    List<Delivery> again = f.poll(group, back, 10, 10_000);
+    assertThat(again).extracting(d -> d.partition() + ":" + d.offset() + "=" + BrokerFixture.value(d))
+        .containsExactly("1:1=b1");
+    assertThatThrownBy(() -> f.broker.redrive(group, topic, true, 2, null).await())
+        .isInstanceOfSatisfying(BrokerException.class, e -> assertThat(e.error()).isEqualTo(BrokerError.PARTITION_OUT_OF_RANGE));
+  }
+
   @Test
   void aRecordRepublishedFromTheDeadLettersStaysDoneForItsGroupAfterARestart() {
     String topic = f.topic(1, SLOW_RETRIES);
@@ -218,7 +262,7 @@ class GroupAdminTest {
     Membership m = f.join(group, topic);
     List<Delivery> both = f.poll(group, m, 10, 10_000);
     reject(group, both.get(1));  // ahead of the committed offset: a is in flight
-    assertThat(f.broker.redrive(group, topic, false, null).await()).isEqualTo(1);
+    assertThat(f.broker.redrive(group, topic, false, null, null).await()).isEqualTo(1);
     f.broker.saveAll().await();
 
     f.restart();

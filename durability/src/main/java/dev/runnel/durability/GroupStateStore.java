@@ -21,8 +21,18 @@ public interface GroupStateStore {
    * (insert or replace) and the parked offsets to delete. Fenced by the partition's epoch: fails with UNAVAILABLE when
    * the epoch is no longer current.
    */
+  default Future<Void> save(String group, UUID topicId, int partition, long epoch, long committedOffset, long skipped,
+                            List<ParkedRecord> upserts, List<Long> deletes) {
+    return save(group, topicId, partition, epoch, committedOffset, skipped, upserts, deletes, List.of());
+  }
+
+  /**
+   * As {@link #save(String, UUID, int, long, long, long, List, List)}, and in the same statement deletes the
+   * dead-letter origin rows of the partition at {@code deadLetterOriginDeletes} (a redrive to the group: the records
+   * come back as parked rows, and their origins go with the same commit, so a crash cannot keep one without the other).
+   */
   Future<Void> save(String group, UUID topicId, int partition, long epoch, long committedOffset, long skipped,
-                    List<ParkedRecord> upserts, List<Long> deletes);
+                    List<ParkedRecord> upserts, List<Long> deletes, List<Long> deadLetterOriginDeletes);
 
   /** Every group's parked offsets in a partition below {@code offset}: group name → offsets. */
   Future<Map<String, List<Long>>> parkedBelow(UUID topicId, int partition, long offset);
@@ -53,8 +63,6 @@ public interface GroupStateStore {
 
   /** The groups that have a position in some partition of a topic. */
   Future<List<String>> groupsOfTopic(UUID topicId);
-
-  Future<Void> deleteDeadLetterOrigins(String group, UUID topicId, List<DeadLetterOrigin> origins);
 
   /** Group name → its committed offsets, as "topicId/partition" → offset. */
   Future<Map<String, Map<String, Long>>> committedOffsets();

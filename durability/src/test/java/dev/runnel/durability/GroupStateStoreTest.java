@@ -44,6 +44,13 @@ class GroupStateStoreTest {
     first.groupState().save("g", topic.id(), 0, stale, 5, 1,
         List.of(new ParkedRecord(10, ParkedRecord.Kind.RETRY, 7, 2, 1000, 100, 200, "boom"),
             new ParkedRecord(11, ParkedRecord.Kind.BLOCKED, 7, 0, 0, 0, 0, null)), List.of()).await();
+    try (Connection c = PG.jdbc(); PreparedStatement s = c.prepareStatement("INSERT INTO dead_letter_origins (group_name,"
+        + " topic_id, partition, record_offset, dlq_topic_id, dlq_partition, dlq_offset, reason, dead_lettered_at)"
+        + " VALUES ('g', ?, 0, 4, ?, 0, 0, 'rejected', 1)")) {
+      s.setObject(1, topic.id());
+      s.setObject(2, topic.id());
+      s.executeUpdate();  // a dead letter at offset 4, which the saves below redrive
+    }
     first.close().await();
 
     // Another node acquires the partition: the epoch moves on.
@@ -55,19 +62,24 @@ class GroupStateStoreTest {
       GroupStateStore state = second.groupState();
 
       assertThatThrownBy(() -> state.save("g", topic.id(), 0, stale, 9, 2,
-          List.of(new ParkedRecord(12, ParkedRecord.Kind.RETRY, null, 1, 2000, 300, 300, "late")), List.of(10L)).await())
+          List.of(new ParkedRecord(12, ParkedRecord.Kind.RETRY, null, 1, 2000, 300, 300, "late")), List.of(10L),
+          List.of(4L)).await())
           .isInstanceOfSatisfying(StorageException.class, e -> {
             assertThat(e.failure()).isEqualTo(StorageFailure.UNAVAILABLE);
             assertThat(e.getMessage()).contains("fenced");
           });
       assertThat(offsetAndSkipped(topic)).as("committed offset and skipped after the fenced save").containsExactly(5L, 1L);
       assertThat(parked(topic)).as("parked rows after the fenced save").containsExactly("10 r 2", "11 b 0");
+      assertThat(state.deadLetterOrigin("g", topic.id(), 0, 4).await()).as("the dead letter after the fenced save")
+          .isNotNull();
 
       // The same save under the current epoch goes through: the refusal was the epoch's.
       state.save("g", topic.id(), 0, taken.epoch(), 9, 2,
-          List.of(new ParkedRecord(12, ParkedRecord.Kind.RETRY, null, 1, 2000, 300, 300, "late")), List.of(10L)).await();
+          List.of(new ParkedRecord(12, ParkedRecord.Kind.RETRY, null, 1, 2000, 300, 300, "late")), List.of(10L),
+          List.of(4L)).await();
       assertThat(offsetAndSkipped(topic)).containsExactly(9L, 2L);
       assertThat(parked(topic)).containsExactly("11 b 0", "12 r 1");
+      assertThat(state.deadLetterOrigin("g", topic.id(), 0, 4).await()).as("deleted with the same save").isNull();
     } finally {
       second.close().await();
     }

@@ -615,19 +615,21 @@ final class GroupRuntime implements PartitionDelivery.Host {
    * Sends dead letters back: to this group only (its state machine delivers the original records again), or to the
    * original topic for every group. Either way their origin rows go, so they can be dead-lettered again.
    */
-  Future<Integer> redrive(String topicName, boolean toGroup, List<Long> offsets) {
-    return engine.broker().topicMetadata(topicName).compose(topic -> loadConfig()
+  Future<Integer> redrive(String topicName, boolean toGroup, Integer partition, List<Long> offsets) {
+    return engine.broker().topicMetadata(topicName).compose(topic -> checkPartition(topic, partition)
+        .compose(v -> loadConfig())
         .compose(v -> engine.store().groupState().deadLetterOrigins(name, topic.id(), 100_000))
         .compose(all -> {
           List<DeadLetterOrigin> chosen = all.stream()
+              .filter(o -> partition == null || o.partition() == partition)
               .filter(o -> offsets == null || offsets.contains(o.offset())).toList();
           if (chosen.isEmpty()) {
             return Future.succeededFuture(0);
           }
           if (toGroup) {
-            // The state machine takes the records back: their origins go, so they can be dead-lettered again.
-            return redriveToGroup(topic, chosen).compose(n -> engine.store().groupState()
-                .deleteDeadLetterOrigins(name, topic.id(), chosen).map(n));
+            // The state machines take the records back; each deletes their origins in the same save as the records'
+            // parked rows (so they can be dead-lettered again, and a crash cannot lose the redrive).
+            return redriveToGroup(topic, chosen);
           }
           // Re-published as new records: the originals stay done for this group, so their origins are dismissed,
           // not deleted (one ahead of the committed offset is what keeps its record from coming back after a stop).
@@ -649,13 +651,17 @@ final class GroupRuntime implements PartitionDelivery.Host {
    * stay done (DESIGN.md section 4), and the dead-letter records stay in the dead-letter topic's log.
    */
   Future<Integer> deleteDeadLetters(String topicName, Integer partition, List<Long> offsets) {
-    return engine.broker().topicMetadata(topicName).compose(topic -> {
-      if (partition != null && (partition < 0 || partition >= topic.partitions())) {
-        return Future.failedFuture(new BrokerException(BrokerError.PARTITION_OUT_OF_RANGE, "partition " + partition
-            + " does not exist; topic " + topicName + " has " + topic.partitions() + " partitions"));
-      }
-      return engine.store().groupState().dismissDeadLetterOrigins(name, topic.id(), partition, offsets, now());
-    });
+    return engine.broker().topicMetadata(topicName).compose(topic -> checkPartition(topic, partition)
+        .compose(v -> engine.store().groupState().dismissDeadLetterOrigins(name, topic.id(), partition, offsets, now())));
+  }
+
+  /** Fails PARTITION_OUT_OF_RANGE unless {@code partition} is null (every partition) or one of the topic's. */
+  private static Future<Void> checkPartition(TopicMetadata topic, Integer partition) {
+    if (partition != null && (partition < 0 || partition >= topic.partitions())) {
+      return Future.failedFuture(new BrokerException(BrokerError.PARTITION_OUT_OF_RANGE, "partition " + partition
+          + " does not exist; topic " + topic.name() + " has " + topic.partitions() + " partitions"));
+    }
+    return Future.succeededFuture();
   }
 
   // ---- deletion --------------------------------------------------------------------------------------------------

@@ -735,8 +735,8 @@ public final class LocalBroker implements Broker {
   }
 
   @Override
-  public Future<Integer> redrive(String group, String topic, boolean toGroup, List<Long> offsets) {
-    return inGroup(group, g -> g.redrive(topic, toGroup, offsets));
+  public Future<Integer> redrive(String group, String topic, boolean toGroup, Integer partition, List<Long> offsets) {
+    return inGroup(group, g -> g.redrive(topic, toGroup, partition, offsets));
   }
 
   @Override

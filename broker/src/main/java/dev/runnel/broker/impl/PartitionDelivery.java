@@ -18,6 +18,7 @@ import dev.runnel.durability.StorageException;
 import dev.runnel.durability.StorageFailure;
 import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -148,6 +149,10 @@ final class PartitionDelivery {
   private int parkedCount;
   private boolean committedDirty;
   private boolean flushing;
+  /** Dead-letter origins a redrive to the group took back: the next save deletes them with the redriven rows. */
+  private final List<Long> originDeletes = new ArrayList<>();
+  /** Redrives waiting for that save. */
+  private final List<Promise<Void>> redrivesSaving = new ArrayList<>();
   /** When the last save started, by the injected clock. */
   private long lastSaveAt = Long.MIN_VALUE / 2;
   private boolean reading;
@@ -196,7 +201,14 @@ final class PartitionDelivery {
   void close() {
     closed = true;
     leases.clear();
+    failRedrives();
     log.removeCommitListener(commitListener);
+  }
+
+  private void failRedrives() {
+    redrivesSaving.forEach(p -> p.tryFail(new BrokerException(BrokerError.UNAVAILABLE, "group " + group
+        + " stopped serving " + topic.name() + "/" + partition + " before the redrive was saved; nothing was redriven")));
+    redrivesSaving.clear();
   }
 
   // ---- loading ---------------------------------------------------------------------------------------------------
@@ -833,6 +845,10 @@ final class PartitionDelivery {
     List<Long> offsets = new ArrayList<>(dirty);
     dirty.clear();
     committedDirty = false;
+    List<Long> origins = new ArrayList<>(originDeletes);
+    originDeletes.clear();
+    List<Promise<Void>> redrives = new ArrayList<>(redrivesSaving);
+    redrivesSaving.clear();
     List<ParkedRecord> upserts = new ArrayList<>();
     List<Long> deletes = new ArrayList<>();
     for (Long offset : offsets) {
@@ -850,19 +866,28 @@ final class PartitionDelivery {
         deletes.add(offset);
       }
     }
-    states.save(group, topic.id(), partition, log.epoch(), committed, skipped, upserts, deletes).onComplete(ar -> {
+    states.save(group, topic.id(), partition, log.epoch(), committed, skipped, upserts, deletes, origins)
+        .onComplete(ar -> {
       flushing = false;
       if (ar.succeeded()) {
         upserts.forEach(p -> storedRows.add(p.offset()));
         storedRows.removeAll(deletes);
+        redrives.forEach(Promise::tryComplete);
       } else {
         LOG.warn("group {}: could not save its position in {}/{}: {}", group, topic.name(), partition,
             ar.cause().getMessage());
         dirty.addAll(offsets);
         committedDirty = true;
+        originDeletes.addAll(origins);
+        redrivesSaving.addAll(redrives);
+        if (closed) {
+          failRedrives();  // nobody saves them now
+        }
         return;  // the next tick tries again
       }
-      if (committedDirty || !dirty.isEmpty()) {
+      if (!redrivesSaving.isEmpty()) {
+        saveNow();  // a redrive waits for its save: not paced
+      } else if (unsaved()) {
         flush();
       }
     });
@@ -974,14 +999,21 @@ final class PartitionDelivery {
         records, ageMs, skipped, owner);
   }
 
-  /** Re-delivers dead letters of this partition to this group: they become records waiting for their key's turn. */
+  /**
+   * Re-delivers dead letters of this partition to this group: they become records waiting for their key's turn.
+   * Completes once saved: the records' parked rows and the deletion of their dead-letter origins commit together, so
+   * a crash leaves either the dead letters as they were or the records redriven, never neither.
+   */
   Future<Integer> redrive(List<DeadLetterOrigin> origins) {
     List<Future<LogRecord>> reads = new ArrayList<>();
     for (DeadLetterOrigin o : origins) {
       reads.add(log.read(o.offset(), 1, READ_BYTES).map(r -> r.records().isEmpty() ? null : r.records().get(0))
           .otherwise((LogRecord) null));
     }
-    return Future.join(reads).map(v -> {
+    return Future.join(reads).compose(v -> {
+      if (closed) {
+        return Future.failedFuture(new BrokerException(BrokerError.UNAVAILABLE, "group " + group + " was deleted"));
+      }
       int redriven = 0;
       for (Future<LogRecord> f : reads) {
         LogRecord r = f.result();
@@ -1000,9 +1032,13 @@ final class PartitionDelivery {
         dirty.add(e.offset);
         redriven++;
       }
-      flush();
+      origins.forEach(o -> originDeletes.add(o.offset()));
+      Promise<Void> saved = Promise.promise();
+      redrivesSaving.add(saved);
+      saveNow();
       host.deliverable();
-      return redriven;
+      int n = redriven;
+      return saved.future().map(n);
     });
   }
 
@@ -1059,7 +1095,7 @@ final class PartitionDelivery {
 
   /** Changes not yet saved. */
   boolean unsaved() {
-    return !closed && (committedDirty || !dirty.isEmpty());
+    return !closed && (committedDirty || !dirty.isEmpty() || !originDeletes.isEmpty());
   }
 
   /** Saves the pending changes now, whatever the pacing (a clean stop; tests). */

@@ -43,8 +43,12 @@ final class PgGroupStateStore implements GroupStateStore {
               SET kind = excluded.kind, key_hash = excluded.key_hash, attempts = excluded.attempts,
                   not_before = excluded.not_before, first_failure = excluded.first_failure,
                   last_failure = excluded.last_failure, last_error = excluded.last_error
+            RETURNING 1),
+      x AS (DELETE FROM dead_letter_origins WHERE group_name = $1 AND topic_id = $2 AND partition = $3
+              AND record_offset = ANY($16::bigint[]) AND EXISTS (SELECT 1 FROM lease)
             RETURNING 1)
-      SELECT (SELECT count(*) FROM o) AS saved, (SELECT count(*) FROM d) AS deleted, (SELECT count(*) FROM u) AS parked""";
+      SELECT (SELECT count(*) FROM o) AS saved, (SELECT count(*) FROM d) AS deleted, (SELECT count(*) FROM u) AS parked,
+             (SELECT count(*) FROM x) AS origins_deleted""";
 
   private final SqlClient client;
 
@@ -97,7 +101,7 @@ final class PgGroupStateStore implements GroupStateStore {
 
   @Override
   public Future<Void> save(String group, UUID topicId, int partition, long epoch, long committedOffset, long skipped,
-                           List<ParkedRecord> upserts, List<Long> deletes) {
+                           List<ParkedRecord> upserts, List<Long> deletes, List<Long> deadLetterOriginDeletes) {
     int n = upserts.size();
     Long[] offsets = new Long[n];
     String[] kinds = new String[n];
@@ -121,7 +125,8 @@ final class PgGroupStateStore implements GroupStateStore {
     Tuple params = Tuple.of(group, topicId, partition, epoch, committedOffset, skipped)
         .addArrayOfLong(deletes.toArray(new Long[0]))
         .addArrayOfLong(offsets).addArrayOfString(kinds).addArrayOfInteger(hashes).addArrayOfInteger(attempts)
-        .addArrayOfLong(notBefore).addArrayOfLong(first).addArrayOfLong(last).addArrayOfString(errors);
+        .addArrayOfLong(notBefore).addArrayOfLong(first).addArrayOfLong(last).addArrayOfString(errors)
+        .addArrayOfLong(deadLetterOriginDeletes.toArray(new Long[0]));
     return client.preparedQuery(SAVE).execute(params).compose(rows -> rows.iterator().next().getLong("saved") == 1
         ? Future.<Void>succeededFuture()
         : Future.failedFuture(new StorageException(StorageFailure.UNAVAILABLE,
@@ -166,17 +171,6 @@ final class PgGroupStateStore implements GroupStateStore {
     return new DeadLetterOrigin(r.getString("group_name"), r.getUUID("topic_id"), r.getInteger("partition"),
         r.getLong("record_offset"), r.getUUID("dlq_topic_id"), r.getInteger("dlq_partition"), r.getLong("dlq_offset"),
         r.getString("reason"), r.getLong("dead_lettered_at"));
-  }
-
-  @Override
-  public Future<Void> deleteDeadLetterOrigins(String group, UUID topicId, List<DeadLetterOrigin> origins) {
-    Integer[] partitions = origins.stream().map(DeadLetterOrigin::partition).toArray(Integer[]::new);
-    Long[] offsets = origins.stream().map(DeadLetterOrigin::offset).toArray(Long[]::new);
-    return client.preparedQuery("""
-            DELETE FROM dead_letter_origins d USING unnest($3::int[], $4::bigint[]) AS x(p, o)
-             WHERE d.group_name = $1 AND d.topic_id = $2 AND d.partition = x.p AND d.record_offset = x.o""")
-        .execute(Tuple.of(group, topicId).addArrayOfInteger(partitions).addArrayOfLong(offsets))
-        .mapEmpty();
   }
 
   /**

@@ -341,8 +341,15 @@ class GroupHttpTest {
     assertThat(record).isEqualTo(dlqRead);
     assertThat(fetch(group, member, "{}")).isEmpty();
 
-    Reply redriven = call("POST", "/groups/" + group + "/dead-letters/redrive",
-        "{\"topic\":\"" + topic + "\",\"to\":\"group\"}");
+    String redrive = "/groups/" + group + "/dead-letters/redrive";
+    assertThat(call("POST", redrive, "{\"topic\":\"" + topic + "\",\"to\":\"group\",\"partition\":0,\"offsets\":[0]}")
+        .json().getInteger("redriven")).as("the dead letter is in partition 1").isZero();
+    assertProblem(call("POST", redrive, "{\"topic\":\"" + topic + "\",\"to\":\"group\",\"partition\":\"1\"}"),
+        400, "INVALID_REQUEST");
+    assertProblem(call("POST", redrive, "{\"topic\":\"" + topic + "\",\"to\":\"group\",\"partition\":9}"),
+        404, "PARTITION_OUT_OF_RANGE");
+    Reply redriven = call("POST", redrive,
+        "{\"topic\":\"" + topic + "\",\"to\":\"group\",\"partition\":1,\"offsets\":[0]}");
     assertThat(redriven.status()).isEqualTo(200);
     assertThat(redriven.json()).isEqualTo(new JsonObject().put("redriven", 1));
     JsonArray again = fetch(group, member, "{\"maxWaitMs\":5000}");

@@ -257,7 +257,8 @@ final class GroupApi {
     GroupCodec.RedriveRequest redrive = GroupCodec.redriveRequest(body(ctx, true,
         "{\"topic\":\"...\",\"to\":\"group\"|\"topic\",\"offsets\":[...]}"));
     Access.require(ctx, Right.ADMIN, redrive.topic());
-    Answers.answer(ctx, broker.redrive(ctx.pathParam("group"), redrive.topic(), redrive.toGroup(), redrive.offsets()),
+    Answers.answer(ctx, broker.redrive(ctx.pathParam("group"), redrive.topic(), redrive.toGroup(),
+        redrive.partition(), redrive.offsets()),
         200, n -> new JsonObject().put("redriven", n));
   }
 

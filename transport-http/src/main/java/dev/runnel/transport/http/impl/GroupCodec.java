@@ -219,10 +219,10 @@ final class GroupCodec {
   }
 
   /** What a redrive sends back, and where. */
-  record RedriveRequest(String topic, boolean toGroup, List<Long> offsets) {
+  record RedriveRequest(String topic, boolean toGroup, Integer partition, List<Long> offsets) {
   }
 
-  /** {@code {"topic","to":"group"|"topic","offsets":[...]?}}. */
+  /** {@code {"topic","to":"group"|"topic","partition":n?,"offsets":[...]?}}. */
   static RedriveRequest redriveRequest(JsonObject body) {
     Object t = body.getValue("topic");
     if (!(t instanceof String topic)) {
@@ -239,6 +239,10 @@ final class GroupCodec {
       throw invalid("'to' must be \"group\" (this group only) or \"topic\" (the original topic, every group), not "
           + RecordCodec.render(to));
     }
+    Object p = body.getValue("partition");
+    if (p != null && (!(p instanceof Integer) || (Integer) p < 0)) {
+      throw invalid("'partition' must be a partition number (an integer of 0 or more), not " + RecordCodec.render(p));
+    }
     List<Long> offsets = null;
     Object o = body.getValue("offsets");
     if (o != null) {
@@ -253,7 +257,7 @@ final class GroupCodec {
         offsets.add(((Number) item).longValue());
       }
     }
-    return new RedriveRequest(topic, toGroup, offsets);
+    return new RedriveRequest(topic, toGroup, (Integer) p, offsets);
   }
 
   /** Offsets given as query values, each repeated or comma-separated; null when none is given. */

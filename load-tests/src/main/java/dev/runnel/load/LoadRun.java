@@ -162,6 +162,11 @@ public final class LoadRun {
         return p.lateRecords();
       }
     }).sum();
+    long skipped = pacers.stream().mapToLong(p -> {
+      synchronized (p) {
+        return p.skippedRecords();
+      }
+    }).sum();
     List<String> problems = new ArrayList<>(o.problems());
     if (firstError.get() != null) {
       problems.add(errors.get() + " send(s) failed, the first: " + firstError.get());
@@ -175,7 +180,7 @@ public final class LoadRun {
     }
     problems.addAll(driver.notes());
     return new TargetResult(target, round, o.produced(), o.acked(), o.unacknowledged(), o.consumed(), o.lost(),
-        o.reordered(), o.duplicates(), late, errors.get(), produceRate, consumeRate, produceRate * w.size / 1e6,
+        o.reordered(), o.duplicates(), late, skipped, errors.get(), produceRate, consumeRate, produceRate * w.size / 1e6,
         consumeRate * w.size / 1e6, LatencySummary.of(produceAck), LatencySummary.of(endToEnd), problems);
   }
 

@@ -35,6 +35,7 @@ public final class Report {
       t.put("reordered", r.reordered());
       t.put("duplicates", r.duplicates());
       t.put("late", r.late());
+      t.put("skipped", r.skipped());
       t.put("errors", r.errors());
       ObjectNode tp = t.putObject("throughput");
       tp.put("produce", round(r.produceMsgsPerS()));

@@ -2,9 +2,12 @@ package dev.runnel.load;
 
 import java.util.List;
 
-/** What one run against one target measured and verified; {@link Report} writes it in the pinned JSON shape. */
+/**
+ * What one run against one target measured and verified; {@link Report} writes it in the pinned JSON shape.
+ * {@code skipped}: warm-up records never sent because no slot was free at their time (see {@link Pacer}).
+ */
 public record TargetResult(String target, int round, long produced, long acked, long unacknowledged, long consumed,
-                           long lost, long reordered, long duplicates, long late, long errors,
+                           long lost, long reordered, long duplicates, long late, long skipped, long errors,
                            double produceMsgsPerS, double consumeMsgsPerS, double produceMBPerS, double consumeMBPerS,
                            LatencySummary produceAck, LatencySummary endToEnd, List<String> problems) {
 

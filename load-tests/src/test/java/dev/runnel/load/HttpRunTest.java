@@ -103,8 +103,10 @@ class HttpRunTest {
       }
     }
     assertThat(t.get("target").asText()).isEqualTo(node.url());
-    // 2.5 s at 400/s: 1,000 records, every one acknowledged and received by the group, in order.
-    assertThat(t.get("produced").asLong()).isEqualTo(1000);
+    // 2.5 s at 400/s: 1,000 records, every one acknowledged and received by the group, in order. (A warm-up send
+    // that finds all 50 slots taken on a loaded machine is skipped, never sent; the measured 2 s send every record.)
+    assertThat(t.get("produced").asLong() + t.get("skipped").asLong()).isEqualTo(1000);
+    assertThat(t.get("skipped").asLong()).as("skipped in the warm-up only").isLessThanOrEqualTo(200);
     assertThat(t.get("acked").asLong()).as(r.output()).isEqualTo(t.get("produced").asLong());
     assertThat(t.get("consumed").asLong()).isGreaterThanOrEqualTo(t.get("acked").asLong());
     assertThat(t.get("lost").asLong()).isZero();

@@ -198,10 +198,10 @@ class LoadMainTest {
   void ratiosCompareEachTargetsMeanOverRoundsToTheFirst() {
     LatencySummary l = LatencySummary.EMPTY;
     List<TargetResult> results = List.of(
-        new TargetResult("A", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 50, 0, 0, l, l, List.of()),
-        new TargetResult("B", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 40, 50, 0, 0, l, l, List.of()),
-        new TargetResult("A", 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 300, 150, 0, 0, l, l, List.of()),
-        new TargetResult("B", 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 60, 50, 0, 0, l, l, List.of()));
+        new TargetResult("A", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 50, 0, 0, l, l, List.of()),
+        new TargetResult("B", 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 40, 50, 0, 0, l, l, List.of()),
+        new TargetResult("A", 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 300, 150, 0, 0, l, l, List.of()),
+        new TargetResult("B", 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 60, 50, 0, 0, l, l, List.of()));
     assertThat(Report.ratios(results).get("B")).containsExactly(0.25, 0.5);
     assertThat(Report.markdown(results)).contains("| B | 0.25× | 0.50× |");
     assertThat(Report.json(results)).contains("\"baseline\" : \"A\"");

@@ -134,7 +134,11 @@ class MetricsHttpTest {
     assertThat(s.single("runnel_acked_records_total", tg)).isEqualTo(7);
     assertThat(s.single("runnel_nacked_records_total", tg)).isEqualTo(1);
     assertThat(s.single("runnel_rejected_records_total", tg)).isEqualTo(1);
-    assertThat(s.single("runnel_dead_lettered_records_total", tg)).isEqualTo(1);
+    assertThat(s.single("runnel_dead_lettered_records_total", Map.of("topic", "t", "group", "g", "reason", "rejected")))
+        .isEqualTo(1);
+    assertThat(s.single("runnel_dead_lettered_records_total", Map.of("topic", "t", "group", "g", "reason",
+        "max-retries"))).isZero();
+    assertThat(s.sum("runnel_dead_lettered_records_total", tg)).isEqualTo(1);
     assertThat(s.single("runnel_lease_expired_records_total", tg)).isZero();
     // Not done: 7 (parked for its retry) and 9 (in flight); the oldest of them was stored 5 s ago.
     assertThat(s.single("runnel_group_lag_records", tg)).isEqualTo(2);
@@ -174,6 +178,14 @@ class MetricsHttpTest {
     assertThat(after.single("runnel_acked_records_total", tg)).isEqualTo(9);
     assertThat(after.sum("vertx_http_server_requests_total", Map.of("code", "200", "route", "/metrics")))
         .isGreaterThanOrEqualTo(2);
+
+    // A deleted topic's series go: its own and those of its groups.
+    assertThat(call(node, OPS, "DELETE", "/topics/t", null).statusCode()).isEqualTo(204);
+    Scrape deleted = new Scrape(call(node, OPS, "GET", "/metrics", null).body());
+    for (String name : List.of("runnel_produced_records_total", "runnel_acked_records_total",
+        "runnel_dead_lettered_records_total", "runnel_group_lag_records")) {
+      assertThat(deleted.labels(name, "topic")).as(name).doesNotContain("t");
+    }
   }
 
   @Test

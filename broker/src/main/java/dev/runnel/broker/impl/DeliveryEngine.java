@@ -165,6 +165,17 @@ final class DeliveryEngine {
     return m;
   }
 
+  /** A topic was deleted: its groups' series leave the registry (the group's state machines may count on, unseen). */
+  void topicDeleted(String topic) {
+    meters.removeIf(m -> {
+      if (m.topic.equals(topic)) {
+        m.remove(options.getMeterRegistry());
+        return true;
+      }
+      return false;
+    });
+  }
+
   void close() {
     if (timer != -1) {
       vertx.cancelTimer(timer);

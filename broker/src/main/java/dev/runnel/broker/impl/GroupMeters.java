@@ -20,9 +20,14 @@ final class GroupMeters {
   final Counter acked;
   final Counter nacked;
   final Counter rejected;
-  final Counter deadLettered;
   final Counter leaseExpired;
+  /** By reason: the dead letter's {@code runnel.dlq.reason}. */
+  private final Counter deadLetteredRejected;
+  private final Counter deadLetteredMaxRetries;
+  private final Counter deadLetteredExpired;
 
+  /** The topic's name. */
+  final String topic;
   private final InstantSource clock;
   private final List<Meter> meters;
   /** Published by the group's tick, read by scrapes. */
@@ -36,6 +41,7 @@ final class GroupMeters {
 
   GroupMeters(MeterRegistry registry, InstantSource clock, String group, String topic) {
     this.clock = clock;
+    this.topic = topic;
     delivered = counter(registry, "runnel.delivered.records", group, topic,
         "Deliveries handed to the group's consumers (every attempt counts)");
     acked = counter(registry, "runnel.acked.records", group, topic, "Deliveries acked");
@@ -43,8 +49,9 @@ final class GroupMeters {
         "Deliveries nacked (each schedules a retry, or a dead letter once the retries are used up)");
     rejected = counter(registry, "runnel.rejected.records", group, topic,
         "Deliveries rejected (dead-lettered at once)");
-    deadLettered = counter(registry, "runnel.dead.lettered.records", group, topic,
-        "Records dead-lettered (rejected, out of retries, or expired by retention), counted once stored");
+    deadLetteredRejected = deadLettered(registry, group, topic, PartitionDelivery.REJECTED);
+    deadLetteredMaxRetries = deadLettered(registry, group, topic, PartitionDelivery.MAX_RETRIES);
+    deadLetteredExpired = deadLettered(registry, group, topic, PartitionDelivery.EXPIRED);
     leaseExpired = counter(registry, "runnel.lease.expired.records", group, topic,
         "Deliveries whose lease ran out or whose member's session expired (counted as failed attempts)");
     Gauge lag = Gauge.builder("runnel.group.lag.records", this, m -> m.lagRecords)
@@ -56,10 +63,30 @@ final class GroupMeters {
         .tag("group", group).tag("topic", topic).baseUnit("seconds").strongReference(true)
         .description("Age of the oldest record of the topic the group has not finished (0 when none)")
         .register(registry);
-    meters = List.of(delivered, acked, nacked, rejected, deadLettered, leaseExpired, lag, age);
+    meters = List.of(delivered, acked, nacked, rejected, deadLetteredRejected, deadLetteredMaxRetries,
+        deadLetteredExpired, leaseExpired, lag, age);
   }
 
-  /** Takes these meters out of the registry (the broker is closing; another may start on the same registry). */
+  /** Counts a dead letter once it is stored. */
+  void deadLettered(String reason) {
+    switch (reason) {
+      case PartitionDelivery.REJECTED -> deadLetteredRejected.increment();
+      case PartitionDelivery.MAX_RETRIES -> deadLetteredMaxRetries.increment();
+      case PartitionDelivery.EXPIRED -> deadLetteredExpired.increment();
+      default -> throw new IllegalArgumentException("no such dead-letter reason: " + reason);
+    }
+  }
+
+  private static Counter deadLettered(MeterRegistry registry, String group, String topic, String reason) {
+    return Counter.builder("runnel.dead.lettered.records").tag("group", group).tag("topic", topic).tag("reason", reason)
+        .description("Records dead-lettered (reason: rejected, max-retries, or expired by retention), counted once "
+            + "stored").register(registry);
+  }
+
+  /**
+   * Takes these meters out of the registry (the broker is closing, and another may start on the same registry; or the
+   * topic was deleted).
+   */
   void remove(MeterRegistry registry) {
     meters.forEach(registry::remove);
   }

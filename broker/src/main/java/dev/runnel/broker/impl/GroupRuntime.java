@@ -72,8 +72,8 @@ final class GroupRuntime implements PartitionDelivery.Host {
   /** topic id + ":" + partition → state machine. */
   private final Map<String, PartitionDelivery> partitions = new LinkedHashMap<>();
   private final List<Waiter> waiters = new ArrayList<>();
-  /** Topic name → this group's meters on it. */
-  private final Map<String, GroupMeters> meters = new HashMap<>();
+  /** Topic id → this group's meters on it (by id: a topic deleted and created again gets new meters). */
+  private final Map<java.util.UUID, GroupMeters> meters = new HashMap<>();
   private JsonObject config;
   private boolean wakeScheduled;
   /** The names of the topics this group has state of in storage, read once (later state comes through memory). */
@@ -152,7 +152,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
   private PartitionDelivery delivery(TopicMetadata topic, int partition) {
     return partitions.computeIfAbsent(topic.id() + ":" + partition, k -> new PartitionDelivery(name, topic, partition,
         engine.store().partition(topic, partition), engine.store().groupState(), this, policyFor(topic),
-        meters.computeIfAbsent(topic.name(), t -> engine.newMeters(name, t))));
+        meters.computeIfAbsent(topic.id(), id -> engine.newMeters(name, topic.name()))));
   }
 
   private RetryPolicy policyFor(TopicMetadata topic) {

@@ -136,7 +136,13 @@ public final class LocalBroker implements Broker {
       ProduceMeters.remove(registry, name);
     }
     return store.deleteTopic(name)
-        .compose(deleted -> deleted ? Future.<Void>succeededFuture() : Future.<Void>failedFuture(notFound(name)))
+        .compose(deleted -> {
+          if (!deleted) {
+            return Future.<Void>failedFuture(notFound(name));
+          }
+          engine.topicDeleted(name);
+          return Future.<Void>succeededFuture();
+        })
         .recover(LocalBroker::fail);
   }
 

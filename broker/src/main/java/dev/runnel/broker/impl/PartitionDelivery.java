@@ -54,6 +54,11 @@ final class PartitionDelivery {
   private static final int READ_BYTES = 4 * 1024 * 1024;
   private static final long SAVE_INTERVAL_MS = 10;
 
+  /** Why a record was dead-lettered: its {@code runnel.dlq.reason} header, and the dead-letter counter's label. */
+  static final String REJECTED = "rejected";
+  static final String MAX_RETRIES = "max-retries";
+  static final String EXPIRED = "expired";
+
   private enum State { READY, IN_FLIGHT, DEAD_LETTERING, DONE }
 
   /** One unfinished (or recently finished) record. */
@@ -487,7 +492,7 @@ final class PartitionDelivery {
         e.firstFailure = now;
       }
       // If the dead letter could not be stored, fail: retention keeps the segment and tries again later.
-      letters.add(deadLetter(e, "expired").compose(v -> e.state == State.DONE ? Future.<Void>succeededFuture()
+      letters.add(deadLetter(e, EXPIRED).compose(v -> e.state == State.DONE ? Future.<Void>succeededFuture()
           : Future.failedFuture("could not dead-letter " + topic.name() + "/" + partition + "@" + offset)));
     }
     return Future.all(letters).mapEmpty();
@@ -541,7 +546,7 @@ final class PartitionDelivery {
     }
     e.attempts++;
     meters.rejected.increment();
-    return deadLetter(e, "rejected").map(Status.OK);
+    return deadLetter(e, REJECTED).map(Status.OK);
   }
 
   /** @param leaseMs null: the member's own lease length */
@@ -581,7 +586,7 @@ final class PartitionDelivery {
       e.firstFailure = now;
     }
     if (e.attempts > policy.maxRetries()) {
-      return deadLetter(e, "max-retries");
+      return deadLetter(e, MAX_RETRIES);
     }
     long delay = delayMs != null ? Math.min(Math.max(0, delayMs), policy.maxDelayMs())
         : policy.delayMs(e.attempts, host::random);
@@ -657,7 +662,7 @@ final class PartitionDelivery {
             return Future.succeededFuture();  // a seek dropped it meanwhile
           }
           if (ar.succeeded()) {
-            meters.deadLettered.increment();
+            meters.deadLettered(e.deadLetterReason);
             finish(e);
           } else {
             LOG.warn("group {}: could not dead-letter {}/{}@{}, will retry: {}", group, topic.name(), partition,
@@ -769,7 +774,7 @@ final class PartitionDelivery {
       }
     }
     for (Entry e : spent) {
-      work.add(deadLetter(e, "max-retries"));
+      work.add(deadLetter(e, MAX_RETRIES));
     }
     for (Entry e : new ArrayList<>(deadLettering)) {
       if (e.state == State.DEAD_LETTERING && e.deadLetterRetryAt <= now) {

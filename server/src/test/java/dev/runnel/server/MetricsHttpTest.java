@@ -105,7 +105,8 @@ class MetricsHttpTest {
     assertThat(call(node, OPS, "POST", "/topics/t/records", records + "]}").statusCode()).isEqualTo(200);
     assertThat(call(node, OPS, "GET", "/nope", null).statusCode()).isEqualTo(404);
 
-    // Group g takes all ten; acks 0..6, nacks 7 (a retry), rejects 8 (a dead letter), keeps 9 in flight.
+    // 2 s later group g takes all ten; acks 0..6, nacks 7 (a retry), rejects 8 (a dead letter), keeps 9 in flight.
+    CLOCK.advance(2_000);
     Broker broker = node.broker();
     Membership m = broker.join("g", new JoinRequest(List.of("t"), GroupMode.PARTITIONED, 3_600_000, 60_000, false))
         .await();
@@ -116,7 +117,7 @@ class MetricsHttpTest {
         List.of(new Outcomes.Nack(got.get(7).token(), null, "try again")),
         List.of(new Outcomes.Reject(got.get(8).token(), "poison")), List.of())).await();
     assertThat(results).extracting(OutcomeResult::status).containsOnly(OutcomeResult.Status.OK).hasSize(9);
-    // The lag as the group's tick publishes it, 5 s after the records were stored.
+    // The lag as the group's tick publishes it, 7 s after the records were stored.
     CLOCK.advance(5_000);
     ((LocalBroker) broker).tick().await();
 
@@ -140,9 +141,16 @@ class MetricsHttpTest {
         "max-retries"))).isZero();
     assertThat(s.sum("runnel_dead_lettered_records_total", tg)).isEqualTo(1);
     assertThat(s.single("runnel_lease_expired_records_total", tg)).isZero();
-    // Not done: 7 (parked for its retry) and 9 (in flight); the oldest of them was stored 5 s ago.
+    // Not done: 7 (parked for its retry) and 9 (in flight); the oldest of them was stored 7 s ago.
     assertThat(s.single("runnel_group_lag_records", tg)).isEqualTo(2);
-    assertThat(s.single("runnel_group_lag_oldest_age_seconds", tg)).isEqualTo(5.0);
+    assertThat(s.single("runnel_group_lag_oldest_age_seconds", tg)).isEqualTo(7.0);
+    // Each record's first delivery came 2 s after its append.
+    assertThat(s.single("runnel_delivery_latency_seconds_count", tg)).isEqualTo(10);
+    assertThat(s.single("runnel_delivery_latency_seconds_sum", tg)).isEqualTo(20.0);
+    assertThat(s.single("runnel_delivery_latency_seconds_bucket", Map.of("topic", "t", "group", "g", "le", "1.0")))
+        .isZero();
+    assertThat(s.single("runnel_delivery_latency_seconds_bucket", Map.of("topic", "t", "group", "g", "le", "2.5")))
+        .isEqualTo(10);
     // One write of ten records to t, one of the dead letter to its dead-letter topic.
     assertThat(s.single("runnel_storage_write_records_sum", t)).isEqualTo(10);
     assertThat(s.single("runnel_storage_write_records_count", t)).isEqualTo(1);
@@ -176,6 +184,8 @@ class MetricsHttpTest {
     assertThat(after.single("runnel_group_lag_oldest_age_seconds", tg)).isZero();
     assertThat(after.single("runnel_delivered_records_total", tg)).isEqualTo(11);
     assertThat(after.single("runnel_acked_records_total", tg)).isEqualTo(9);
+    assertThat(after.single("runnel_delivery_latency_seconds_count", tg)).as("a retry is not a first delivery")
+        .isEqualTo(10);
     assertThat(after.sum("vertx_http_server_requests_total", Map.of("code", "200", "route", "/metrics")))
         .isGreaterThanOrEqualTo(2);
 

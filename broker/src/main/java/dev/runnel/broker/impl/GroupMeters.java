@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 
 import java.time.InstantSource;
 import java.util.List;
@@ -21,6 +22,8 @@ final class GroupMeters {
   final Counter nacked;
   final Counter rejected;
   final Counter leaseExpired;
+  /** From a record's append to its first delivery to this group. */
+  final Timer deliveryLatency;
   /** By reason: the dead letter's {@code runnel.dlq.reason}. */
   private final Counter deadLetteredRejected;
   private final Counter deadLetteredMaxRetries;
@@ -54,6 +57,10 @@ final class GroupMeters {
     deadLetteredExpired = deadLettered(registry, group, topic, PartitionDelivery.EXPIRED);
     leaseExpired = counter(registry, "runnel.lease.expired.records", group, topic,
         "Deliveries whose lease ran out or whose member's session expired (counted as failed attempts)");
+    deliveryLatency = Timer.builder("runnel.delivery.latency").tag("group", group).tag("topic", topic)
+        .description("Time from a record's append to its first delivery to the group (a redriven record's first "
+            + "delivery after the redrive included)")
+        .serviceLevelObjectives(ProduceMeters.LATENCY_BUCKETS).register(registry);
     Gauge lag = Gauge.builder("runnel.group.lag.records", this, m -> m.lagRecords)
         .tag("group", group).tag("topic", topic).strongReference(true)
         .description("Records of the topic the group has not finished: past its committed offsets, plus parked retries "
@@ -64,7 +71,7 @@ final class GroupMeters {
         .description("Age of the oldest record of the topic the group has not finished (0 when none)")
         .register(registry);
     meters = List.of(delivered, acked, nacked, rejected, deadLetteredRejected, deadLetteredMaxRetries,
-        deadLetteredExpired, leaseExpired, lag, age);
+        deadLetteredExpired, leaseExpired, deliveryLatency, lag, age);
   }
 
   /** Counts a dead letter once it is stored. */

@@ -34,6 +34,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The delivery state machine of one group in one partition (DESIGN.md section 4). Confined to its group's context:
@@ -448,6 +449,9 @@ final class PartitionDelivery {
       e.member = member;
       leaseUntil(e, now + leaseMs);
       out.add(delivery(e));
+      if (e.attempts == 0) {
+        meters.deliveryLatency.record(Math.max(0, now - e.record.timestamp()), TimeUnit.MILLISECONDS);
+      }
     }
     if (needRecords) {
       loadWaitingRecords();

@@ -17,7 +17,8 @@ import java.util.concurrent.TimeUnit;
 final class ProduceMeters {
 
   /** Histogram buckets of the produce latency: 1 ms to 10 s. */
-  private static final Duration[] LATENCY_BUCKETS = millis(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
+  /** Histogram buckets of the latency timers (produce, and delivery in {@link GroupMeters}). */
+  static final Duration[] LATENCY_BUCKETS = millis(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
       10_000);
 
   static final String RECORDS = "runnel.produced.records";

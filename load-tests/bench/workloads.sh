@@ -82,7 +82,7 @@ for w in $SELECTED; do
     w1-70)
       for t in $ALL; do
         rate=$(jq -r --arg t "$t" '[.targets[] | select(.target == $t) | .throughput.produce] | first' "$OUT/w2.json")
-        rate=$(python3 -c "print(max(100, int(float('$rate') * 0.7)))")
+        rate=$(awk -v r="$rate" 'BEGIN { v = int(r * 0.7); print (v < 100 ? 100 : v) }')
         run "$w-$(echo "$t" | tr -c 'a-z0-9' '-')" "$t" --size 1024 --partitions 16 --producers 4 --consumers 4 \
           --batch 100 --rate "$rate"
       done ;;

@@ -30,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.UUID;
 import java.util.TreeSet;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -73,7 +74,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
   private final Map<String, PartitionDelivery> partitions = new LinkedHashMap<>();
   private final List<Waiter> waiters = new ArrayList<>();
   /** Topic id → this group's meters on it (by id: a topic deleted and created again gets new meters). */
-  private final Map<java.util.UUID, GroupMeters> meters = new HashMap<>();
+  private final Map<UUID, GroupMeters> meters = new HashMap<>();
   private JsonObject config;
   private boolean wakeScheduled;
   /** The names of the topics this group has state of in storage, read once (later state comes through memory). */

@@ -163,7 +163,7 @@ final class StreamApi {
             if (leased.succeeded()) {
               session.retain(leased.result().stream().map(Delivery::token).toList());
             }
-            next();
+            nextLater();
           });
           return;
         }
@@ -199,9 +199,18 @@ final class StreamApi {
               return;
             }
           }
-          next();
+          nextLater();
         });
       });
+    }
+
+    /**
+     * {@link #next()} as a new task on this event loop: the broker's futures often complete at once, and calling
+     * {@code next()} from their listeners nested one round in the other until the stack overflowed (a cut stream whose
+     * close had not been seen yet, with a backlog to send, killed its event loop's thread that way).
+     */
+    private void nextLater() {
+      vertx.runOnContext(v -> next());
     }
 
     /**

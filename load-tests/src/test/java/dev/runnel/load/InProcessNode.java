@@ -26,7 +26,9 @@ final class InProcessNode implements AutoCloseable {
     config.nodeId = "load-test-node";
     config.http.host = "127.0.0.1";
     config.http.port = 0;
-    config.http.shutdownGraceMs = 1_000;  // a stop keeps idle keep-alive connections until the grace ends
+    config.http.shutdownGraceMs = 1_000;
+    config.amqp.host = "127.0.0.1";
+    config.amqp.port = 0;  // a stop keeps idle keep-alive connections until the grace ends
     config.postgres.url = "postgresql://" + server.user() + ":" + URLEncoder.encode(server.password(),
         StandardCharsets.UTF_8) + "@127.0.0.1:" + server.port() + "/" + server.database();
     config.postgres.schema = pg.schema();
@@ -36,6 +38,10 @@ final class InProcessNode implements AutoCloseable {
 
   String url() {
     return "http://127.0.0.1:" + node.httpPort();
+  }
+
+  String amqpUrl() {
+    return "amqp://127.0.0.1:" + node.amqpPort();
   }
 
   @Override

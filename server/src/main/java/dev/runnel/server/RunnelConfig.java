@@ -19,6 +19,7 @@ public class RunnelConfig {
   /** This node's identity in partition leases; generated once and kept in the data dir when not set. */
   public String nodeId;
   public Http http = new Http();
+  public Amqp amqp = new Amqp();
   public Postgres postgres = new Postgres();
   public Storage storage = new Storage();
   public Auth auth = new Auth();
@@ -87,6 +88,28 @@ public class RunnelConfig {
     public int maxHeaderBytes = 8192;
     /** The CloudEvents extension attribute a produced event's key comes from (else its subject). */
     public String cloudEventsKeyExtension = "partitionkey";
+    public Tls tls = new Tls();
+  }
+
+  /** The AMQP 1.0 listener (DESIGN.md section 7; docs/amqp.md). */
+  public static class Amqp {
+    public boolean enabled = true;
+    public String host = "0.0.0.0";
+    public int port = 5672;
+    /** Empty frames at least this often; a peer silent for twice as long is dropped. */
+    public int heartbeatMs = 10_000;
+    /** A producer link's window: credit plus transfers not yet committed. */
+    public int linkCredit = 1_000;
+    /** Deliveries a consumer link has outstanding at most, whatever its credit. */
+    public int maxUnsettled = 100;
+    /** How long a consumer may hold a delivery; then it is released to it, counting an attempt. */
+    public long consumerTimeoutMs = 1_800_000;
+    /** Times a record comes back by a consumer's disconnect with no attempt counted. */
+    public int maxFreeReleases = 5;
+    /** Proton's hard limit on one transfer (far above any topic's maxRecordBytes). */
+    public int maxMessageBytes = 64 * 1024 * 1024;
+    /** How long a stop waits for commits in flight before it closes the connections. */
+    public long shutdownGraceMs = 10_000;
     public Tls tls = new Tls();
   }
 

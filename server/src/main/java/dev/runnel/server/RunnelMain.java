@@ -35,6 +35,9 @@ public final class RunnelMain implements Callable<Integer> {
   @Option(names = "--http-port", description = "HTTP port (default 8080)")
   Integer httpPort;
 
+  @Option(names = "--amqp-port", description = "AMQP 1.0 port (default 5672)")
+  Integer amqpPort;
+
   @Option(names = "--pg-url", description = "External PostgreSQL URL, e.g. postgresql://user:pw@host:5432/db "
       + "(default: an embedded PostgreSQL under the data dir)")
   String pgUrl;
@@ -53,6 +56,7 @@ public final class RunnelMain implements Callable<Integer> {
     putIfSet(flags, "nodeId", nodeId);
     putIfSet(flags, "http.host", httpHost);
     putIfSet(flags, "http.port", httpPort == null ? null : httpPort.toString());
+    putIfSet(flags, "amqp.port", amqpPort == null ? null : amqpPort.toString());
     putIfSet(flags, "postgres.url", pgUrl);
     RunnelNode node;
     try {

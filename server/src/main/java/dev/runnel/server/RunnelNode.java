@@ -10,6 +10,8 @@ import dev.runnel.broker.auth.Right;
 import dev.runnel.durability.EmbeddedPostgres;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.StoreOptions;
+import dev.runnel.transport.amqp.AmqpTransport;
+import dev.runnel.transport.amqp.AmqpTransportOptions;
 import dev.runnel.transport.http.HttpTransport;
 import dev.runnel.transport.http.HttpTransportOptions;
 import dev.runnel.transport.http.WebhookSource;
@@ -61,6 +63,7 @@ public final class RunnelNode {
   private Broker broker;
   private final List<Transport> transports = new ArrayList<>();
   private HttpTransport http;
+  private AmqpTransport amqp;
   private PrometheusMeterRegistry meters;
   /** Tests drive time: the clock of the store and the broker, and the broker's tick period (0: they call tick()). */
   private InstantSource clock = InstantSource.system();
@@ -140,11 +143,29 @@ public final class RunnelNode {
           .setTls(config.http.tls.certPath, config.http.tls.keyPath));
       transports.add(http);
     }
+    if (config.amqp.enabled) {
+      amqp = AmqpTransport.create(vertx, new AmqpTransportOptions()
+          .setHost(config.amqp.host)
+          .setPort(config.amqp.port)
+          .setApiKeys(apiKeys)
+          .setHeartbeatMs(config.amqp.heartbeatMs)
+          .setLinkCredit(config.amqp.linkCredit)
+          .setMaxUnsettled(config.amqp.maxUnsettled)
+          .setConsumerTimeoutMs(config.amqp.consumerTimeoutMs)
+          .setMaxFreeReleases(config.amqp.maxFreeReleases)
+          .setMaxMessageBytes(config.amqp.maxMessageBytes)
+          .setShutdownGraceMs(config.amqp.shutdownGraceMs)
+          .setContainerId(nodeId)
+          .setClock(clock)
+          .setTls(config.amqp.tls.certPath, config.amqp.tls.keyPath));
+      transports.add(amqp);
+    }
     for (Transport t : transports) {
       await(t.start(broker), "start the " + t.name() + " transport");
     }
-    LOG.info("Runnel node {} ready: HTTP on {}:{}, PostgreSQL {} ({})", nodeId, config.http.host,
-        http == null ? "-" : http.actualPort(), storeOptions.address(),
+    LOG.info("Runnel node {} ready: HTTP on {}:{}, AMQP on {}:{}, PostgreSQL {} ({})", nodeId, config.http.host,
+        http == null ? "-" : http.actualPort(), config.amqp.host, amqp == null ? "-" : amqp.actualPort(),
+        storeOptions.address(),
         embedded != null ? "embedded, data in " + dataDir.resolve("postgres") : "external");
     return this;
   }
@@ -219,11 +240,16 @@ public final class RunnelNode {
     return http.actualPort();
   }
 
+  public int amqpPort() {
+    return amqp.actualPort();
+  }
+
   /** Drains and stops everything, in order; each step is bounded so a stuck step cannot hang the shutdown. */
   public void stop() {
     LOG.info("stopping Runnel node");
     // A transport's stop waits for its requests in flight, up to its grace period.
-    long transportTimeoutS = STEP_TIMEOUT_S + TimeUnit.MILLISECONDS.toSeconds(config.http.shutdownGraceMs);
+    long transportTimeoutS = STEP_TIMEOUT_S + TimeUnit.MILLISECONDS.toSeconds(
+        Math.max(config.http.shutdownGraceMs, config.amqp.shutdownGraceMs));
     for (Transport t : transports) {
       step(() -> t.stop(), "stop the " + t.name() + " transport", transportTimeoutS);
     }

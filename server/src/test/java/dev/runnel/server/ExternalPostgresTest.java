@@ -32,7 +32,7 @@ class ExternalPostgresTest {
   @Test
   void aPostgresUrlReplacesTheEmbeddedServer() throws Exception {
     RunnelConfig config = ConfigLoader.load(null, Map.of("RUNNEL_PG_URL", url(TestPostgres.server())),
-        Map.of("dataDir", dataDir.toString(), "http.port", "0", "http.host", "127.0.0.1", "postgres.schema", PG.schema()));
+        Map.of("dataDir", dataDir.toString(), "http.port", "0", "http.host", "127.0.0.1", "amqp.port", "0", "amqp.host", "127.0.0.1", "postgres.schema", PG.schema()));
     RunnelNode node = new RunnelNode(config).start();
     try {
       node.broker().createTopic("external", 1, TopicConfig.DEFAULT).await(30, TimeUnit.SECONDS);
@@ -69,7 +69,7 @@ class ExternalPostgresTest {
       }
       String url = "postgresql://trusty@127.0.0.1:" + trusting.port() + "/postgres";
       RunnelConfig config = ConfigLoader.load(null, Map.of("RUNNEL_PG_URL", url),
-          Map.of("dataDir", dataDir.toString(), "http.port", "0", "http.host", "127.0.0.1"));
+          Map.of("dataDir", dataDir.toString(), "http.port", "0", "http.host", "127.0.0.1", "amqp.port", "0", "amqp.host", "127.0.0.1"));
       RunnelNode node = new RunnelNode(config).start();
       try {
         node.broker().createTopic("trusted", 1, TopicConfig.DEFAULT).await(30, TimeUnit.SECONDS);
@@ -87,7 +87,7 @@ class ExternalPostgresTest {
     EmbeddedPostgres external = TestPostgres.server();
     String url = "postgresql://" + external.user() + ":wrong@127.0.0.1:" + external.port() + "/" + external.database();
     RunnelConfig config = ConfigLoader.load(null, Map.of("RUNNEL_PG_URL", url),
-        Map.of("dataDir", dataDir.toString(), "http.port", "0", "http.host", "127.0.0.1", "postgres.schema", PG.schema()));
+        Map.of("dataDir", dataDir.toString(), "http.port", "0", "http.host", "127.0.0.1", "amqp.port", "0", "amqp.host", "127.0.0.1", "postgres.schema", PG.schema()));
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> new RunnelNode(config).start())
         .hasMessageContaining("refused the login of user runnel")
         .hasMessageContaining("password authentication failed")

@@ -32,7 +32,7 @@ class FreeSpaceTest {
     RunnelConfig config = ConfigLoader.load(null, Map.of("RUNNEL_PG_URL", ExternalPostgresTest.url(TestPostgres.server()),
             "RUNNEL_STORAGE_MIN_FREE_BYTES",
             Long.toString(Long.MAX_VALUE)),
-        Map.of("dataDir", dataDir.toString(), "http.port", "0", "http.host", "127.0.0.1", "postgres.schema", PG.schema(),
+        Map.of("dataDir", dataDir.toString(), "http.port", "0", "http.host", "127.0.0.1", "amqp.port", "0", "amqp.host", "127.0.0.1", "postgres.schema", PG.schema(),
             "http.shutdownGraceMs", "1000"));  // a stop keeps the test client's idle connection until the grace ends
     RunnelNode node = new RunnelNode(config).start();
     HttpClient http = HttpClient.newHttpClient();

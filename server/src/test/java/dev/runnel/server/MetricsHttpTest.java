@@ -86,6 +86,8 @@ class MetricsHttpTest {
     Map<String, String> all = new HashMap<>(Map.of("dataDir", dir.resolve(name).toString(), "http.port", "0",
         "http.host", "127.0.0.1", "postgres.schema", PG.schema(), "storage.minFreeBytes", "0",
         "http.shutdownGraceMs", "1000"));  // a stop keeps this test's idle keep-alive connections until the grace ends
+    all.put("amqp.port", "0");
+    all.put("amqp.host", "127.0.0.1");
     all.putAll(flags);
     RunnelConfig c = ConfigLoader.load(config, Map.of("RUNNEL_PG_URL", ExternalPostgresTest.url(TestPostgres.server())),
         all);

@@ -35,6 +35,7 @@ final class NodeProcess implements AutoCloseable {
   private final Map<String, String> environment;
   /** A fresh port at every start, so an answer (or a refused connection) tells which run of the node it was. */
   private volatile int port;
+  private volatile int amqpPort;
   private volatile Process process;
   /** Arguments added to the run command at every start, after the data dir and HTTP flags. */
   private final List<String> extraArgs = new ArrayList<>();
@@ -72,6 +73,10 @@ final class NodeProcess implements AutoCloseable {
     return port;
   }
 
+  int amqpPort() {
+    return amqpPort;
+  }
+
   String baseUrl() {
     return "http://127.0.0.1:" + port;
   }
@@ -79,6 +84,9 @@ final class NodeProcess implements AutoCloseable {
   NodeProcess start() throws Exception {
     if (process != null) {
       port = freePort();  // a restart: a request still aimed at the old run finds nobody listening
+    }
+    if (amqpPort == 0 || process != null) {
+      amqpPort = freePort();
     }
     List<String> command = readmeRunCommand();
     command.addAll(1, jvmOptions);  // after "java", before "-jar"
@@ -88,6 +96,8 @@ final class NodeProcess implements AutoCloseable {
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     // A stop keeps idle keep-alive connections (this class's client keeps one) open until the grace ends: 2 s, not 30.
     builder.environment().put("RUNNEL_HTTP_SHUTDOWN_GRACE_MS", "2000");
+    builder.environment().put("RUNNEL_AMQP_HOST", "127.0.0.1");
+    builder.environment().put("RUNNEL_AMQP_PORT", Integer.toString(amqpPort));
     builder.environment().putAll(environment);
     process = builder.start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);

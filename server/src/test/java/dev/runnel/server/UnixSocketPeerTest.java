@@ -116,7 +116,7 @@ class UnixSocketPeerTest {
 
   private RunnelNode start(String url) {
     RunnelConfig config = ConfigLoader.load(null, Map.of("RUNNEL_PG_URL", url),
-        Map.of("dataDir", dataDir.toString(), "http.port", "0", "http.host", "127.0.0.1"));
+        Map.of("dataDir", dataDir.toString(), "http.port", "0", "http.host", "127.0.0.1", "amqp.port", "0", "amqp.host", "127.0.0.1"));
     return new RunnelNode(config).start();
   }
 

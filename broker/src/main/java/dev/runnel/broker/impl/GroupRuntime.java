@@ -47,14 +47,17 @@ final class GroupRuntime implements PartitionDelivery.Host {
     final List<String> topics;
     final long sessionTimeoutMs;
     final long leaseMs;
+    /** How often a record it held may go back for free when it leaves (a link's disconnect); MAX_VALUE: always. */
+    final int maxFreeReleases;
     long lastSeen;
     int rotation;
 
-    Member(String id, List<String> topics, long sessionTimeoutMs, long leaseMs, long now) {
+    Member(String id, List<String> topics, long sessionTimeoutMs, long leaseMs, int maxFreeReleases, long now) {
       this.id = id;
       this.topics = topics;
       this.sessionTimeoutMs = sessionTimeoutMs;
       this.leaseMs = leaseMs;
+      this.maxFreeReleases = maxFreeReleases;
       this.lastSeen = now;
     }
   }
@@ -118,9 +121,11 @@ final class GroupRuntime implements PartitionDelivery.Host {
     if (request.topics().isEmpty()) {
       return Future.failedFuture(new BrokerException(BrokerError.INVALID_REQUEST, "a member must name at least one topic"));
     }
-    if (mode != null && !members.isEmpty() && mode != request.mode()) {
+    GroupMode asked = request.mode() != null ? request.mode()
+        : mode != null && !members.isEmpty() ? mode : GroupMode.SHARED;
+    if (mode != null && !members.isEmpty() && mode != asked) {
       return Future.failedFuture(new BrokerException(BrokerError.INVALID_REQUEST, "group " + name + " is "
-          + mode.name().toLowerCase() + "; a member cannot join it as " + request.mode().name().toLowerCase()));
+          + mode.name().toLowerCase() + "; a member cannot join it as " + asked.name().toLowerCase()));
     }
     return loadConfig().compose(v -> {
       List<Future<TopicMetadata>> lookups = new ArrayList<>();
@@ -133,6 +138,8 @@ final class GroupRuntime implements PartitionDelivery.Host {
       for (int i = 0; i < request.topics().size(); i++) {
         TopicMetadata topic = engine.broker().latest(all.resultAt(i));
         checkDeadLetterName(topic);
+        // The group's dead-letter topic exists from its first join, so it can be read and consumed before a dead letter.
+        loads.add(engine.broker().deadLetterLog(deadLetterTopicName(topic), topic, 0).mapEmpty());
         topics.put(topic.name(), topic);
         for (int p = 0; p < topic.partitions(); p++) {
           loads.add(delivery(topic, p).load(request.startAtLatest()));
@@ -140,10 +147,11 @@ final class GroupRuntime implements PartitionDelivery.Host {
       }
       return Future.all(loads);
     }).map(v -> {
-      mode = request.mode();
+      mode = asked;
+      JoinRequest.LinkBound link = request.linkBound();
       Member member = new Member(engine.memberId(), request.topics().stream().distinct().toList(),
-          request.sessionTimeoutMs(),
-          Math.min(request.leaseMs(), JoinRequest.MAX_LEASE_MS), now());
+          request.sessionTimeoutMs(), link != null ? request.leaseMs() : Math.min(request.leaseMs(), JoinRequest.MAX_LEASE_MS),
+          link != null ? link.maxFreeReleases() : Integer.MAX_VALUE, now());
       members.put(member.id, member);
       rebalance();
       return membership(member);
@@ -229,7 +237,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
       return Future.failedFuture(unknownMember(memberId));
     }
     for (PartitionDelivery pd : partitions.values()) {
-      pd.release(memberId, false);
+      pd.releaseOnLeave(memberId, member.maxFreeReleases);
     }
     answerWaiters(member, List.of());
     rebalance();

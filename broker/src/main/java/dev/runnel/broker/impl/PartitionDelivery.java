@@ -79,6 +79,8 @@ final class PartitionDelivery {
     /** Its place in the deadline queue while in flight. */
     Lease lease;
     String member;
+    /** Times a leaving member gave it back for free (an AMQP link's disconnect); kept in memory only. */
+    int freeReleases;
     String deadLetterReason;
     long deadLetterRetryAt;
 
@@ -741,6 +743,31 @@ final class PartitionDelivery {
         meters.leaseExpired.increment();
         failed(e, "session of member " + e.member + " expired", null);
       } else {
+        toReady(e);
+      }
+    }
+    if (!held.isEmpty()) {
+      host.deliverable();
+    }
+  }
+
+  /**
+   * Gives back what a leaving member held, with no attempt counted, except for a record given back for free
+   * {@code maxFreeReleases} times already: that one counts an attempt, as a failure (DESIGN.md section 7: a message
+   * that crashes its consumer is dead-lettered in the end).
+   */
+  void releaseOnLeave(String member, int maxFreeReleases) {
+    List<Entry> held = new ArrayList<>();
+    for (Entry e : entries.values()) {
+      if (e.state == State.IN_FLIGHT && member.equals(e.member)) {
+        held.add(e);
+      }
+    }
+    for (Entry e : held) {
+      if (e.freeReleases >= maxFreeReleases) {
+        failed(e, "its consumer left without settling it more than " + maxFreeReleases + " times", null);
+      } else {
+        e.freeReleases++;
         toReady(e);
       }
     }

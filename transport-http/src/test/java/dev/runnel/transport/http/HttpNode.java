@@ -21,6 +21,7 @@ final class HttpNode implements AutoCloseable {
   final Vertx vertx = Vertx.vertx();
   final LogStore store;
   final HttpTransport transport;
+  final Broker broker;
   final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
       .connectTimeout(Duration.ofSeconds(10)).build();
 
@@ -34,7 +35,8 @@ final class HttpNode implements AutoCloseable {
       options.setShutdownGraceMs(1_000);
     }
     transport = HttpTransport.create(vertx, options.setHost("127.0.0.1").setPort(0));
-    transport.start(Broker.create(vertx, store)).await();
+    broker = Broker.create(vertx, store);
+    transport.start(broker).await();
   }
 
   String base() {

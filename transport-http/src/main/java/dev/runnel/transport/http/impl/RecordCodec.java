@@ -8,6 +8,7 @@ import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.ProduceRecord;
 import dev.runnel.broker.ProduceResult;
+import dev.runnel.broker.AmqpSections;
 import dev.runnel.broker.Header;
 import dev.runnel.broker.StoredRecord;
 import dev.runnel.broker.ReadResult;
@@ -490,17 +491,27 @@ final class RecordCodec {
       g.writeStringField("keyEncoding", "base64");
     }
     g.writeFieldName("value");
+    AmqpSections.Body amqpBody = AmqpSections.body(r);
     if (isJson(r.contentType()) && StrictJson.isJson(r.value())) {
       out.rawValue(r.value());
       g.writeStringField("valueEncoding", "json");
+    } else if (amqpBody == AmqpSections.Body.STRING) {
+      g.writeString(new String(r.value(), StandardCharsets.UTF_8));  // an AMQP amqp-value string (DESIGN.md section 7)
+      g.writeStringField("valueEncoding", "utf8");
     } else {
       g.writeBinary(r.value());
       g.writeStringField("valueEncoding", "base64");
+    }
+    if (amqpBody != null) {
+      g.writeStringField("contentType", r.contentType());  // the message's, which an AMQP record's reader needs
     }
     g.writeObjectFieldStart("headers");
     List<Header> headers = r.headers();
     for (int i = 0; i < headers.size(); i++) {
       Header h = headers.get(i);
+      if (h.name().equals(AmqpSections.HEADER)) {
+        continue;  // an AMQP message's binary sections: its application properties are the headers already
+      }
       if (lastOfItsName(headers, i)) {  // names may repeat in the log; this JSON shape keeps the last value of a name
         g.writeStringField(h.name(), new String(h.value(), StandardCharsets.UTF_8));
       }

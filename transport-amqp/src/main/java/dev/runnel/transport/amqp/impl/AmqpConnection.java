@@ -42,8 +42,8 @@ final class AmqpConnection {
   static final Symbol PARTITIONED = Symbol.valueOf("partitioned");
   static final Symbol LATEST = Symbol.valueOf("latest");
   private static final String KEY_ATTACHMENT = "runnel.apiKey";
-  /** Bytes of incoming transfers a session buffers before proton stops reading (its incoming window). */
-  private static final int SESSION_INCOMING_BYTES = 4 * 1024 * 1024;
+  /** proton-j's default largest frame, which the session's incoming window is counted in. */
+  private static final int FRAME_BYTES = 32 * 1024;
   private static final Logger LOG = LoggerFactory.getLogger(AmqpConnection.class);
 
   private final Vertx vertx;
@@ -95,7 +95,11 @@ final class AmqpConnection {
   }
 
   private void onSession(ProtonSession session) {
-    session.setIncomingCapacity(SESSION_INCOMING_BYTES);
+    // The incoming window, in frames, is capacity / frame size. It must take every transfer the session's links have
+    // credit for: with 4 MiB (128 frames) a client's 1,000 granted transfers queued behind it, and proton-j clients
+    // walk that queue on every flush (measured: 11,700 against 75,000 records/s into the broker directly). What is
+    // read stays bounded by the links' credit, which each link tops up only as commits complete.
+    session.setIncomingCapacity((int) Math.min(Integer.MAX_VALUE, 4L * options.getLinkCredit() * FRAME_BYTES));
     session.closeHandler(ar -> {
       linksOf(session).forEach(this::linkGone);
       session.close();

@@ -7,8 +7,10 @@ import dev.runnel.broker.ProduceRecord;
 import dev.runnel.broker.auth.ApiKey;
 import dev.runnel.broker.auth.Right;
 import dev.runnel.transport.amqp.AmqpTransportOptions;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import io.vertx.proton.ProtonDelivery;
 import io.vertx.proton.ProtonHelper;
 import io.vertx.proton.ProtonReceiver;
@@ -22,7 +24,10 @@ import org.apache.qpid.proton.message.Message;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A client's producer link (our receiver): each transfer is stored and then settled by its commit's outcome —
@@ -33,6 +38,9 @@ import java.util.List;
  */
 final class ProducerLink {
 
+  private record Pending(ProtonDelivery delivery, ProduceRecord record) {
+  }
+
   private static final Logger LOG = LoggerFactory.getLogger(ProducerLink.class);
 
   private final ProtonReceiver receiver;
@@ -41,6 +49,11 @@ final class ProducerLink {
   /** The link's topic; null for the anonymous relay (each message's {@code to} names it). */
   private final String topic;
   private final int window;
+  private final Context context;
+  /** Transfers received this event-loop turn, by topic, not yet given to the broker. */
+  private Map<String, List<Pending>> batches = new LinkedHashMap<>();
+  private boolean flushScheduled;
+  private boolean topUpScheduled;
   private int inFlight;
   private boolean stopping;
   private boolean gone;
@@ -52,6 +65,7 @@ final class ProducerLink {
     this.key = key;
     this.topic = topic;
     this.window = options.getLinkCredit();
+    this.context = Vertx.currentContext();
     receiver.setTarget(receiver.getRemoteTarget());
     receiver.setSource(receiver.getRemoteSource());
     receiver.setQoS(receiver.getRemoteQoS());
@@ -92,34 +106,70 @@ final class ProducerLink {
       settle(delivery, rejected(ProtonHelper.condition(AmqpError.DECODE_ERROR, "cannot store this message: " + e.getMessage())));
       return;
     }
-    inFlight++;
-    boolean presettled = delivery.remotelySettled();
-    if (presettled) {
-      delivery.settle();  // at-most-once: no outcome can reach the client
+    if (delivery.remotelySettled()) {
+      delivery.settle();  // pre-settled: at-most-once, no outcome can reach the client
     }
-    String t = to;
-    broker.produce(t, List.of(record)).onComplete(ar -> {
-      inFlight--;
-      if (ar.succeeded()) {
-        settle(delivery, Accepted.getInstance());
-      } else if (ar.cause() instanceof BrokerException b && b.error() == BrokerError.OUTCOME_UNKNOWN) {
-        // Whether it committed cannot be told: it stays unsettled and the link ends, as DESIGN.md section 7 says.
-        LOG.warn("a produce to {} has an unknown outcome; closing the producer link {}", t, receiver.getName());
-        end(ProtonHelper.condition(AmqpError.INTERNAL_ERROR, b.getMessage()));
-      } else if (ar.cause() instanceof BrokerException b
-          && (b.error() == BrokerError.OVERLOADED || b.error() == BrokerError.UNAVAILABLE)) {
-        settle(delivery, Released.getInstance());  // nothing stored: the client may send it again
-      } else {
-        if (!(ar.cause() instanceof BrokerException)) {
-          LOG.error("a produce to {} failed", t, ar.cause());
+    inFlight++;
+    List<Pending> batch = batches.computeIfAbsent(to, k -> new ArrayList<>());
+    batch.add(new Pending(delivery, record));
+    if (!flushScheduled) {
+      flushScheduled = true;
+      context.runOnContext(v -> flush());
+    }
+  }
+
+  /** The transfers of one event-loop turn go to the broker as one produce per topic. */
+  private void flush() {
+    flushScheduled = false;
+    Map<String, List<Pending>> due = batches;
+    batches = new LinkedHashMap<>();
+    due.forEach((t, pending) -> produce(t, pending, true));
+  }
+
+  private void produce(String t, List<Pending> pending, boolean together) {
+    List<ProduceRecord> records = new ArrayList<>(pending.size());
+    for (Pending p : pending) {
+      records.add(p.record());
+    }
+    broker.produce(t, records).onComplete(ar -> {
+      if (ar.failed() && together && pending.size() > 1 && isAboutOneRecord(ar.cause())) {
+        // Validation is all-or-nothing per call: one bad record must not fail the others, so each goes alone.
+        for (Pending p : pending) {
+          produce(t, List.of(p), false);
         }
-        settle(delivery, rejected(Conditions.of(ar.cause())));
+        return;
       }
-      if (presettled && ar.failed()) {
-        LOG.debug("a pre-settled transfer to {} was not stored: {}", t, ar.cause().getMessage());
+      inFlight -= pending.size();
+      for (Pending p : pending) {
+        outcome(t, p.delivery(), ar.failed() ? ar.cause() : null);
       }
       checkIdle();
     });
+  }
+
+  private static boolean isAboutOneRecord(Throwable e) {
+    return e instanceof BrokerException b && switch (b.error()) {
+      case RECORD_TOO_LARGE, INVALID_RECORD, BAD_ENCODING, PARTITION_OUT_OF_RANGE -> true;
+      default -> false;
+    };
+  }
+
+  private void outcome(String t, ProtonDelivery delivery, Throwable failure) {
+    if (failure == null) {
+      settle(delivery, Accepted.getInstance());
+    } else if (failure instanceof BrokerException b && b.error() == BrokerError.OUTCOME_UNKNOWN) {
+      // Whether it committed cannot be told: it stays unsettled and the link ends, as DESIGN.md section 7 says.
+      LOG.warn("a produce to {} has an unknown outcome; closing the producer link {}", t, receiver.getName());
+      end(ProtonHelper.condition(AmqpError.INTERNAL_ERROR, b.getMessage()));
+    } else if (failure instanceof BrokerException b
+        && (b.error() == BrokerError.OVERLOADED || b.error() == BrokerError.UNAVAILABLE)) {
+      settle(delivery, Released.getInstance());  // nothing stored: the client may send it again
+    } else {
+      if (!(failure instanceof BrokerException)) {
+        LOG.error("a produce to {} failed", t, failure);
+      }
+      settle(delivery, rejected(Conditions.of(failure)));
+    }
   }
 
   private static Rejected rejected(ErrorCondition condition) {
@@ -132,7 +182,13 @@ final class ProducerLink {
     if (!gone && !delivery.isSettled()) {
       delivery.disposition(state, true);
     }
-    topUp();
+    if (!topUpScheduled) {
+      topUpScheduled = true;  // one flow frame per turn, not one per transfer
+      context.runOnContext(v -> {
+        topUpScheduled = false;
+        topUp();
+      });
+    }
   }
 
   /** Credit back up to the window, counting what is in flight, never below zero (Artemis's runaway-credit lesson). */

@@ -113,6 +113,61 @@ class ConsumerGroupTest {
         .findFirst().orElse(null);
   }
 
+  /**
+   * A link-bound member (an AMQP consumer link): its leave is a disconnect, free only maxFreeReleases times per record;
+   * past that each leave counts an attempt, so a record that keeps crashing its consumer is dead-lettered in the end.
+   */
+  @Test
+  void aLinkBoundMembersLeaveIsFreeOnlyMaxFreeReleasesTimesPerRecord() {
+    String topic = topic(1, new JsonObject().put("maxRetries", 1).put("initialDelayMs", 0).put("jitter", 0));
+    produce(topic, "k=poison");
+    String group = unique("g");
+    JoinRequest linkBound = new JoinRequest(List.of(topic), null, 3_600_000, 1_800_000, false,
+        new JoinRequest.LinkBound(2));
+    List<Integer> attempts = new ArrayList<>();
+    for (int crash = 0; crash < 10; crash++) {
+      Membership m = broker.join(group, linkBound).await();
+      List<Delivery> got = fetch(group, m, 10);
+      if (got.isEmpty()) {
+        broker.leave(group, m.memberId()).await();
+        break;
+      }
+      attempts.add(got.get(0).attempt());
+      // a lease of 30 min: more than the 10-minute cap of a member of its own
+      assertThat(got.get(0).leaseExpiresAt()).isEqualTo(clock.millis() + 1_800_000);
+      broker.leave(group, m.memberId()).await();  // the consumer crashed holding it
+      broker.tick().await();
+    }
+    // 2 free releases, then each disconnect counts: attempt 2 is the last (maxRetries 1), then the dead letter.
+    assertThat(attempts).containsExactly(1, 1, 1, 2);
+    broker.idle().await();
+    assertThat(broker.deadLetters(group, topic, 10).await()).singleElement()
+        .satisfies(d -> assertThat(d.reason()).isEqualTo("max-retries"));
+  }
+
+  @Test
+  void aJoinWithoutAModeTakesTheGroupsModeOrSharedForANewGroup() {
+    String topic = topic(2, NO_JITTER);
+    String shared = unique("g");
+    broker.join(shared, new JoinRequest(List.of(topic), null, 3_600_000, 30_000, false)).await();
+    assertThat(broker.describeGroup(shared).await().mode()).isEqualTo(GroupMode.SHARED);
+
+    String partitioned = unique("g");
+    join(partitioned, topic, GroupMode.PARTITIONED);
+    Membership second = broker.join(partitioned, new JoinRequest(List.of(topic), null, 3_600_000, 30_000, false)).await();
+    assertThat(broker.describeGroup(partitioned).await().mode()).isEqualTo(GroupMode.PARTITIONED);
+    assertThat(second.assignment().get(topic)).hasSize(1);
+  }
+
+  @Test
+  void aGroupsDeadLetterTopicExistsFromItsFirstJoin() {
+    String topic = topic(3, NO_JITTER);
+    String group = unique("g");
+    join(group, topic, GroupMode.SHARED);
+    TopicDescription dlq = broker.describeTopic(topic + "." + group + ".dlq").await();
+    assertThat(dlq.partitions()).hasSize(3);
+  }
+
   /** What an SSE stream resumed with Last-Event-ID sends again: the member's leases, with their tokens. */
   @Test
   void aMembersLeasesAreListedWithTheirTokensUntilSettledOrExpired() {

@@ -65,7 +65,7 @@ public final class AmqpTransportImpl implements AmqpTransport {
     });
   }
 
-  /** Closes the listener, then stops every connection (settling what is in flight), then undeploys. */
+  /** Stops every connection (settling what is in flight), then the listeners, then undeploys. */
   @Override
   public Future<Void> stop() {
     String id;
@@ -77,8 +77,7 @@ public final class AmqpTransportImpl implements AmqpTransport {
       return Future.succeededFuture();
     }
     List<AmqpVerticle> stopping = List.copyOf(instances);
-    return Future.join(stopping.stream().map(AmqpVerticle::stopListening).toList())
-        .transform(ignored -> Future.join(stopping.stream().map(AmqpVerticle::stopConnections).toList()))
+    return Future.join(stopping.stream().map(AmqpVerticle::drainAndClose).toList())
         .transform(ignored -> vertx.undeploy(id))
         .onComplete(ar -> actualPort = 0)
         .mapEmpty();

@@ -7,8 +7,12 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.proton.ProtonConnection;
+import io.vertx.proton.ProtonHelper;
 import io.vertx.proton.ProtonServer;
 import io.vertx.proton.ProtonServerOptions;
+
+import org.apache.qpid.proton.amqp.transport.ConnectionError;
 
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -25,6 +29,7 @@ final class AmqpVerticle extends VerticleBase {
   private final IntConsumer boundPort;
   private final Set<AmqpConnection> connections = new LinkedHashSet<>();
   private ProtonServer server;
+  private boolean stopping;
   private Context own;
 
   AmqpVerticle(Broker broker, AmqpTransportOptions options, int listenPort, IntConsumer boundPort) {
@@ -47,6 +52,10 @@ final class AmqpVerticle extends VerticleBase {
     server = ProtonServer.create(vertx, serverOptions);
     server.saslAuthenticatorFactory(() -> new SaslAuthenticator(options.getApiKeys()));
     server.connectHandler(pc -> {
+      if (stopping) {
+        refuse(pc);
+        return;
+      }
       AmqpConnection[] self = new AmqpConnection[1];
       self[0] = new AmqpConnection(vertx, pc, broker, options, () -> connections.remove(self[0]));
       connections.add(self[0]);
@@ -60,23 +69,32 @@ final class AmqpVerticle extends VerticleBase {
     });
   }
 
-  /** Stops accepting connections. */
-  Future<Void> stopListening() {
-    Promise<Void> closed = Promise.promise();
-    own.runOnContext(v -> server.close(closed::handle));
-    return closed.future();
-  }
-
-  /** Stops every connection of this instance, on its context (DESIGN.md section 7's shutdown). */
-  Future<Void> stopConnections() {
+  /**
+   * Stops every connection of this instance on its context (DESIGN.md section 7's shutdown), then closes the listener.
+   * The listener closes last because Vert.x 5 closes a server's connections at once with it ({@code NetServer.close()}
+   * is {@code shutdown(0)}), which would cut the settlements short; meanwhile a new connection is closed at its open
+   * with {@code amqp:connection:forced}.
+   */
+  Future<Void> drainAndClose() {
     Promise<Void> done = Promise.promise();
     own.runOnContext(v -> {
+      stopping = true;
       List<Future<Void>> stops = new ArrayList<>();
       for (AmqpConnection c : List.copyOf(connections)) {
         stops.add(c.stop());
       }
-      Future.join(stops).<Void>mapEmpty().onComplete(ar -> done.complete());
+      Future.join(stops).onComplete(ar -> server.close(closed -> done.complete()));
     });
     return done.future();
+  }
+
+  private static void refuse(ProtonConnection pc) {
+    pc.openHandler(ar -> {
+      pc.setCondition(ProtonHelper.condition(ConnectionError.CONNECTION_FORCED, "the node is stopping"));
+      pc.open();
+      pc.close();
+      pc.disconnect();
+    });
+    pc.disconnectHandler(ProtonConnection::disconnect);
   }
 }

@@ -58,7 +58,9 @@ final class AmqpConnection {
   AmqpConnection(Vertx vertx, ProtonConnection connection, Broker broker, AmqpTransportOptions options, Runnable onEnd) {
     this.vertx = vertx;
     this.connection = connection;
-    this.broker = broker;
+    // Created on the connection's context: the broker's answers come back to it (see OnContext).
+    this.broker = OnContext.broker(broker, java.util.Objects.requireNonNull(Vertx.currentContext(),
+        "an AMQP connection is made on its context"));
     this.options = options;
     this.onEnd = onEnd;
   }

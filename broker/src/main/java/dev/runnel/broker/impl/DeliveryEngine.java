@@ -53,7 +53,23 @@ final class DeliveryEngine {
       key = store.groupState().secret("delivery-token-key", 32);
       tokenKey = key;
     }
-    return key.mapEmpty();
+    // Not key.mapEmpty(): that future carries the context the key was loaded on, and a group call composed on it
+    // (LocalBroker.inGroup) then completed there instead of on its caller's context, so an AMQP link's callbacks ran
+    // on another connection's event loop (CallerContextTest; AmqpFlowTest saw corrupt frames and a record delivered
+    // twice). A loaded key answers with a future of no context; a pending one on the caller's context.
+    if (key.succeeded()) {
+      return Future.succeededFuture();
+    }
+    ContextInternal caller = ContextInternal.current();
+    Promise<Void> ready = caller != null ? caller.promise() : Promise.promise();
+    key.onComplete(ar -> {
+      if (ar.succeeded()) {
+        ready.complete();
+      } else {
+        ready.fail(ar.cause());
+      }
+    });
+    return ready.future();
   }
 
   byte[] tokenKey() {

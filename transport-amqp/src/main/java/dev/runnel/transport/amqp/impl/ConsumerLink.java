@@ -8,6 +8,7 @@ import dev.runnel.broker.GroupMode;
 import dev.runnel.broker.JoinRequest;
 import dev.runnel.broker.Outcomes;
 import dev.runnel.transport.amqp.AmqpTransportOptions;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.proton.ProtonDelivery;
@@ -50,6 +51,8 @@ final class ConsumerLink {
   }
 
   private final Vertx vertx;
+  /** The connection's context: this link's proton objects are touched only there. */
+  private final Context context;
   private final ProtonSender sender;
   private final Broker broker;
   private final String topic;
@@ -61,6 +64,10 @@ final class ConsumerLink {
   private final DeliveryState defaultOutcome;
   private String memberId;
   private boolean fetching;
+  /** The fetch in flight is a long poll (not a drain's zero-wait fetch). */
+  private boolean longPolling;
+  /** A drain's zero-wait fetch runs beside a long poll. */
+  private boolean probing;
   private boolean closed;
   private long timer = -1;
   private List<String> acks = new ArrayList<>();
@@ -72,6 +79,7 @@ final class ConsumerLink {
 
   ConsumerLink(Vertx vertx, ProtonSender sender, Broker broker, String topic, String group, AmqpTransportOptions options) {
     this.vertx = vertx;
+    this.context = vertx.getOrCreateContext();
     this.sender = sender;
     this.broker = broker;
     this.topic = topic;
@@ -109,12 +117,41 @@ final class ConsumerLink {
   /** The client granted credit or asked for a drain. */
   private void onFlow() {
     if (fetching && sender.getDrain()) {
-      // A long poll is waiting, so nothing is eligible now: the drain is answered at once. Records the poll still
-      // brings find no credit and go back (no attempt counted).
-      sender.drained();
+      // Answering drained at once here gave an empty drain while records waited (AmqpFlowTest): the fetch in flight
+      // may have found records whose answer is still on its way. A drain's own fetch answers the drain when it
+      // completes; beside a long poll, a zero-wait probe answers it.
+      if (longPolling && !probing) {
+        probe();
+      }
       return;
     }
     pump();
+  }
+
+  /**
+   * The broker runs the long poll before the probe, so if the long poll found records its answer was queued on this
+   * context before the probe's; but the probe's answer may come back inline, ahead of it. So the probe's records and
+   * the drained answer go one turn later, behind the long poll's answer; what the long poll brings after the drain
+   * finds no credit and goes back (no attempt counted).
+   */
+  private void probe() {
+    int room = Math.min(sender.getCredit(), options.getMaxUnsettled() - outstanding.size());
+    if (room <= 0) {
+      sender.drained();
+      return;
+    }
+    probing = true;
+    broker.fetch(group, memberId, room, FETCH_MAX_BYTES, 0).onComplete(ar -> context.runOnContext(v -> {
+      probing = false;
+      if (ar.failed()) {
+        onFetchFailure(ar.cause());
+      } else {
+        handOut(ar.result());
+      }
+      if (!closed && sender.getDrain()) {
+        sender.drained();
+      }
+    }));
   }
 
   private void pump() {
@@ -130,6 +167,7 @@ final class ConsumerLink {
     }
     fetching = true;
     boolean drain = sender.getDrain();
+    longPolling = !drain;
     broker.fetch(group, memberId, room, FETCH_MAX_BYTES, drain ? 0 : LONG_POLL_MS).onComplete(ar -> {
       fetching = false;
       if (ar.failed()) {
@@ -137,19 +175,24 @@ final class ConsumerLink {
         return;
       }
       List<Delivery> got = ar.result();
-      for (Delivery d : got) {
-        if (closed || sender.getCredit() <= 0 || outstanding.size() >= options.getMaxUnsettled()) {
-          releases.add(d.token());
-          flushLater();
-        } else {
-          send(d);
-        }
-      }
+      handOut(got);
       if (!closed && sender.getDrain() && got.size() < room) {
         sender.drained();  // everything eligible now was sent
       }
       pump();
     });
+  }
+
+  /** Sends what a fetch brought while there is credit and room; gives back the rest (no attempt counted). */
+  private void handOut(List<Delivery> got) {
+    for (Delivery d : got) {
+      if (closed || sender.getCredit() <= 0 || outstanding.size() >= options.getMaxUnsettled()) {
+        releases.add(d.token());
+        flushLater();
+      } else {
+        send(d);
+      }
+    }
   }
 
   private void onFetchFailure(Throwable cause) {
@@ -183,7 +226,13 @@ final class ConsumerLink {
     }
     Outstanding o = outstanding.remove(d);
     if (!d.isSettled()) {
-      d.settle();
+      if (d.remotelySettled()) {
+        d.settle();
+      } else {
+        // proton-j writes a sender's disposition frame only for a delivery with a local state, so a bare settle()
+        // never reached a client that sent its outcome unsettled (AmqpDispositionTest): settle with its outcome.
+        d.disposition(state, true);
+      }
     }
     if (o == null) {
       return;  // already given back (consumer timeout, stop)

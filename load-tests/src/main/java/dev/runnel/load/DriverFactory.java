@@ -1,5 +1,6 @@
 package dev.runnel.load;
 
+import dev.runnel.load.amqp.AmqpDriver;
 import dev.runnel.load.driver.Driver;
 import dev.runnel.load.http.HttpDriver;
 import dev.runnel.load.http.StandardWebhookSigner;
@@ -13,7 +14,8 @@ import java.util.List;
 
 /**
  * Opens the driver a target URL names: {@code http://} Runnel (its producers sending webhook deliveries with
- * {@code --webhook}), {@code kafka://} Kafka, {@code amqp://} (later).
+ * {@code --webhook}), {@code amqp://} Runnel over AMQP 1.0 (its topic prepared over {@code --admin-url}),
+ * {@code kafka://} Kafka.
  */
 @FunctionalInterface
 public interface DriverFactory {
@@ -35,6 +37,10 @@ public interface DriverFactory {
       if (nodes.get(0).getScheme().equals("kafka")) {
         return kafka(nodes);
       }
+      if (nodes.get(0).getScheme().equals("amqp")) {
+        return new AmqpDriver(nodes, AmqpDriver.adminNodes(nodes, workload.adminNodes()), workload.apiKey,
+            workload.valueKind == ValueCodec.Kind.JSON, workload.amqpWindow);
+      }
       HttpDriver http = new HttpDriver(nodes, workload.apiKey, workload.valueKind == ValueCodec.Kind.JSON,
           workload.startFrom == Workload.StartFrom.LATEST, workload.connections, workload.consumeWith);
       if (workload.webhook != null) {
@@ -48,9 +54,8 @@ public interface DriverFactory {
     public void check(String target) {
       String scheme = nodes(target).get(0).getScheme();
       switch (scheme) {
-        case "http" -> { }
+        case "http", "amqp" -> { }
         case "kafka" -> driverClass(KAFKA_DRIVER);
-        case "amqp" -> throw new UsageException("amqp:// targets are not supported yet (" + target + ")");
         default -> throw new UsageException("unknown target scheme '" + scheme + "' in " + target
             + " (use http://host:port, kafka://host:port or amqp://host:port)");
       }

@@ -84,6 +84,9 @@ public final class LoadRun {
     Verifier verifier = new Verifier(run, w.producers, groups);
     log("topic %s (%d partitions), %d producer(s), %d group(s) × %d consumer(s), run id %x", w.topic, partitions,
         w.producers, groups.size(), w.consumers, run);
+    if (!driver.acksNamePositions()) {
+      log("acknowledgements name no position: each record is placed where the groups receive it");
+    }
     if (!driver.keepsKeys()) {
       log("records are stored unkeyed (webhook deliveries): no per-key order is checked; loss and duplicates are");
     }
@@ -323,7 +326,12 @@ public final class LoadRun {
         boolean ok = err == null && acks != null && acks.size() == records.size();
         if (ok) {
           for (int j = 0; j < acks.size(); j++) {
-            verifier.acked(producer, first + j, acks.get(j).partition(), acks.get(j).offset());
+            Ack ack = acks.get(j);
+            if (ack.placed()) {
+              verifier.acked(producer, first + j, ack.partition(), ack.offset(), done);
+            } else {
+              verifier.ackedWithoutPosition(producer, first + j, done);  // AMQP: the receptions will place it
+            }
           }
           long micros = Math.max(0, (done - intended) / 1000);
           ackedTotal.addAndGet(records.size());

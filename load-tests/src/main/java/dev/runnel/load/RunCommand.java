@@ -23,8 +23,9 @@ import java.util.concurrent.Callable;
 public final class RunCommand implements Callable<Integer> {
 
   @Option(names = "--target", required = true, paramLabel = "URL",
-      description = "System under test: http://host:port (Runnel), kafka://host:port (Kafka), amqp://host:port (not"
-          + " supported yet). Several nodes of one system comma-separated (http://a:8080,http://b:8080): clients are"
+      description = "System under test: http://host:port (Runnel over HTTP), amqp://host:port (Runnel over AMQP"
+          + " 1.0: SASL PLAIN with --api-key, else ANONYMOUS; the topic is prepared over --admin-url),"
+          + " kafka://host:port (Kafka). Several nodes of one system comma-separated (http://a:8080,http://b:8080): clients are"
           + " spread over them and move on after a connection error, a 503 or UNKNOWN_MEMBER. Repeat the flag for"
           + " separate systems, run in turn.")
   List<String> targets;
@@ -75,11 +76,25 @@ public final class RunCommand implements Callable<Integer> {
           + " for a connection, and the wait counts in their latency.")
   Integer connections;
 
+  @Option(names = "--amqp-window", paramLabel = "N",
+      description = "amqp:// targets: unsettled messages per producer link (default 1000, the node's default link"
+          + " credit). A message goes while fewer are unsettled and the node has granted credit; the others wait in the"
+          + " driver, and the wait counts in their latency. --max-in-flight still bounds the sends (of --batch"
+          + " messages each) a producer has outstanding.")
+  Integer amqpWindow;
+
+  @Option(names = "--admin-url", paramLabel = "URL",
+      description = "amqp:// targets: the node's HTTP API that prepares the topic (AMQP cannot create one), e.g."
+          + " http://host:8080; several nodes comma-separated, each tried in turn. Default: each AMQP node's host on"
+          + " port 8080.")
+  String adminUrl;
+
   @Option(names = "--topic", paramLabel = "NAME", description = "Topic (default runnel-load).")
   String topic;
 
   @Option(names = "--api-key", paramLabel = "NAME:SECRET",
-      description = "Credentials, sent as Authorization: Bearer NAME:SECRET.")
+      description = "Credentials, sent as Authorization: Bearer NAME:SECRET over HTTP; over AMQP as SASL PLAIN (user"
+          + " NAME, password SECRET).")
   String apiKey;
 
   @Option(names = "--webhook", paramLabel = "SOURCE",
@@ -156,6 +171,8 @@ public final class RunCommand implements Callable<Integer> {
     if (batch != null) w.batch = batch;
     if (maxInFlight != null) w.maxInFlight = maxInFlight;
     if (connections != null) w.connections = connections;
+    if (amqpWindow != null) w.amqpWindow = amqpWindow;
+    if (adminUrl != null) w.adminUrl = adminUrl;
     if (topic != null) w.topic = topic;
     if (apiKey != null) w.apiKey = apiKey;
     if (webhook != null) w.webhook = webhook;

@@ -41,6 +41,16 @@ public class Workload {
   public int maxInFlight = 1000;
   /** Keep-alive connections per node for the producers (HTTP); requests beyond them wait for one. */
   public int connections = 64;
+  /**
+   * Unsettled messages per AMQP producer link (messages, where {@link #maxInFlight} counts sends); messages beyond it,
+   * or beyond the node's credit, wait in the driver, and the wait counts in their latency.
+   */
+  public int amqpWindow = 1000;
+  /**
+   * The HTTP API ({@code http://host:port}, comma-separated for several nodes) that prepares the topic of
+   * {@code amqp://} targets; null: each AMQP node's host on port 8080.
+   */
+  public String adminUrl;
   public String apiKey;
   /**
    * Runnel's producers send each record as a signed Standard Webhooks delivery to {@code POST /webhooks/<webhook>}
@@ -112,6 +122,8 @@ public class Workload {
     require(batch >= 1, "--batch must be at least 1");
     require(maxInFlight >= 1, "--max-in-flight must be at least 1");
     require(connections >= 1, "--connections must be at least 1");
+    require(amqpWindow >= 1, "--amqp-window must be at least 1");
+    adminNodes();
     require(topic != null && !topic.isBlank(), "--topic must not be empty");
     require(apiKey == null || apiKey.indexOf(':') > 0, "--api-key must be NAME:SECRET");
     require(zipfExponent > 0, "zipfExponent must be positive");
@@ -133,6 +145,16 @@ public class Workload {
     warmupValue();
     drainTimeoutValue();
     progressIntervalValue();
+  }
+
+  /** The {@link #adminUrl} nodes, or null when none is set; a usage error unless each is {@code http://host:port}. */
+  public java.util.List<java.net.URI> adminNodes() {
+    if (adminUrl == null) {
+      return null;
+    }
+    java.util.List<java.net.URI> nodes = DriverFactory.nodes(adminUrl);
+    require(nodes.get(0).getScheme().equals("http"), "--admin-url must be http://host:port (got " + adminUrl + ")");
+    return nodes;
   }
 
   static Duration parseDuration(String text, String what) {

@@ -3,7 +3,7 @@ package dev.runnel.load.driver;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 
-/** One system under test (Runnel over HTTP, Kafka, later AMQP), reached through its public protocol only. */
+/** One system under test (Runnel over HTTP or AMQP, Kafka), reached through its public protocol only. */
 public interface Driver extends AutoCloseable {
 
   /** Uses the topic as it is when it exists, else creates it with {@code partitions}; answers its partition count. */
@@ -22,6 +22,15 @@ public interface Driver extends AutoCloseable {
    * checks no per-key order for them (loss and duplicates are still checked, by identity).
    */
   default boolean keepsKeys() {
+    return true;
+  }
+
+  /**
+   * Whether the acknowledgements name where each record was stored. False for AMQP, whose {@code accepted} names no
+   * position: the producers answer {@link Ack#UNPLACED} and the verifier places each record where the groups
+   * received it (loss is then an acknowledged identity a group never received).
+   */
+  default boolean acksNamePositions() {
     return true;
   }
 

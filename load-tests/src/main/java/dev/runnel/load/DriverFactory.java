@@ -39,7 +39,8 @@ public interface DriverFactory {
       }
       if (nodes.get(0).getScheme().equals("amqp")) {
         return new AmqpDriver(nodes, AmqpDriver.adminNodes(nodes, workload.adminNodes()), workload.apiKey,
-            workload.valueKind == ValueCodec.Kind.JSON, workload.amqpWindow);
+            workload.valueKind == ValueCodec.Kind.JSON, workload.startFrom == Workload.StartFrom.LATEST,
+            workload.amqpWindow);
       }
       HttpDriver http = new HttpDriver(nodes, workload.apiKey, workload.valueKind == ValueCodec.Kind.JSON,
           workload.startFrom == Workload.StartFrom.LATEST, workload.connections, workload.consumeWith);

@@ -63,7 +63,8 @@ public final class RunCommand implements Callable<Integer> {
       description = "Load before the measured time, left out of latency and throughput but verified (default 5s).")
   String warmup;
 
-  @Option(names = "--batch", paramLabel = "N", description = "Records per produce request (default 1).")
+  @Option(names = "--batch", paramLabel = "N", description = "Records per produce request (default 1); over AMQP, messages per send, which waits for all their"
+          + " outcomes.")
   Integer batch;
 
   @Option(names = "--max-in-flight", paramLabel = "N",

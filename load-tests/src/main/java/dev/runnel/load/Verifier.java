@@ -211,8 +211,8 @@ public final class Verifier {
         received.put(e.getKey(), e.getValue().copy());
       }
     }
-    place(snapshot, received);
-    BitSet[] misplaced = misplaced(snapshot, problems);
+    BitSet[] placed = place(snapshot, received);
+    BitSet[] misplaced = misplaced(snapshot, placed, problems);
     for (Map.Entry<String, Receptions> e : received.entrySet()) {
       String group = e.getKey();
       Receptions r = e.getValue();
@@ -311,7 +311,7 @@ public final class Verifier {
    * Gives each record acknowledged without a position the position of its first reception, over the groups in name
    * order (in the snapshot only; {@code unplaced} stays set so the problems can say so).
    */
-  private static void place(Track[] snapshot, Map<String, Receptions> received) {
+  private static BitSet[] place(Track[] snapshot, Map<String, Receptions> received) {
     BitSet[] placed = new BitSet[snapshot.length];
     for (int p = 0; p < snapshot.length; p++) {
       placed[p] = new BitSet();
@@ -331,6 +331,7 @@ public final class Verifier {
         }
       }
     }
+    return placed;
   }
 
   /**
@@ -338,14 +339,14 @@ public final class Verifier {
    * and sequence), or whose position cannot be one (a reception without partition or offset): a system that stored
    * or labelled two records as one, which no reception can tell apart otherwise.
    */
-  private static BitSet[] misplaced(Track[] snapshot, List<String> problems) {
+  private static BitSet[] misplaced(Track[] snapshot, BitSet[] placed, List<String> problems) {
     BitSet[] misplaced = new BitSet[snapshot.length];
     int n = 0;
     for (int p = 0; p < snapshot.length; p++) {
       misplaced[p] = new BitSet();
       Track t = snapshot[p];
       for (int s = 0; s < t.sent; s++) {
-        if (t.acked(s) && t.offset[s] >= 0) {
+        if (t.acked(s) && (!t.unplaced.get(s) || placed[p].get(s))) {
           n++;
         }
       }
@@ -355,7 +356,7 @@ public final class Verifier {
     for (int p = 0; p < snapshot.length; p++) {
       Track t = snapshot[p];
       for (int s = 0; s < t.sent; s++) {
-        if (!t.acked(s) || t.offset[s] < 0) {
+        if (!t.acked(s) || (t.unplaced.get(s) && !placed[p].get(s))) {
           continue;  // never received, when acknowledged without a position: lost, said below
         }
         if (t.partition[s] < 0 || t.partition[s] >= (1 << 23) || t.offset[s] >= (1L << 40)) {
@@ -384,7 +385,7 @@ public final class Verifier {
     for (int p = 0; p < snapshot.length; p++) {
       Track t = snapshot[p];
       for (int s = 0; s < t.sent; s++) {
-        if (!t.acked(s) || t.offset[s] < 0 || misplaced[p].get(s)) {
+        if (!t.acked(s) || (t.unplaced.get(s) && !placed[p].get(s)) || misplaced[p].get(s)) {
           continue;
         }
         long at = position(t.partition[s], t.offset[s]);

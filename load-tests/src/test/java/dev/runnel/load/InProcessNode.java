@@ -9,7 +9,7 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
-/** A Runnel node in this JVM (HTTP on a free loopback port) over the shared test Postgres, in the class's schema. */
+/** A Runnel node in this JVM (HTTP and AMQP on free loopback ports) over the shared test Postgres, in the class's schema. */
 final class InProcessNode implements AutoCloseable {
 
   private final RunnelNode node;
@@ -26,9 +26,9 @@ final class InProcessNode implements AutoCloseable {
     config.nodeId = "load-test-node";
     config.http.host = "127.0.0.1";
     config.http.port = 0;
-    config.http.shutdownGraceMs = 1_000;
+    config.http.shutdownGraceMs = 1_000;  // a stop keeps idle keep-alive connections until the grace ends
     config.amqp.host = "127.0.0.1";
-    config.amqp.port = 0;  // a stop keeps idle keep-alive connections until the grace ends
+    config.amqp.port = 0;
     config.postgres.url = "postgresql://" + server.user() + ":" + URLEncoder.encode(server.password(),
         StandardCharsets.UTF_8) + "@127.0.0.1:" + server.port() + "/" + server.database();
     config.postgres.schema = pg.schema();

@@ -44,18 +44,30 @@ class LoadMainTest {
     for (String flag : List.of("--target", "--size", "--partitions", "--keys", "--producers", "--consumers",
         "--groups", "--rate", "--duration", "--warmup", "--batch", "--max-in-flight", "--topic", "--api-key",
         "--result", "--rounds", "--workload", "--mode", "--connections", "--drain-timeout", "--webhook",
-        "--webhook-secret", "--consume-with")) {
+        "--webhook-secret", "--consume-with", "--amqp-window", "--admin-url")) {
       assertThat(r.output()).as("--help names %s", flag).contains(flag);
     }
-    assertThat(r.output()).contains("kafka://").contains("default runnel-load").contains("late")
+    assertThat(r.output()).contains("kafka://").contains("amqp://").contains("SASL PLAIN").contains("default runnel-load").contains("late")
         .contains("keyDistribution").contains("Exit 0");
   }
 
+  /** An AMQP target's topic is prepared over HTTP: a node nobody answers on is a connection failure (exit 2). */
   @Test
-  void amqpTargetsAreNotSupportedYetAndNothingRunsBeforeSaying() {
-    Result r = execute("run", "--target", "http://127.0.0.1:1", "--target", "amqp://127.0.0.1:5672", "--duration", "1s");
-    assertThat(r.code()).isEqualTo(2);
-    assertThat(r.output()).contains("not supported yet").doesNotContain("cannot prepare topic");
+  void anAmqpTargetWhoseHttpApiDoesNotAnswerExitsTwo() {
+    Result r = execute("run", "--target", "amqp://127.0.0.1:1", "--admin-url", "http://127.0.0.1:1", "--duration",
+        "1s");
+    assertThat(r.code()).as(r.output()).isEqualTo(2);
+    assertThat(r.output()).contains("cannot prepare topic runnel-load on amqp://127.0.0.1:1");
+  }
+
+  @Test
+  void amqpFlagsThatCannotRunAreUsageErrors() {
+    Result window = execute("run", "--target", "amqp://127.0.0.1:1", "--amqp-window", "0");
+    assertThat(window.code()).isEqualTo(2);
+    assertThat(window.output()).contains("--amqp-window must be at least 1");
+    Result admin = execute("run", "--target", "amqp://127.0.0.1:1", "--admin-url", "amqp://127.0.0.1:2");
+    assertThat(admin.code()).isEqualTo(2);
+    assertThat(admin.output()).contains("--admin-url must be http://host:port");
   }
 
   @ParameterizedTest

@@ -244,4 +244,159 @@ class VerifierTest {
     assertThat(v.produced()).isEqualTo(5000);
     assertThat(v.acked()).isEqualTo(5000);
   }
+
+  // ---- acknowledgements without a position (AMQP) and the order of acknowledgement and send --------------------------
+
+  /** Producer 0 sends seq 0..n-1 of key 0, one after the other's acknowledgement, each acknowledged without a position. */
+  private static Verifier ackedWithoutPosition(int n, String... groups) {
+    Verifier v = new Verifier(RUN, 1, List.of(groups));
+    for (int s = 0; s < n; s++) {
+      v.sent(0, s, 0, true, 10L * s);
+      v.ackedWithoutPosition(0, s, 10L * s + 5);
+    }
+    return v;
+  }
+
+  @Test
+  void recordsAcknowledgedWithoutAPositionArePlacedWhereTheGroupsReceivedThem() {
+    Verifier v = ackedWithoutPosition(4, "a", "b");
+    for (String g : List.of("a", "b")) {
+      for (int s = 0; s < 4; s++) {
+        v.received(g, 0, s, 1, 100 + s);
+      }
+    }
+    Verifier.Outcome o = v.verify();
+    assertThat(o.acked()).isEqualTo(4);
+    assertThat(o.lost()).isZero();
+    assertThat(o.reordered()).isZero();
+    assertThat(o.problems()).isEmpty();
+    assertThat(v.complete()).isTrue();
+  }
+
+  @Test
+  void anAcknowledgedIdentityNeverReceivedIsLostThoughNoPositionWasAcknowledged() {
+    Verifier v = ackedWithoutPosition(3, "g");
+    v.received("g", 0, 0, 0, 0);
+    v.received("g", 0, 2, 0, 1);
+    Verifier.Outcome o = v.verify();
+    assertThat(o.lost()).isEqualTo(1);
+    assertThat(o.problems()).anySatisfy(p -> assertThat(p)
+        .contains("never received producer 0 seq 1 (key 0), acknowledged (without a position)"));
+    assertThat(v.complete()).isFalse();
+  }
+
+  @Test
+  void aGroupThatReceivesARecordElsewhereThanAnotherGroupLosesIt() {
+    Verifier v = ackedWithoutPosition(1, "a", "b");
+    v.received("a", 0, 0, 0, 5);
+    v.received("b", 0, 0, 0, 6);
+    Verifier.Outcome o = v.verify();
+    assertThat(o.lost()).as("b got it at another offset than a").isEqualTo(1);
+    assertThat(o.problems()).anySatisfy(p -> assertThat(p)
+        .contains("group b received producer 0 seq 0 at 0/6, but it was first received at 0/5"));
+  }
+
+  @Test
+  void twoRecordsAtOnePositionAreMisplaced() {
+    Verifier v = ackedWithoutPosition(2, "g");
+    v.received("g", 0, 0, 0, 7);
+    v.received("g", 0, 1, 0, 7);  // a node that labels two records with one offset
+    Verifier.Outcome o = v.verify();
+    assertThat(o.lost()).isEqualTo(1);
+    assertThat(o.problems()).anySatisfy(p -> assertThat(p)
+        .contains("producer 0 seq 1 and producer 0 seq 0 are both at 0/7 (as received)"));
+
+    Verifier acked = acked(2, "g");
+    acked.acked(0, 1, 0, 0);  // the system acknowledged both at 0/0
+    acked.received("g", 0, 0, 0, 0);
+    acked.received("g", 0, 1, 0, 0);
+    assertThat(acked.verify().lost()).as("also for acknowledged positions").isEqualTo(1);
+
+    Verifier noPosition = ackedWithoutPosition(1, "g");
+    noPosition.received("g", 0, 0, -1, -1);  // a delivery without the partition and offset annotations
+    assertThat(noPosition.verify().lost()).isEqualTo(1);
+    assertThat(noPosition.verify().problems()).anySatisfy(p -> assertThat(p).contains("which is no position"));
+  }
+
+  @Test
+  void aReorderAgainstTheReceivedOffsetsIsCaught() {
+    Verifier v = ackedWithoutPosition(3, "g");
+    v.received("g", 0, 0, 0, 0);
+    v.received("g", 0, 2, 0, 2);
+    v.received("g", 0, 1, 0, 1);
+    Verifier.Outcome o = v.verify();
+    assertThat(o.reordered()).isEqualTo(1);
+    assertThat(o.lost()).isZero();
+  }
+
+  /**
+   * A node that delivers a key's records out of order and labels them with offsets in the order it delivered them:
+   * the offsets alone look fine, but seq 1 was sent only after seq 0 was acknowledged, so seq 0 must come first.
+   */
+  @Test
+  void aRecordAcknowledgedBeforeAnotherOfItsKeyWasSentMustComeFirst() {
+    Verifier v = ackedWithoutPosition(2, "g");
+    v.received("g", 0, 1, 0, 0);
+    v.received("g", 0, 0, 0, 1);
+    Verifier.Outcome o = v.verify();
+    assertThat(o.reordered()).isEqualTo(1);
+    assertThat(o.problems()).anySatisfy(p -> assertThat(p)
+        .contains("received key 0's producer 0 seq 0 (offset 0/1) after producer 0 seq 1, which was sent only after"
+            + " this one was acknowledged"));
+
+    // The same for positions the system acknowledged: stored out of the order of acknowledgement and send.
+    Verifier stored = new Verifier(RUN, 1, List.of("g"));
+    stored.sent(0, 0, 0, true, 0);
+    stored.acked(0, 0, 0, 5, 10);
+    stored.sent(0, 1, 0, true, 20);
+    stored.acked(0, 1, 0, 3, 30);
+    stored.received("g", 0, 1, 0, 3);
+    stored.received("g", 0, 0, 0, 5);
+    assertThat(stored.verify().reordered()).as("received in offset order, stored out of order").isEqualTo(1);
+  }
+
+  @Test
+  void recordsInFlightTogetherMayComeEitherWay() {
+    Verifier v = new Verifier(RUN, 1, List.of("g"));
+    v.sent(0, 0, 0, true, 0);
+    v.sent(0, 1, 0, true, 1);  // sent before seq 0 was acknowledged
+    v.ackedWithoutPosition(0, 0, 10);
+    v.ackedWithoutPosition(0, 1, 11);
+    v.received("g", 0, 1, 0, 0);
+    v.received("g", 0, 0, 0, 1);
+    Verifier.Outcome o = v.verify();
+    assertThat(o.reordered()).isZero();
+    assertThat(o.lost()).isZero();
+    assertThat(o.duplicates()).isZero();
+  }
+
+  @Test
+  void otherKeysAndOtherPartitionsAreNotOrderedByAcknowledgementEither() {
+    Verifier v = new Verifier(RUN, 1, List.of("g"));
+    v.sent(0, 0, 0, true, 0);
+    v.ackedWithoutPosition(0, 0, 10);
+    v.sent(0, 1, 1, true, 20);  // another key
+    v.ackedWithoutPosition(0, 1, 30);
+    v.sent(0, 2, 0, true, 40);  // key 0 again, after the partitions grew: another partition
+    v.ackedWithoutPosition(0, 2, 50);
+    v.received("g", 0, 1, 0, 0);
+    v.received("g", 0, 2, 1, 0);
+    v.received("g", 0, 0, 0, 1);
+    assertThat(v.verify().reordered()).isZero();
+  }
+
+  @Test
+  void unacknowledgedAndDuplicatesCountAsBeforeWithoutPositions() {
+    Verifier v = ackedWithoutPosition(2, "g");
+    v.sent(0, 2, 0, true, 100);  // never answered
+    v.received("g", 0, 0, 0, 0);
+    v.received("g", 0, 0, 0, 0);
+    v.received("g", 0, 1, 0, 1);
+    v.received("g", 0, 2, 0, 2);
+    Verifier.Outcome o = v.verify();
+    assertThat(o.duplicates()).isEqualTo(1);
+    assertThat(o.unacknowledged()).isEqualTo(1);
+    assertThat(o.acked()).isEqualTo(2);
+    assertThat(o.lost()).isZero();
+  }
 }

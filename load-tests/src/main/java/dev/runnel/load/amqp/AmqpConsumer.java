@@ -16,20 +16,25 @@ import org.apache.qpid.proton.message.Message;
 
 import java.net.URI;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 
 /**
- * One member of a group: one connection, one receiver link from {@code topics/<topic>/groups/<group>} (with the
- * source capability {@code partitioned} for a partitioned group; without it the node makes the group shared). Credit
+ * One member of a group: one connection, one receiver link from {@code topics/<topic>/groups/<group>}, with the
+ * source capabilities {@code partitioned} for a partitioned group (without it a group the link creates is shared;
+ * an existing group keeps its mode) and {@code latest} when a group the link creates is to start at the end of the
+ * log ({@code startFrom: latest}; without it, at the log start). Credit
  * is granted by hand ({@link #CREDIT}, topped up once half of it is used; the node keeps at most its
  * {@code amqp.maxUnsettled} deliveries unsettled per link whatever the credit), and each delivery is settled
  * {@code accepted} once the sink took it. A link or connection that breaks is opened again on the next node after
  * 100 ms × the breaks in a row (at most 1 s); after 20 in a row with nothing received the consumer gives up (said in
- * the run's problems; what it did not receive counts as lost). Stop closes the link (the member leaves the group),
+ * the run's problems; what it did not receive counts as lost). {@link #start} returns once the node attached the
+ * link (the member joined). Stop closes the link (the member leaves the group),
  * then the connection.
  */
 final class AmqpConsumer implements ConsumerClient {
 
   static final Symbol PARTITIONED = Symbol.valueOf("partitioned");
+  static final Symbol LATEST = Symbol.valueOf("latest");
   /** Credit the link is given; topped up to it when half is used. */
   static final int CREDIT = 1000;
   static final int MAX_BREAKS = 20;
@@ -40,6 +45,7 @@ final class AmqpConsumer implements ConsumerClient {
   private final RecordSink sink;
   private final Context context;
   private final Promise<Void> stopped = Promise.promise();
+  private final Promise<Void> attached = Promise.promise();
   private int node;
   private ProtonConnection connection;
   private ProtonReceiver receiver;
@@ -56,9 +62,20 @@ final class AmqpConsumer implements ConsumerClient {
     this.context = driver.vertx().getOrCreateContext();
   }
 
+  /**
+   * Opens the link and returns once the node attached it: the node answers the attach only after the member joined,
+   * so a group with {@code latest} starts before the producers send anything (as an HTTP member's start returns once
+   * joined). Fails when no node attaches it: every node tried once, or 30 s.
+   */
   @Override
   public void start() {
     context.runOnContext(v -> open());
+    try {
+      attached.future().await(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      stop();
+      throw new IllegalStateException("the link from " + address + " was not attached: " + AmqpDriver.message(e), e);
+    }
   }
 
   private void open() {
@@ -85,8 +102,15 @@ final class AmqpConsumer implements ConsumerClient {
           + (x.failed() ? ": " + AmqpDriver.message(x.cause()) : "")));
       c.disconnectHandler(x -> broken(c, "the connection to " + target + " was lost"));
       ProtonReceiver r = c.createReceiver(address);
+      java.util.List<Symbol> capabilities = new java.util.ArrayList<>(2);
       if (mode == GroupMode.PARTITIONED) {
-        ((Source) r.getSource()).setCapabilities(PARTITIONED);
+        capabilities.add(PARTITIONED);
+      }
+      if (driver.startAtLatest() && !attached.future().isComplete()) {
+        capabilities.add(LATEST);  // only the first attach may create the group; a link opened again continues it
+      }
+      if (!capabilities.isEmpty()) {
+        ((Source) r.getSource()).setCapabilities(capabilities.toArray(new Symbol[0]));
       }
       r.setQoS(ProtonQoS.AT_LEAST_ONCE);
       r.setPrefetch(0);
@@ -101,6 +125,7 @@ final class AmqpConsumer implements ConsumerClient {
         } else if (r.getRemoteSource() != null) {
           credit = CREDIT;
           r.flow(CREDIT);
+          attached.tryComplete();
         }  // else refused: the node attached with no source and closes the link with the reason next
       });
       r.closeHandler(x -> broken(c, target + " closed the link from " + address + ": "
@@ -140,8 +165,14 @@ final class AmqpConsumer implements ConsumerClient {
       stopped.tryComplete();
       return;
     }
+    ++breaks;
+    if (!attached.future().isComplete() && breaks >= driver.nodes().size()) {
+      attached.tryFail(why);  // never attached: start() says why, and the run stops (exit 2)
+      stopped.tryComplete();
+      return;
+    }
     driver.counts().firstConsumerFailure.compareAndSet(null, why);
-    if (++breaks > MAX_BREAKS) {
+    if (breaks > MAX_BREAKS) {
       driver.counts().consumersGaveUp.incrementAndGet();
       stopped.tryComplete();
       return;
@@ -162,7 +193,7 @@ final class AmqpConsumer implements ConsumerClient {
       ProtonConnection c = connection;
       ProtonReceiver r = receiver;
       if (c == null) {
-        if (breaks > MAX_BREAKS) {
+        if (breaks > MAX_BREAKS || attached.future().failed()) {
           stopped.tryComplete();
         }
         return;  // opening: open() or broken() completes it

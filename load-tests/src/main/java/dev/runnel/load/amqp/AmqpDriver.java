@@ -52,6 +52,7 @@ public final class AmqpDriver implements Driver {
   private final String user;
   private final String password;
   private final boolean jsonValues;
+  private final boolean startAtLatest;
   private final int window;
   private final Vertx vertx;
   private final ProtonClient client;
@@ -65,9 +66,12 @@ public final class AmqpDriver implements Driver {
    * @param adminNodes the {@code http://host:port} nodes that prepare the topic (see {@link #adminNodes})
    * @param apiKey {@code NAME:SECRET} (SASL PLAIN, and {@code Authorization: Bearer} for the HTTP API), or null
    * @param jsonValues the values are JSON documents ({@code application/json}), else bytes
+   * @param startAtLatest a group a consumer's link creates starts at the end of the log (source capability
+   *     {@code latest}), else at its start
    * @param window unsettled messages per producer link
    */
-  public AmqpDriver(List<URI> nodes, List<URI> adminNodes, String apiKey, boolean jsonValues, int window) {
+  public AmqpDriver(List<URI> nodes, List<URI> adminNodes, String apiKey, boolean jsonValues, boolean startAtLatest,
+                    int window) {
     this.nodes = List.copyOf(nodes);
     if (apiKey != null) {
       int colon = apiKey.indexOf(':');
@@ -78,6 +82,7 @@ public final class AmqpDriver implements Driver {
       this.password = null;
     }
     this.jsonValues = jsonValues;
+    this.startAtLatest = startAtLatest;
     this.window = window;
     this.vertx = Vertx.vertx();
     this.client = ProtonClient.create(vertx);
@@ -118,6 +123,10 @@ public final class AmqpDriver implements Driver {
 
   boolean jsonValues() {
     return jsonValues;
+  }
+
+  boolean startAtLatest() {
+    return startAtLatest;
   }
 
   int window() {

@@ -265,6 +265,11 @@ final class AmqpProducer implements ProducerClient {
     return window.peak();
   }
 
+  /** Messages waiting for the window or credit (for tests; read off the context, so only once it is quiet). */
+  int queuedMessages() {
+    return window.queued();
+  }
+
   /** One message of a send, over its attempts. */
   private static final class Pending {
     final Message message;

@@ -57,8 +57,12 @@ class AmqpDriverTest {
   }
 
   private AmqpDriver driver(String target, String apiKey, boolean json, int window) {
+    return driver(target, apiKey, json, false, window);
+  }
+
+  private AmqpDriver driver(String target, String apiKey, boolean json, boolean startAtLatest, int window) {
     List<URI> nodes = dev.runnel.load.DriverFactory.nodes(target);
-    AmqpDriver d = new AmqpDriver(nodes, AmqpDriver.adminNodes(nodes, null), apiKey, json, window);
+    AmqpDriver d = new AmqpDriver(nodes, AmqpDriver.adminNodes(nodes, null), apiKey, json, startAtLatest, window);
     closing.add(d);
     return d;
   }
@@ -122,10 +126,32 @@ class AmqpDriverTest {
     AmqpDriver driver = driver(node.url(), null, true, 1000);
     try (ProducerClient p = driver.producer("t")) {
       assertThat(await(p.send(records(50, "c")))).hasSize(50);
-      assertThat(((AmqpProducer) p).peakUnsettled()).as("nothing sent past the credit").isBetween(1, 3);
     }
     assertThat(node.messages).hasSize(50);
     assertThat(node.maxUnsettled.get()).isBetween(1, 3);
+  }
+
+  /** Credit the node never tops up: three messages go, the others wait in the driver (not in proton's buffers). */
+  @Test
+  void messagesPastTheCreditWaitInTheDriver() throws Exception {
+    StandInAmqpNode node = node(null, null);
+    node.credit = 3;
+    node.topUp = false;
+    AmqpDriver driver = driver(node.url(), null, true, 1000);
+    try (ProducerClient p = driver.producer("t")) {
+      List<CompletableFuture<List<Ack>>> sends = new ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        sends.add(p.send(records(1, "w" + i)).toCompletableFuture());
+      }
+      for (int i = 0; i < 3; i++) {
+        assertThat(sends.get(i).get(10, TimeUnit.SECONDS)).hasSize(1);
+      }
+      Thread.sleep(100);
+      assertThat(sends.get(3)).isNotDone();
+      assertThat(node.messages).hasSize(3);
+      assertThat(((AmqpProducer) p).queuedMessages()).as("waiting for credit").isEqualTo(2);
+      assertThat(((AmqpProducer) p).peakUnsettled()).isEqualTo(3);
+    }
   }
 
   @Test
@@ -226,7 +252,14 @@ class AmqpDriverTest {
     shared.start();
     awaitSize(node.consumerSources, 2);
     shared.stop().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    assertThat(node.consumerCapabilities.get(1)).as("shared: no capability").isEmpty();
+    assertThat(node.consumerCapabilities.get(1)).as("shared, from the log start: no capability").isEmpty();
+
+    ConsumerClient latest = driver(node.url(), null, true, true, 1000).consumer("orders", "g3", GroupMode.PARTITIONED,
+        (key, value, partition, offset, at) -> { });
+    latest.start();
+    awaitSize(node.consumerSources, 3);
+    latest.stop().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    assertThat(node.consumerCapabilities.get(2)).containsExactly(Symbol.valueOf("partitioned"), Symbol.valueOf("latest"));
   }
 
   @Test
@@ -266,7 +299,7 @@ class AmqpDriverTest {
     List<URI> nodes = dev.runnel.load.DriverFactory.nodes("amqp://127.0.0.1:1");
     AmqpDriver driver = new AmqpDriver(nodes, AmqpDriver.adminNodes(nodes,
         dev.runnel.load.DriverFactory.nodes("http://127.0.0.1:1,http://127.0.0.1:" + http.actualPort())),
-        "loader:s3cret", true, 1000);
+        "loader:s3cret", true, false, 1000);
     closing.add(driver);
     assertThat(driver.prepareTopic("t", 3).toCompletableFuture().get(20, TimeUnit.SECONDS)).isEqualTo(3);
     assertThat(seen).containsExactly("GET /topics/t Bearer loader:s3cret ",

@@ -42,6 +42,8 @@ final class StandInAmqpNode implements AutoCloseable {
   final AtomicInteger maxUnsettled = new AtomicInteger();
   final AtomicInteger connections = new AtomicInteger();
   volatile int credit = 1000;
+  /** Whether each settlement tops the producer link's credit up by one. */
+  volatile boolean topUp = true;
   volatile IntFunction<DeliveryState> outcomes = n -> Accepted.getInstance();
   volatile List<Message> deliveries = List.of();
 
@@ -102,7 +104,9 @@ final class StandInAmqpNode implements AutoCloseable {
       }
       int settled = held.size();
       held.clear();
-      r.flow(settled);
+      if (topUp) {
+        r.flow(settled);
+      }
     });
     r.closeHandler(x -> {
       vertx.cancelTimer(timer);

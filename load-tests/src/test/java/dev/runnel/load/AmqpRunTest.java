@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.runnel.durability.test.TestPostgres;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,12 +30,6 @@ class AmqpRunTest {
 
   static InProcessNode node;
 
-  /** Why the runs that must verify clean are off until transport-amqp is fixed; the failing run still runs. */
-  static final String SERVER_BUG = "transport-amqp (c2ea43b) runs broker callbacks off the connection's context: under"
-      + " load a consumer connection reads a corrupted stream (amqp:connection:framing-error, frame size 0x78787878"
-      + " = a value's bytes), the link is opened again and records never arrive; enable once fixed";
-
-
   @BeforeAll
   static void start() {
     node = new InProcessNode(PG, dir.resolve("node"));
@@ -50,7 +43,6 @@ class AmqpRunTest {
   }
 
   @Test
-  @Disabled(SERVER_BUG)
   void aShortOpenLoopRunOverAmqpProducesConsumesAndVerifies() throws Exception {
     HttpRunTest.Run r = run(DriverFactory.DEFAULT, "run", "--target", node.amqpUrl(), "--admin-url", node.url(),
         "--topic", "amqp-short", "--partitions", "4", "--keys", "20", "--size", "200", "--producers", "2",
@@ -77,7 +69,6 @@ class AmqpRunTest {
 
   /** Closed loop, batches of 20 through a window of 10 unsettled messages, shared groups, binary values. */
   @Test
-  @Disabled(SERVER_BUG)
   void aClosedLoopRunOfBatchesThroughASmallWindowInSharedModeVerifies() throws Exception {
     Path workload = dir.resolve("shared.yaml");
     Files.writeString(workload, """
@@ -104,7 +95,6 @@ class AmqpRunTest {
 
   /** The group starts at the log start; the consumers join once every record is stored, and read them all. */
   @Test
-  @Disabled(SERVER_BUG)
   void aCatchUpRunOverAmqpReadsTheWholeBacklog() throws Exception {
     HttpRunTest.Run r = run(DriverFactory.DEFAULT, "run", "--target", node.amqpUrl(), "--admin-url", node.url(),
         "--topic", "amqp-catch-up", "--partitions", "2", "--producers", "2", "--consumers", "2", "--batch", "10",

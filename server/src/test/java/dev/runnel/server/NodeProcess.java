@@ -33,9 +33,14 @@ final class NodeProcess implements AutoCloseable {
   private final List<String> jvmOptions;
   /** Environment added to the node's (configuration such as {@code RUNNEL_HTTP_MAX_HELD_BYTES}). */
   private final Map<String, String> environment;
-  /** A fresh port at every start, so an answer (or a refused connection) tells which run of the node it was. */
+  /**
+   * A fresh port at every start, so an answer (or a refused connection) tells which run of the node it was — unless
+   * {@link #keepPorts()} was asked for.
+   */
   private volatile int port;
   private volatile int amqpPort;
+  /** A restart listens on the same HTTP and AMQP ports as the run before (clients that reconnect to one URL). */
+  private volatile boolean keepPorts;
   private volatile Process process;
   /** Arguments added to the run command at every start, after the data dir and HTTP flags. */
   private final List<String> extraArgs = new ArrayList<>();
@@ -69,6 +74,15 @@ final class NodeProcess implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Every restart listens on the same HTTP and AMQP ports as the first start, for clients that reconnect to the URL
+   * they were given (Qpid JMS {@code failover:}).
+   */
+  NodeProcess keepPorts() {
+    keepPorts = true;
+    return this;
+  }
+
   int port() {
     return port;
   }
@@ -82,10 +96,11 @@ final class NodeProcess implements AutoCloseable {
   }
 
   NodeProcess start() throws Exception {
-    if (process != null) {
+    boolean restart = process != null;
+    if (restart && !keepPorts) {
       port = freePort();  // a restart: a request still aimed at the old run finds nobody listening
     }
-    if (amqpPort == 0 || process != null) {
+    if (amqpPort == 0 || (restart && !keepPorts)) {
       amqpPort = freePort();
     }
     List<String> command = readmeRunCommand();

@@ -69,6 +69,8 @@ class AmqpSigtermIT {
   /** Every so many messages one is too large for the topic: the broker refuses it, so it must come back rejected. */
   private static final int OVERSIZED_EVERY = 25;
   private static final String FORCED = "amqp:connection:forced";
+  /** Each consumer's credit: what its link may have outstanding, and so what a SIGTERM may bring again. */
+  private static final int PREFETCH = 10;
 
   @TempDir
   Path tmp;
@@ -93,10 +95,11 @@ class AmqpSigtermIT {
       int amqpPort = node.amqpPort();
       // Reconnect every 100 ms for up to 60 s; every request bounded; frames traced (FrameLog) without payloads.
       JmsConnectionFactory factory = new JmsConnectionFactory("failover:(amqp://127.0.0.1:" + amqpPort
-          + "?amqp.idleTimeout=20000&amqp.traceFrames=true&amqp.traceFramesPayloadLimit=0)?failover.maxReconnectAttempts=600&failover.initialReconnectDelay=0"
-          + "&failover.reconnectDelay=100&failover.useReconnectBackOff=false&failover.warnAfterReconnectAttempts=0"
-          + "&jms.prefetchPolicy.all=10&jms.sendTimeout=60000&jms.requestTimeout=60000&jms.closeTimeout=5000"
-          + "&jms.connectTimeout=5000");
+          + "?amqp.idleTimeout=20000&amqp.traceFrames=true&amqp.traceFramesPayloadLimit=0)"
+          + "?failover.maxReconnectAttempts=600&failover.initialReconnectDelay=0&failover.reconnectDelay=100"
+          + "&failover.useReconnectBackOff=false&failover.warnAfterReconnectAttempts=0"
+          + "&jms.prefetchPolicy.all=" + PREFETCH + "&jms.sendTimeout=60000&jms.requestTimeout=60000"
+          + "&jms.closeTimeout=5000&jms.connectTimeout=5000");
       AtomicInteger interrupted = new AtomicInteger();
       AtomicInteger restored = new AtomicInteger();
       JmsConnectionListener failover = new FailoverCounter(interrupted, restored);
@@ -215,8 +218,7 @@ class AmqpSigtermIT {
           if (records.get(i).get("offset").asLong() != i) {
             gaps.add("partition " + p + " offset " + records.get(i).get("offset") + " at index " + i);
           }
-          String value = new String(Base64.getDecoder().decode(records.get(i).get("value").asText()), StandardCharsets.UTF_8);
-          stored.merge(value, 1, Integer::sum);
+          stored.merge(value(records.get(i)), 1, Integer::sum);
         }
       }
       boolean drained;
@@ -267,7 +269,11 @@ class AmqpSigtermIT {
       assertThat(openAtSigterm).as("TCP connections open at the SIGTERM").hasSize(connections.size());
       assertThat(closedWith).as("the close frame each connection open at the SIGTERM received").allSatisfy(
           (transport, close) -> assertThat(close).contains(FORCED));
-      assertThat(restored.get()).as("connections restored by failover").isGreaterThanOrEqualTo(connections.size());
+      // Once each: a connection that failed for another reason (e.g. a protocol error) would fail over again.
+      assertThat(restored.get()).as("connections restored by failover").isEqualTo(connections.size());
+      // Only what was outstanding at the SIGTERM (released to come again), or stored twice, is consumed twice.
+      assertThat(consumedMoreThanOnce).as("messages consumed more than once")
+          .isLessThanOrEqualTo(CONSUMERS * PREFETCH + duplicates);
       assertThat(acceptedAfterRestart).as("messages accepted after the restart").isPositive();
       assertThat(sendFailures).as("sends within the limit that failed (failover should carry them over)").isEmpty();
     } finally {
@@ -294,6 +300,16 @@ class AmqpSigtermIT {
     } catch (Exception e) {
       System.out.println("AmqpSigtermIT: could not keep the node's log: " + e);
     }
+  }
+
+  /** A record's value as text: an AMQP text message's body reads back as utf8 (older nodes: base64). */
+  private static String value(JsonNode record) {
+    String value = record.get("value").asText();
+    return switch (record.path("valueEncoding").asText()) {
+      case "base64" -> new String(Base64.getDecoder().decode(value), StandardCharsets.UTF_8);
+      case "json" -> record.get("value").toString();
+      default -> value;
+    };
   }
 
   /** The group's lag in records, summed over the topic's partitions. */
@@ -388,6 +404,8 @@ class AmqpSigtermIT {
     private Logger logger;
     private Level level;
     private boolean additive;
+    private Logger failover;
+    private Level failoverLevel;
 
     static FrameLog attach() {
       FrameLog log = new FrameLog();
@@ -399,6 +417,10 @@ class AmqpSigtermIT {
       log.logger.addAppender(log);
       log.logger.setAdditive(false);
       log.logger.setLevel(Level.TRACE);
+      // Failover logs each reconnection attempt at info: every 100 ms per connection while the node is down.
+      log.failover = (Logger) LoggerFactory.getLogger("org.apache.qpid.jms.provider.failover.FailoverProvider");
+      log.failoverLevel = log.failover.getLevel();
+      log.failover.setLevel(Level.WARN);
       return log;
     }
 
@@ -436,6 +458,7 @@ class AmqpSigtermIT {
       logger.detachAppender(this);
       logger.setLevel(level);
       logger.setAdditive(additive);
+      failover.setLevel(failoverLevel);
       stop();
     }
   }

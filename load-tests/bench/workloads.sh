@@ -4,9 +4,11 @@
 #
 #   mvn -B -ntp -q -DskipTests package && load-tests/bench/workloads.sh [NAME ...]
 #
-# NAME: produce-batch produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout w4-catchup (default: all, in that
+# NAME: produce-batch produce-window produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout w4-catchup (default: all, in that
 # order).
-# SYSTEMS (default "runnel kafka kafka-fsync") picks what runs, e.g. SYSTEMS=runnel before and after a change.
+# SYSTEMS (default "runnel kafka kafka-fsync") picks what runs, e.g. SYSTEMS=runnel before and after a change;
+# "amqp" adds the same node over AMQP 1.0 (its runs use a topic of their own, "<workload>-amqp", since the node is the
+# HTTP target's too).
 # DURATION (default 20s) and WARMUP (default 15s: each run is a new client JVM, and 5 s left W1 measuring the JIT)
 # set each run's length. Results (JSON and Markdown per workload) go to load-tests/target/bench/<time>/. Everything
 # listens on loopback; the script stops what it started, by pid.
@@ -18,6 +20,8 @@ OUT=load-tests/target/bench/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 RUNNEL_PORT=18480
 RUNNEL=http://127.0.0.1:$RUNNEL_PORT
+RUNNEL_AMQP_PORT=18472
+AMQP=
 KAFKA=kafka://127.0.0.1:19492
 KAFKA_FSYNC=kafka://127.0.0.1:19592
 LOAD=(java -Xmx8g -jar load-tests/target/runnel-load.jar run)  # the verifier keeps every record: Kafka at 100 B is 50 M
@@ -34,7 +38,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-java -jar server/target/runnel.jar --data-dir "$OUT/runnel" --http-port $RUNNEL_PORT --http-host 127.0.0.1 \
+RUNNEL_AMQP_HOST=127.0.0.1 java -jar server/target/runnel.jar --data-dir "$OUT/runnel" --http-port $RUNNEL_PORT \
+  --http-host 127.0.0.1 --amqp-port $RUNNEL_AMQP_PORT \
   > "$OUT/runnel.log" 2>&1 &
 RUNNEL_PID=$!
 SYSTEMS=${SYSTEMS:-runnel kafka kafka-fsync}
@@ -42,18 +47,27 @@ ALL=
 for s in $SYSTEMS; do
   case $s in
     runnel) ALL="$ALL $RUNNEL" ;;
+    amqp) AMQP=amqp://127.0.0.1:$RUNNEL_AMQP_PORT ;;
     kafka) ALL="$ALL $KAFKA"
       load-tests/kafka/kafka.sh start --port 19492 --dir "$OUT/kafka" > "$OUT/kafka-start.log" ;;
     kafka-fsync) ALL="$ALL $KAFKA_FSYNC"
       load-tests/kafka/kafka.sh start --fsync --port 19592 --dir "$OUT/kafka-fsync" > "$OUT/kafka-fsync-start.log" ;;
-    *) echo "unknown system $s (runnel, kafka, kafka-fsync)" >&2; exit 2 ;;
+    *) echo "unknown system $s (runnel, amqp, kafka, kafka-fsync)" >&2; exit 2 ;;
   esac
 done
 for _ in $(seq 1 120); do curl -sf $RUNNEL/health/ready >/dev/null 2>&1 && break; sleep 1; done
 curl -sf $RUNNEL/health/ready >/dev/null
 
-# run NAME TARGETS FLAGS...: one workload against the given targets, in turn.
+# run NAME TARGETS FLAGS...: one workload against the given targets, in turn (and over AMQP when SYSTEMS has amqp).
 run() {
+  local name=$1 targets=$2
+  shift 2
+  if [ -n "$AMQP" ] && [ "$targets" = "$ALL" ]; then
+    run_one "$name-amqp" "$AMQP" --admin-url "$RUNNEL" "$@"
+  fi
+  [ -z "${targets// /}" ] || run_one "$name" "$targets" "$@"
+}
+run_one() {
   local name=$1 targets=$2
   shift 2
   local args=()
@@ -64,12 +78,16 @@ run() {
     --result "$OUT/$name.json" "$@" | tee "$OUT/$name.md" || echo "== $name FAILED (exit ${PIPESTATUS[0]})"
 }
 SELECTED="$*"
-[ -n "$SELECTED" ] || SELECTED="produce-batch produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout w4-catchup"
+[ -n "$SELECTED" ] || SELECTED="produce-batch produce-window produce-single w3-single w3-batch w2 w1-5000 w1-70 w4-fanout w4-catchup"
 
 for w in $SELECTED; do
   case $w in
     # Produce only, 1 KB keyed records: 100-record batches, and single records, 64 requests outstanding.
     produce-batch) run $w "$ALL" --size 1024 --partitions 8 --producers 4 --consumers 0 --batch 100 --max-in-flight 16 ;;
+    # 1 KB keyed records with 1,000 unsent-or-unacknowledged per producer: 10 sends of 100 (AMQP: messages
+    # through a window of 1,000 unsettled).
+    produce-window) run $w "$ALL" --size 1024 --partitions 8 --producers 4 --consumers 0 --batch 100 --max-in-flight 10 \
+      --amqp-window 1000 ;;
     produce-single) run $w "$ALL" --size 1024 --partitions 8 --producers 4 --consumers 0 --batch 1 --max-in-flight 16 ;;
     # W3: per-message overhead, 100 B records, single against batched (produce only).
     w3-single) run $w "$ALL" --size 100 --partitions 8 --producers 4 --consumers 0 --batch 1 --max-in-flight 16 ;;

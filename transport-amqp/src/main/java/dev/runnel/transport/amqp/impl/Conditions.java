@@ -11,8 +11,6 @@ import org.apache.qpid.proton.amqp.transport.LinkError;
 /** Broker errors as AMQP error conditions (the pinned ones of DESIGN.md section 7), with the broker's message. */
 final class Conditions {
 
-  static final Symbol MESSAGE_SIZE_EXCEEDED = LinkError.MESSAGE_SIZE_EXCEEDED;
-
   private Conditions() {
   }
 
@@ -27,7 +25,7 @@ final class Conditions {
     return switch (error) {
       case TOPIC_NOT_FOUND, NOT_FOUND, UNKNOWN_MEMBER -> AmqpError.NOT_FOUND;
       case UNAUTHORIZED, FORBIDDEN, INVALID_SIGNATURE -> AmqpError.UNAUTHORIZED_ACCESS;
-      case RECORD_TOO_LARGE, BODY_TOO_LARGE -> MESSAGE_SIZE_EXCEEDED;
+      case RECORD_TOO_LARGE, BODY_TOO_LARGE -> LinkError.MESSAGE_SIZE_EXCEEDED;
       case INVALID_RECORD, BAD_ENCODING, MALFORMED_JSON -> AmqpError.DECODE_ERROR;
       case OVERLOADED -> AmqpError.RESOURCE_LIMIT_EXCEEDED;
       case INTERNAL, OUTCOME_UNKNOWN, UNAVAILABLE -> AmqpError.INTERNAL_ERROR;

@@ -20,7 +20,6 @@ import org.apache.qpid.proton.amqp.messaging.Modified;
 import org.apache.qpid.proton.amqp.messaging.Rejected;
 import org.apache.qpid.proton.amqp.messaging.Released;
 import org.apache.qpid.proton.amqp.messaging.Source;
-import org.apache.qpid.proton.amqp.transport.AmqpError;
 import org.apache.qpid.proton.amqp.transport.DeliveryState;
 import org.apache.qpid.proton.amqp.transport.ErrorCondition;
 import org.apache.qpid.proton.amqp.transport.LinkError;
@@ -363,9 +362,5 @@ final class ConsumerLink {
       return Future.succeededFuture();
     }
     return flush().transform(ignored -> broker.leave(group, member)).recover(e -> Future.succeededFuture());
-  }
-
-  static ErrorCondition internal(String description) {
-    return ProtonHelper.condition(AmqpError.INTERNAL_ERROR, description);
   }
 }

@@ -10,9 +10,14 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.PoolOptions;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.net.NetClient;
 import io.vertx.proton.ProtonClient;
 import io.vertx.proton.ProtonClientOptions;
 import io.vertx.proton.ProtonConnection;
+import io.vertx.proton.ProtonTransportOptions;
+import io.vertx.proton.impl.ProtonConnectionImpl;
+import io.vertx.proton.impl.ProtonSaslClientAuthenticatorImpl;
 
 import java.net.URI;
 import java.util.ArrayList;
@@ -24,8 +29,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Runnel over AMQP 1.0 (DESIGN.md section 7), on vertx-proton's {@link ProtonClient}: one Vert.x instance for the
- * driver, one connection per producer and per consumer, each on a context of its own (so on an event loop in turn).
+ * Runnel over AMQP 1.0 (DESIGN.md section 7), on vertx-proton (connections made as its {@link ProtonClient} makes
+ * them, with the socket's flushes coalesced): one Vert.x instance for the driver, one connection per producer and per consumer, each on a context of its own (so on an event loop in turn).
  *
  * <ul>
  *   <li>Connections: SASL PLAIN with the API key's name and secret when there is one, else ANONYMOUS; the node sends
@@ -55,7 +60,6 @@ public final class AmqpDriver implements Driver {
   private final boolean startAtLatest;
   private final int window;
   private final Vertx vertx;
-  private final ProtonClient client;
   private final io.vertx.core.http.HttpClientAgent http;
   private final AtomicInteger nextNode = new AtomicInteger();
   private final String container = "runnel-load-" + UUID.randomUUID();
@@ -85,7 +89,6 @@ public final class AmqpDriver implements Driver {
     this.startAtLatest = startAtLatest;
     this.window = window;
     this.vertx = Vertx.vertx();
-    this.client = ProtonClient.create(vertx);
     this.http = vertx.httpClientBuilder().with(new HttpClientOptions().setKeepAlive(true).setConnectTimeout(10_000))
         .with(new PoolOptions().setHttp1MaxSize(4)).build();
     this.admin = new AdminApi(adminNodes, apiKey == null ? null : "Bearer " + apiKey, http);
@@ -156,28 +159,49 @@ public final class AmqpDriver implements Driver {
         .setHeartbeat(IDLE_TIMEOUT_MS / 2);
     options.addEnabledSaslMechanism(user != null ? "PLAIN" : "ANONYMOUS");
     Promise<ProtonConnection> opened = Promise.promise();
-    client.connect(options, node.getHost(), node.getPort(), user, password, ar -> {
-      if (ar.failed()) {
-        opened.tryFail(new IllegalStateException("cannot connect to " + node + ": " + message(ar.cause()), ar.cause()));
+    // ProtonClient.connect, but with the socket's flushes coalesced (FlushCoalescing): the same steps on
+    // vertx-proton's public impl classes, since ProtonClient never hands out the socket.
+    NetClient net = vertx.createNetClient(options);
+    net.connect(node.getPort(), node.getHost()).onComplete(socket -> {
+      if (socket.failed()) {
+        net.close();
+        opened.tryFail(new IllegalStateException("cannot connect to " + node + ": " + message(socket.cause()),
+            socket.cause()));
         return;
       }
-      ProtonConnection c = ar.result();
-      c.setContainer(container);
-      c.openHandler(o -> {
-        if (o.succeeded()) {
-          opened.tryComplete(c);
-        } else {
-          opened.tryFail(new IllegalStateException(node + " refused the connection: " + message(o.cause())));
-          c.disconnect();
-        }
+      FlushCoalescing.install(socket.result());
+      ProtonConnectionImpl c = new ProtonConnectionImpl(vertx, node.getHost(), (ContextInternal) Vertx.currentContext());
+      c.disconnectHandler(x -> {
+        net.close();
+        opened.tryFail(new IllegalStateException(node + " dropped the connection"));
       });
-      c.closeHandler(x -> {
-        opened.tryFail(new IllegalStateException(node + " closed the connection before it opened"
-            + (x.failed() ? ": " + message(x.cause()) : "")));
-        c.disconnect();
-      });
-      c.disconnectHandler(x -> opened.tryFail(new IllegalStateException(node + " dropped the connection")));
-      c.open();
+      ProtonSaslClientAuthenticatorImpl sasl = new ProtonSaslClientAuthenticatorImpl(user, password,
+          options.getEnabledSaslMechanisms(), null, ar -> {
+            if (ar.failed()) {
+              opened.tryFail(new IllegalStateException("cannot connect to " + node + ": " + message(ar.cause()),
+                  ar.cause()));
+              c.disconnect();
+              return;
+            }
+            c.setContainer(container);
+            c.openHandler(o -> {
+              if (o.succeeded()) {
+                opened.tryComplete(c);
+              } else {
+                opened.tryFail(new IllegalStateException(node + " refused the connection: " + message(o.cause())));
+                c.disconnect();
+              }
+            });
+            c.closeHandler(x -> {
+              opened.tryFail(new IllegalStateException(node + " closed the connection before it opened"
+                  + (x.failed() ? ": " + message(x.cause()) : "")));
+              c.disconnect();
+            });
+            c.open();
+          });
+      c.bindClient(net, socket.result(), sasl, new ProtonTransportOptions()
+          .setHeartbeat(options.getHeartbeat()).setMaxFrameSize(options.getMaxFrameSize()));
+      c.flush();  // starts SASL
     });
     return opened.future();
   }

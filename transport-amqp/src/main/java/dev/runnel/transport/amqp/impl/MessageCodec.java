@@ -58,7 +58,7 @@ final class MessageCodec {
     String contentType;
     if (body instanceof Data data) {
       kind = AmqpSections.Body.DATA;
-      value = bytes(data.getValue());
+      value = owned(data.getValue());
       contentType = message.getContentType() != null ? message.getContentType() : OCTET_STREAM;
     } else if (body instanceof AmqpValue v && v.getValue() instanceof String s) {
       kind = AmqpSections.Body.STRING;
@@ -69,23 +69,36 @@ final class MessageCodec {
       value = body == null ? new byte[0] : encode(Message.Factory.create(null, null, null, null, null, body, null));
       contentType = AmqpSections.ENCODED_CONTENT_TYPE;
     }
-    List<Header> headers = new ArrayList<>();
     ApplicationProperties props = message.getApplicationProperties();
-    if (props != null && props.getValue() != null) {
-      for (Map.Entry<String, Object> e : props.getValue().entrySet()) {
+    Map<String, Object> typed = props == null ? null : props.getValue();
+    List<Header> headers = new ArrayList<>(typed == null ? 1 : typed.size() + 1);
+    if (typed != null) {
+      for (Map.Entry<String, Object> e : typed.entrySet()) {
         if (e.getKey() != null && !e.getKey().equals(AmqpSections.HEADER)) {
           headers.add(new Header(e.getKey(), text(e.getValue()).getBytes(StandardCharsets.UTF_8)));
         }
       }
     }
-    // Delivery annotations are for one hop only: they are not kept.
-    byte[] rest = encode(Message.Factory.create(message.getHeader(), null, message.getMessageAnnotations(),
-        message.getProperties(), props, null, message.getFooter()));
-    byte[] sections = new byte[rest.length + 1];
-    sections[0] = kind.tag;
-    System.arraycopy(rest, 0, sections, 1, rest.length);
-    headers.add(new Header(AmqpSections.HEADER, sections));
+    // Delivery annotations are for one hop only: they are not kept. A string x-opt-partition-key is the record's
+    // key, which every delivery carries as that annotation anyway: it is not stored twice.
+    Message rest = Message.Factory.create(message.getHeader(), null, keptAnnotations(message.getMessageAnnotations()),
+        message.getProperties(), props, null, message.getFooter());
+    headers.add(new Header(AmqpSections.HEADER, encode(rest, kind.tag)));
     return new ProduceRecord(key(message), value, contentType, headers, null, messageId(message.getMessageId()));
+  }
+
+  /** The annotations to store: all but a string {@code x-opt-partition-key}; null when none is left. */
+  private static MessageAnnotations keptAnnotations(MessageAnnotations annotations) {
+    Map<Symbol, Object> all = annotations == null ? null : annotations.getValue();
+    if (all == null || !(all.get(PARTITION_KEY) instanceof String)) {
+      return annotations;
+    }
+    if (all.size() == 1) {
+      return null;
+    }
+    Map<Symbol, Object> kept = new HashMap<>(all);
+    kept.remove(PARTITION_KEY);
+    return new MessageAnnotations(kept);
   }
 
   /** The key: the {@code x-opt-partition-key} annotation, else {@code group-id} (JMSXGroupID), else none. */
@@ -196,15 +209,34 @@ final class MessageCodec {
   }
 
   static byte[] encode(Message m) {
-    for (int size = 512; ; size *= 4) {
-      byte[] out = new byte[size];
+    byte[] withTag = encode(m, (byte) 0);
+    return Arrays.copyOfRange(withTag, 1, withTag.length);
+  }
+
+  /** A per-thread buffer that most messages' sections fit in, so encoding one allocates only its result. */
+  private static final ThreadLocal<byte[]> SCRATCH = ThreadLocal.withInitial(() -> new byte[16 * 1024]);
+
+  /** {@code tag} then the message's encoded sections. */
+  private static byte[] encode(Message m, byte tag) {
+    byte[] out = SCRATCH.get();
+    while (true) {
       try {
-        int n = m.encode(out, 0, size);
-        return Arrays.copyOf(out, n);
+        int n = m.encode(out, 1, out.length - 1);
+        byte[] encoded = Arrays.copyOf(out, n + 1);
+        encoded[0] = tag;
+        return encoded;
       } catch (java.nio.BufferOverflowException tooSmall) {
-        // proton's sizing pass is not exact for every type: grow and encode again
+        out = new byte[out.length * 4];  // a large message: its own buffer, grown until it fits
       }
     }
+  }
+
+  /** The bytes of a Binary; its own array when it spans all of it (proton decodes each binary into a new one). */
+  private static byte[] owned(Binary b) {
+    if (b == null) {
+      return new byte[0];
+    }
+    return b.getArrayOffset() == 0 && b.getLength() == b.getArray().length ? b.getArray() : bytes(b);
   }
 
   private static byte[] bytes(Binary b) {

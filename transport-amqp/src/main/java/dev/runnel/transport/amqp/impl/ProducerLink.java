@@ -143,6 +143,7 @@ final class ProducerLink {
       for (Pending p : pending) {
         outcome(t, p.delivery(), ar.failed() ? ar.cause() : null);
       }
+      flushOutcomes();  // the outcomes of one commit in one write
       checkIdle();
     });
   }
@@ -156,19 +157,30 @@ final class ProducerLink {
 
   private void outcome(String t, ProtonDelivery delivery, Throwable failure) {
     if (failure == null) {
-      settle(delivery, Accepted.getInstance());
+      settleUnflushed(delivery, Accepted.getInstance());
     } else if (failure instanceof BrokerException b && b.error() == BrokerError.OUTCOME_UNKNOWN) {
       // Whether it committed cannot be told: it stays unsettled and the link ends, as DESIGN.md section 7 says.
       LOG.warn("a produce to {} has an unknown outcome; closing the producer link {}", t, receiver.getName());
       end(ProtonHelper.condition(AmqpError.INTERNAL_ERROR, b.getMessage()));
     } else if (failure instanceof BrokerException b
         && (b.error() == BrokerError.OVERLOADED || b.error() == BrokerError.UNAVAILABLE)) {
-      settle(delivery, Released.getInstance());  // nothing stored: the client may send it again
+      settleUnflushed(delivery, Released.getInstance());  // nothing stored: the client may send it again
     } else {
       if (!(failure instanceof BrokerException)) {
         LOG.error("a produce to {} failed", t, failure);
       }
-      settle(delivery, rejected(Conditions.of(failure)));
+      settleUnflushed(delivery, rejected(Conditions.of(failure)));
+    }
+  }
+
+  private void settle(ProtonDelivery delivery, org.apache.qpid.proton.amqp.transport.DeliveryState state) {
+    settleUnflushed(delivery, state);
+    flushOutcomes();
+  }
+
+  private void flushOutcomes() {
+    if (!gone) {
+      Dispositions.flush(receiver);
     }
   }
 
@@ -178,9 +190,10 @@ final class ProducerLink {
     return r;
   }
 
-  private void settle(ProtonDelivery delivery, org.apache.qpid.proton.amqp.transport.DeliveryState state) {
+  /** Settles without writing: the caller flushes (one write for a commit's outcomes). */
+  private void settleUnflushed(ProtonDelivery delivery, org.apache.qpid.proton.amqp.transport.DeliveryState state) {
     if (!gone && !delivery.isSettled()) {
-      delivery.disposition(state, true);
+      Dispositions.settle(delivery, state);
     }
     if (!topUpScheduled) {
       topUpScheduled = true;  // one flow frame per turn, not one per transfer

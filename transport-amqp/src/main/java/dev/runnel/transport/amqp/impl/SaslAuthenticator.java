@@ -32,6 +32,7 @@ final class SaslAuthenticator implements ProtonSaslAuthenticator {
 
   @Override
   public void init(NetSocket socket, ProtonConnection protonConnection, Transport transport) {
+    FlushCoalescing.install(socket);  // vertx-proton hands the socket over only here
     this.connection = protonConnection;
     sasl = transport.sasl();
     sasl.server();

@@ -35,9 +35,15 @@ ensure_libs() {
   fi
 }
 
-# A random cluster id: 16 random bytes, base64url without padding (what StorageTool random-uuid prints).
+# A random cluster id: 16 random bytes, base64url without padding (what StorageTool random-uuid prints). Like Kafka's
+# Uuid.randomUuid, never one that starts with '-': kafka-storage would read it as an option (1 start in 64 failed).
 random_cluster_id() {
-  head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+  local id
+  while :; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    [ "${id#-}" = "$id" ] && break
+  done
+  echo "$id"
 }
 
 port_answers() {

@@ -18,6 +18,7 @@ import dev.runnel.durability.DeadLetterOrigin;
 import dev.runnel.broker.StoredRecord;
 import dev.runnel.durability.PartitionLog;
 import dev.runnel.durability.TopicMetadata;
+import dev.runnel.durability.TopicPartition;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.internal.ContextInternal;
@@ -73,8 +74,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
   private int generation;
   private final Map<String, Member> members = new LinkedHashMap<>();
   private final Map<String, TopicMetadata> topics = new TreeMap<>();
-  /** topic id + ":" + partition → state machine. */
-  private final Map<String, PartitionDelivery> partitions = new LinkedHashMap<>();
+  private final Map<TopicPartition, PartitionDelivery> partitions = new LinkedHashMap<>();
   private final List<Waiter> waiters = new ArrayList<>();
   /** Topic id → this group's meters on it (by id: a topic deleted and created again gets new meters). */
   private final Map<UUID, GroupMeters> meters = new HashMap<>();
@@ -159,9 +159,9 @@ final class GroupRuntime implements PartitionDelivery.Host {
   }
 
   private PartitionDelivery delivery(TopicMetadata topic, int partition) {
-    return partitions.computeIfAbsent(topic.id() + ":" + partition, k -> new PartitionDelivery(name, topic, partition,
-        engine.store().partition(topic, partition), engine.store().groupState(), this, policyFor(topic),
-        meters.computeIfAbsent(topic.id(), id -> engine.newMeters(name, topic.name()))));
+    return partitions.computeIfAbsent(new TopicPartition(topic.id(), partition), k -> new PartitionDelivery(name,
+        topic, partition, engine.store().partition(topic, partition), engine.store().groupState(), this,
+        policyFor(topic), meters.computeIfAbsent(topic.id(), id -> engine.newMeters(name, topic.name()))));
   }
 
   private RetryPolicy policyFor(TopicMetadata topic) {
@@ -429,7 +429,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
     if (t == null || t.groupHash() != groupHash) {
       return Future.succeededFuture(new OutcomeResult(token, OutcomeResult.Status.UNKNOWN_TOKEN));
     }
-    PartitionDelivery pd = partitions.get(t.topicId() + ":" + t.partition());
+    PartitionDelivery pd = partitions.get(new TopicPartition(t.topicId(), t.partition()));
     if (pd == null) {
       // Ours, but issued before a restart: that lease is gone.
       return Future.succeededFuture(new OutcomeResult(token, OutcomeResult.Status.LEASE_EXPIRED));
@@ -463,7 +463,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
   private Future<List<SeekResult>> wouldMove(TopicMetadata topic, List<SeekPosition> positions, List<Long> targets) {
     List<Future<Long>> current = new ArrayList<>();
     for (SeekPosition pos : positions) {
-      PartitionDelivery pd = partitions.get(topic.id() + ":" + pos.partition());
+      PartitionDelivery pd = partitions.get(new TopicPartition(topic.id(), pos.partition()));
       current.add(pd != null && pd.isLoaded() ? Future.succeededFuture(pd.committed())
           : engine.store().groupState().load(name, topic.id(), pos.partition())
               .map(state -> state.committedOffset() >= 0 ? state.committedOffset() : null));
@@ -581,7 +581,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
   Future<Void> expireParked(TopicMetadata topic, int partition, List<Long> offsets) {
     // Retention listed the parked rows before asking: if this group has no state machine there, check they are still
     // stored (the group may have been deleted since), rather than creating one that would save a fresh position.
-    Future<Boolean> stored = partitions.containsKey(topic.id() + ":" + partition) ? Future.succeededFuture(true)
+    Future<Boolean> stored = partitions.containsKey(new TopicPartition(topic.id(), partition)) ? Future.succeededFuture(true)
         : engine.store().groupState().load(name, topic.id(), partition).map(state -> !state.parked().isEmpty());
     return stored.compose(parked -> !parked ? Future.<Void>succeededFuture() : loadConfig().compose(v -> {
       TopicMetadata latest = engine.broker().latest(topic);

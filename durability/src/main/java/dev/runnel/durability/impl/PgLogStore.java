@@ -10,6 +10,7 @@ import dev.runnel.durability.StoreOptions;
 import dev.runnel.durability.TopicConfig;
 import dev.runnel.durability.TopicCreation;
 import dev.runnel.durability.TopicMetadata;
+import dev.runnel.durability.TopicPartition;
 import dev.runnel.durability.TopicStats;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -57,7 +58,7 @@ public final class PgLogStore implements LogStore {
   private final PgGroupStateStore groupState;
   private final List<ContextInternal> writerContexts = new ArrayList<>();
   private final AtomicInteger nextContext = new AtomicInteger();
-  private final Map<String, PartitionWriter> writers = new ConcurrentHashMap<>();
+  private final Map<TopicPartition, PartitionWriter> writers = new ConcurrentHashMap<>();
   /** The latest metadata of each topic this store changed (config, growth), for writers created from an older one. */
   private final Map<UUID, TopicMetadata> changedTopics = new ConcurrentHashMap<>();
   private final long renewTimer;
@@ -407,8 +408,9 @@ public final class PgLogStore implements LogStore {
       throw new StorageException(StorageFailure.UNAVAILABLE, "the store is closed");
     }
     TopicMetadata latest = changedTopics.getOrDefault(topic.id(), topic);
-    PartitionWriter writer = writers.computeIfAbsent(topic.id() + ":" + partition, k -> new PartitionWriter(this,
-        latest, partition, writerContexts.get(Math.floorMod(nextContext.getAndIncrement(), writerContexts.size()))));
+    PartitionWriter writer = writers.computeIfAbsent(new TopicPartition(topic.id(), partition),
+        k -> new PartitionWriter(this, latest, partition,
+            writerContexts.get(Math.floorMod(nextContext.getAndIncrement(), writerContexts.size()))));
     TopicMetadata now = changedTopics.get(topic.id());
     if (now != null && writer.topic != now) {
       writer.topicChanged(now);  // a change raced with this writer's creation, or it was made from older metadata
@@ -444,11 +446,11 @@ public final class PgLogStore implements LogStore {
     long sent = System.nanoTime();
     client.preparedQuery(Sql.RENEW).execute(Tuple.of(topics, partitions, epochs, options.getLeaseMs()))
         .onSuccess(rows -> {
-          Set<String> renewed = new HashSet<>();
-          rows.forEach(r -> renewed.add(r.getUUID(0) + ":" + r.getInteger(1)));
+          Set<TopicPartition> renewed = new HashSet<>();
+          rows.forEach(r -> renewed.add(new TopicPartition(r.getUUID(0), r.getInteger(1))));
           for (int i = 0; i < held.size(); i++) {
             PartitionWriter w = held.get(i);
-            if (renewed.contains(w.topic.id() + ":" + w.partition())) {
+            if (renewed.contains(new TopicPartition(w.topic.id(), w.partition()))) {
               w.leaseRenewed(sent);
             } else {
               w.fenced(epochs[i]);
@@ -543,7 +545,7 @@ public final class PgLogStore implements LogStore {
         .compose(rows -> {
           List<Future<Void>> applied = new ArrayList<>();
           for (Row r : rows) {
-            PartitionWriter w = writers.get(topic.id() + ":" + r.getInteger(0));
+            PartitionWriter w = writers.get(new TopicPartition(topic.id(), r.getInteger(0)));
             if (w != null) {
               applied.add(w.logStartMoved(r.getLong(1)));
             }

@@ -30,7 +30,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Runnel over AMQP 1.0 (DESIGN.md section 7), on vertx-proton (connections made as its {@link ProtonClient} makes
- * them, with the socket's flushes coalesced): one Vert.x instance for the driver, one connection per producer and per consumer, each on a context of its own (so on an event loop in turn).
+ * them, with the socket's flushes coalesced): one Vert.x instance for the driver, one connection per producer and
+ * per consumer, each on a context of its own (so on an event loop in turn).
  *
  * <ul>
  *   <li>Connections: SASL PLAIN with the API key's name and secret when there is one, else ANONYMOUS; the node sends
@@ -170,7 +171,8 @@ public final class AmqpDriver implements Driver {
         return;
       }
       FlushCoalescing.install(socket.result());
-      ProtonConnectionImpl c = new ProtonConnectionImpl(vertx, node.getHost(), (ContextInternal) Vertx.currentContext());
+      ProtonConnectionImpl c = new ProtonConnectionImpl(vertx, node.getHost(),
+          (ContextInternal) Vertx.currentContext());
       c.disconnectHandler(x -> {
         net.close();
         opened.tryFail(new IllegalStateException(node + " dropped the connection"));

@@ -52,7 +52,8 @@ final class Dispositions {
       return MethodHandles.privateLookupIn(ProtonDeliveryImpl.class, MethodHandles.lookup())
           .findVarHandle(ProtonDeliveryImpl.class, "delivery", Delivery.class);
     } catch (ReflectiveOperationException | RuntimeException e) {
-      LOG.warn("vertx-proton's deliveries cannot be settled in batches ({}): each outcome is written on its own", e.toString());
+      LOG.warn("vertx-proton's deliveries cannot be settled in batches ({}): each outcome is written on its own",
+          e.toString());
       return null;
     }
   }

@@ -144,7 +144,7 @@ public interface Broker {
   Future<List<SeekResult>> seek(String group, String topic, List<SeekPosition> positions, boolean dryRun);
 
   /** Per-group settings: {@code retryPolicy} (overrides the topics'), {@code deadLetterTopic} (a name pattern). */
-  Future<Void> configureGroup(String group, JsonObject config);
+  Future<Void> configureGroup(String group, GroupConfig config);
 
   Future<List<GroupDescription>> listGroups();
 

@@ -620,7 +620,7 @@ class ConsumerGroupTest {
     nack(group, fetch(group, m, 1).get(0), "first");
     advance(1000);
     nack(group, fetch(group, m, 1).get(0), "second");  // 2 attempts used; the topic allows 4
-    broker.configureGroup(group, new JsonObject().put("retryPolicy", new JsonObject().put("maxRetries", 1))).await();
+    broker.configureGroup(group, GroupConfig.fromJson(new JsonObject().put("retryPolicy", new JsonObject().put("maxRetries", 1)))).await();
     advance(2000);
     assertThat(broker.fetch(group, m.memberId(), 10, 1 << 20, 0).await()).as("not delivered a third time").isEmpty();
     broker.tick().await();

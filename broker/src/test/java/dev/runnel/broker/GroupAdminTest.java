@@ -50,7 +50,7 @@ class GroupAdminTest {
     f.produce(topic, "=a", "=b", "k=c", "=d");
     String group = unique("g");
     Membership m = f.join(group, topic);
-    f.broker.configureGroup(group, new JsonObject().put("retryPolicy", new JsonObject().put("maxRetries", 5))).await();
+    f.broker.configureGroup(group, GroupConfig.fromJson(new JsonObject().put("retryPolicy", new JsonObject().put("maxRetries", 5)))).await();
     List<Delivery> first = f.poll(group, m, 10, 10_000);
     assertThat(first).hasSize(4);
     f.ack(group, first.get(0));

@@ -4,6 +4,7 @@ import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.DeadLetter;
 import dev.runnel.broker.Delivery;
+import dev.runnel.broker.GroupConfig;
 import dev.runnel.broker.GroupDescription;
 import dev.runnel.broker.GroupMode;
 import dev.runnel.broker.JoinRequest;
@@ -14,15 +15,14 @@ import dev.runnel.broker.RetryPolicy;
 import dev.runnel.broker.SeekPosition;
 import dev.runnel.broker.SeekResult;
 import dev.runnel.broker.TopicNames;
-import dev.runnel.durability.DeadLetterOrigin;
 import dev.runnel.broker.StoredRecord;
+import dev.runnel.durability.DeadLetterOrigin;
 import dev.runnel.durability.PartitionLog;
 import dev.runnel.durability.TopicMetadata;
 import dev.runnel.durability.TopicPartition;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.internal.ContextInternal;
-import io.vertx.core.json.JsonObject;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -78,7 +78,8 @@ final class GroupRuntime implements PartitionDelivery.Host {
   private final List<Waiter> waiters = new ArrayList<>();
   /** Topic id → this group's meters on it (by id: a topic deleted and created again gets new meters). */
   private final Map<UUID, GroupMeters> meters = new HashMap<>();
-  private JsonObject config;
+  /** Null until loaded. */
+  private GroupConfig config;
   private boolean wakeScheduled;
   /** The names of the topics this group has state of in storage, read once (later state comes through memory). */
   private List<String> storedTopics;
@@ -166,13 +167,12 @@ final class GroupRuntime implements PartitionDelivery.Host {
 
   private RetryPolicy policyFor(TopicMetadata topic) {
     RetryPolicy topicPolicy = RetryPolicy.fromJson(topic.config().retryPolicy(), RetryPolicy.DEFAULT);
-    return RetryPolicy.fromJson(config == null ? null : config.getJsonObject("retryPolicy"), topicPolicy);
+    return (config == null ? GroupConfig.NONE : config).retryPolicyOver(topicPolicy);
   }
 
   private String deadLetterTopicName(TopicMetadata topic) {
-    String pattern = config != null && config.getString("deadLetterTopic") != null
-        ? config.getString("deadLetterTopic") : topic.config().deadLetterTopic();
-    return pattern.replace("{topic}", topic.name()).replace("{group}", name);
+    return (config == null ? GroupConfig.NONE : config).deadLetterTopicName(topic.config().deadLetterTopic(),
+        topic.name(), name);
   }
 
   private void checkDeadLetterName(TopicMetadata topic) {
@@ -188,25 +188,14 @@ final class GroupRuntime implements PartitionDelivery.Host {
       return Future.succeededFuture();
     }
     return engine.store().groupState().groupConfig(name).map(c -> {
-      config = c == null ? new JsonObject() : c;
+      config = GroupConfig.fromJson(c);
       return null;
     });
   }
 
-  Future<Void> configure(JsonObject newConfig) {
-    Object policy = newConfig.getValue("retryPolicy");
-    Object dlq = newConfig.getValue("deadLetterTopic");
-    if (policy != null && !(policy instanceof JsonObject) || dlq != null && !(dlq instanceof String)) {
-      throw new IllegalArgumentException("group config takes {\"retryPolicy\": {...}, \"deadLetterTopic\": \"name\"}");
-    }
-    for (String key : newConfig.fieldNames()) {
-      if (!key.equals("retryPolicy") && !key.equals("deadLetterTopic")) {
-        throw new IllegalArgumentException("unknown group config key '" + key + "'");
-      }
-    }
-    RetryPolicy.fromJson((JsonObject) policy, RetryPolicy.DEFAULT);  // validates
-    return engine.store().groupState().saveGroupConfig(name, newConfig).map(v -> {
-      config = newConfig.copy();
+  Future<Void> configure(GroupConfig newConfig) {
+    return engine.store().groupState().saveGroupConfig(name, newConfig.toJson()).map(v -> {
+      config = newConfig;
       for (PartitionDelivery pd : partitions.values()) {
         pd.policy(policyFor(pd.topic));
       }

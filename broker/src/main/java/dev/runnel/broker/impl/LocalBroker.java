@@ -4,6 +4,7 @@ import dev.runnel.broker.Broker;
 import dev.runnel.broker.BrokerOptions;
 import dev.runnel.broker.DeadLetter;
 import dev.runnel.broker.Delivery;
+import dev.runnel.broker.GroupConfig;
 import dev.runnel.broker.GroupDescription;
 import dev.runnel.broker.JoinRequest;
 import dev.runnel.broker.Membership;
@@ -256,7 +257,7 @@ public final class LocalBroker implements Broker {
       for (String group : groups) {
         if (!TopicNames.isValid(pattern.replace("{topic}", topic.name()).replace("{group}", group))) {
           refused.add(store.groupState().groupConfig(group)
-              .map(c -> c != null && c.getString("deadLetterTopic") != null ? null : group));
+              .map(c -> GroupConfig.fromJson(c).deadLetterTopic() != null ? null : group));
         }
       }
       return Future.all(refused);
@@ -651,14 +652,8 @@ public final class LocalBroker implements Broker {
   }
 
   @Override
-  public Future<Void> configureGroup(String group, JsonObject config) {
-    return inGroup(group, g -> {
-      try {
-        return g.configure(config);
-      } catch (IllegalArgumentException | ClassCastException e) {
-        return Future.failedFuture(new BrokerException(BrokerError.INVALID_CONFIG, e.getMessage()));
-      }
-    });
+  public Future<Void> configureGroup(String group, GroupConfig config) {
+    return inGroup(group, g -> g.configure(config));
   }
 
   @Override

@@ -3,6 +3,7 @@ package dev.runnel.transport.http.impl;
 import dev.runnel.broker.Broker;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.Delivery;
+import dev.runnel.broker.GroupConfig;
 import dev.runnel.broker.JoinRequest;
 import dev.runnel.broker.Membership;
 import dev.runnel.broker.Outcomes;
@@ -196,8 +197,8 @@ final class GroupApi {
   // ---- group config
 
   void configure(RoutingContext ctx) {
-    JsonObject config = GroupCodec.groupConfig(body(ctx, true, "{\"retryPolicy\":{...},\"deadLetterTopic\":\"...\"}"));
-    Answers.answer(ctx, broker.configureGroup(ctx.pathParam("group"), config), 200, v -> config);
+    GroupConfig config = GroupCodec.groupConfig(body(ctx, true, "{\"retryPolicy\":{...},\"deadLetterTopic\":\"...\"}"));
+    Answers.answer(ctx, broker.configureGroup(ctx.pathParam("group"), config), 200, v -> config.toJson());
   }
 
   // ---- descriptions

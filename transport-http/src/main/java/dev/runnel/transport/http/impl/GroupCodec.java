@@ -5,6 +5,7 @@ import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.DeadLetter;
 import dev.runnel.broker.Delivery;
+import dev.runnel.broker.GroupConfig;
 import dev.runnel.broker.GroupDescription;
 import dev.runnel.broker.GroupMode;
 import dev.runnel.broker.JoinRequest;
@@ -188,7 +189,7 @@ final class GroupCodec {
   }
 
   /** {@code {"retryPolicy":{...},"deadLetterTopic":"..."}}: the config the broker is given; unknown keys refused. */
-  static JsonObject groupConfig(JsonObject body) {
+  static GroupConfig groupConfig(JsonObject body) {
     JsonObject config = new JsonObject();
     for (Map.Entry<String, Object> e : body) {
       if (!GROUP_CONFIG_KEYS.contains(e.getKey())) {
@@ -215,7 +216,11 @@ final class GroupCodec {
       }
       config.put("deadLetterTopic", pattern);
     }
-    return config;
+    try {
+      return GroupConfig.fromJson(config);
+    } catch (IllegalArgumentException e) {
+      throw invalidConfig(e.getMessage());  // a retry policy the broker refuses (an unknown key)
+    }
   }
 
   /** What a redrive sends back, and where. */

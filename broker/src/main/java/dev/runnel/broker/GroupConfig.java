@@ -39,7 +39,8 @@ public record GroupConfig(JsonObject retryPolicy, String deadLetterTopic) {
     }
     for (String key : json.fieldNames()) {
       if (!KEYS.contains(key)) {
-        throw new IllegalArgumentException("unknown group config key '" + key + "' (known: retryPolicy, deadLetterTopic)");
+        throw new IllegalArgumentException("unknown group config key '" + key
+            + "' (known: retryPolicy, deadLetterTopic)");
       }
     }
     Object policy = json.getValue("retryPolicy");
@@ -48,6 +49,12 @@ public record GroupConfig(JsonObject retryPolicy, String deadLetterTopic) {
       throw new IllegalArgumentException("group config takes {\"retryPolicy\": {...}, \"deadLetterTopic\": \"name\"}");
     }
     return new GroupConfig((JsonObject) policy, (String) dlq);
+  }
+
+  /** A copy: the config cannot be changed after it was checked. */
+  @Override
+  public JsonObject retryPolicy() {
+    return retryPolicy == null ? null : retryPolicy.copy();
   }
 
   public JsonObject toJson() {

@@ -167,12 +167,16 @@ final class GroupRuntime implements PartitionDelivery.Host {
 
   private RetryPolicy policyFor(TopicMetadata topic) {
     RetryPolicy topicPolicy = RetryPolicy.fromJson(topic.config().retryPolicy(), RetryPolicy.DEFAULT);
-    return (config == null ? GroupConfig.NONE : config).retryPolicyOver(topicPolicy);
+    return ownConfig().retryPolicyOver(topicPolicy);
+  }
+
+  /** The group's own config; none before it is loaded. */
+  private GroupConfig ownConfig() {
+    return config == null ? GroupConfig.NONE : config;
   }
 
   private String deadLetterTopicName(TopicMetadata topic) {
-    return (config == null ? GroupConfig.NONE : config).deadLetterTopicName(topic.config().deadLetterTopic(),
-        topic.name(), name);
+    return ownConfig().deadLetterTopicName(topic.config().deadLetterTopic(), topic.name(), name);
   }
 
   private void checkDeadLetterName(TopicMetadata topic) {
@@ -570,7 +574,8 @@ final class GroupRuntime implements PartitionDelivery.Host {
   Future<Void> expireParked(TopicMetadata topic, int partition, List<Long> offsets) {
     // Retention listed the parked rows before asking: if this group has no state machine there, check they are still
     // stored (the group may have been deleted since), rather than creating one that would save a fresh position.
-    Future<Boolean> stored = partitions.containsKey(new TopicPartition(topic.id(), partition)) ? Future.succeededFuture(true)
+    Future<Boolean> stored = partitions.containsKey(new TopicPartition(topic.id(), partition))
+        ? Future.succeededFuture(true)
         : engine.store().groupState().load(name, topic.id(), partition).map(state -> !state.parked().isEmpty());
     return stored.compose(parked -> !parked ? Future.<Void>succeededFuture() : loadConfig().compose(v -> {
       TopicMetadata latest = engine.broker().latest(topic);

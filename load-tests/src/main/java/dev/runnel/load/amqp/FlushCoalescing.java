@@ -10,7 +10,8 @@ import io.vertx.core.net.NetSocket;
  * disposition, flow and transfer, and outside a socket read each flush is a write system call and a TCP segment: a
  * commit of 80 transfers settled them in 80 writes. Netty's {@link FlushConsolidationHandler} holds the flushes of
  * one turn (during a read until the read completes, otherwise until a task queued behind the current one runs) and
- * writes them together; frames keep their order, and nothing waits longer than the current turn.
+ * writes them together; frames keep their order, and nothing waits longer than the current turn. The same as
+ * transport-amqp's {@code impl.FlushCoalescing}: the load tool is a client and depends on no module of the node.
  */
 final class FlushCoalescing {
 

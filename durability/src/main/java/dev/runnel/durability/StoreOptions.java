@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.InstantSource;
+import java.util.Objects;
 import java.util.function.Supplier;
 
 /** Options of a {@link LogStore}: where Postgres is, and the bounds of the log's in-memory parts. */
@@ -17,7 +18,7 @@ public class StoreOptions {
   private String user = "postgres";
   private String password;
   private String schema = "runnel";
-  private String nodeId = "node-1";
+  private Incarnation incarnation = Incarnation.start("node-1");
   private int poolSize = 4;
   private int pipeliningLimit = 256;
   private long tailCacheBytes = 64L * 1024 * 1024;
@@ -41,7 +42,7 @@ public class StoreOptions {
     user = other.user;
     password = other.password;
     schema = other.schema;
-    nodeId = other.nodeId;
+    incarnation = other.incarnation;
     poolSize = other.poolSize;
     pipeliningLimit = other.pipeliningLimit;
     tailCacheBytes = other.tailCacheBytes;
@@ -76,8 +77,15 @@ public class StoreOptions {
   public String getSchema() { return schema; }
   public StoreOptions setSchema(String schema) { this.schema = schema; return this; }
   /** This node's identity in partition leases. */
-  public String getNodeId() { return nodeId; }
-  public StoreOptions setNodeId(String nodeId) { this.nodeId = nodeId; return this; }
+  /** The stable node name this store's leases are held under. */
+  public String getNodeId() { return incarnation.node(); }
+  /** A new incarnation of {@code nodeId}, not proven to be its only one (see {@link Incarnation}). */
+  public StoreOptions setNodeId(String nodeId) { this.incarnation = Incarnation.start(nodeId); return this; }
+  public Incarnation getIncarnation() { return incarnation; }
+  public StoreOptions setIncarnation(Incarnation incarnation) {
+    this.incarnation = Objects.requireNonNull(incarnation);
+    return this;
+  }
   /** Connections to Postgres; appends of many partitions are pipelined on each. */
   public int getPoolSize() { return poolSize; }
   public StoreOptions setPoolSize(int poolSize) { this.poolSize = poolSize; return this; }

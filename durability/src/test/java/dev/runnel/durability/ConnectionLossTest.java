@@ -46,7 +46,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class ConnectionLossTest {
 
   private static final String NODE = "conn-loss";
-  private static final String APPLICATION = "runnel " + NODE;
+  /** The store's connections: writes, reads and lease acquisitions (application names "runnel NODE", "... leases"). */
+  private static final String APPLICATION = "runnel " + NODE + "%";
   private static final int PARTITIONS = 2;
   private static final int LOOPS = 8;
   private static final int ROUNDS = 6;
@@ -245,7 +246,7 @@ class ConnectionLossTest {
   private static List<Integer> backends(Connection admin, String condition) throws SQLException {
     List<Integer> pids = new ArrayList<>();
     try (PreparedStatement s = admin.prepareStatement("SELECT pid FROM pg_stat_activity"
-        + " WHERE application_name = ? AND state = 'active' AND " + condition)) {
+        + " WHERE application_name LIKE ? AND state = 'active' AND " + condition)) {
       s.setString(1, APPLICATION);
       try (ResultSet rs = s.executeQuery()) {
         while (rs.next()) {

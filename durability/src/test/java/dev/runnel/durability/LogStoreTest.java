@@ -182,10 +182,12 @@ class LogStoreTest {
     for (int i = 0; i < 5; i++) {
       store.partition(topic, 2).append(List.of(record("k", "before-" + i))).await();
     }
-    // Throw away every in-memory structure, without a clean release of the lease (as after a crash).
+    // Throw away every in-memory structure, without a clean release of the lease (as after a crash). The restart is
+    // a new incarnation that proved its predecessor dead (a node does so by holding its data directory's lock).
     vertx.close().await();
     vertx = Vertx.vertx();
-    store = LogStore.open(vertx, PG.options()).await();
+    StoreOptions restarted = PG.options();
+    store = LogStore.open(vertx, restarted.setIncarnation(restarted.getIncarnation().asSoleHolder())).await();
     TopicMetadata again = store.topic(topic.name()).await();
     assertThat(again.id()).isEqualTo(topic.id());
     AppendResult next = store.partition(again, 2).append(List.of(record("k", "after"))).await();

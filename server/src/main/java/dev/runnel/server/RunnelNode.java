@@ -8,6 +8,7 @@ import dev.runnel.broker.auth.ApiKeys;
 import dev.runnel.broker.auth.Grant;
 import dev.runnel.broker.auth.Right;
 import dev.runnel.durability.EmbeddedPostgres;
+import dev.runnel.durability.Incarnation;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.StoreOptions;
 import dev.runnel.transport.amqp.AmqpTransport;
@@ -57,6 +58,7 @@ public final class RunnelNode {
 
   private final RunnelConfig config;
   private EmbeddedPostgres embedded;
+  private DataDirLock dataDirLock;
   private FreeSpaceWatch freeSpace;
   private Vertx vertx;
   private LogStore store;
@@ -82,8 +84,11 @@ public final class RunnelNode {
 
   public RunnelNode start() {
     Path dataDir = Path.of(config.dataDir).toAbsolutePath().normalize();
+    dataDirLock = DataDirLock.take(dataDir);  // first: a second process on this directory must not touch its Postgres
     String nodeId = config.nodeId != null && !config.nodeId.isBlank() ? config.nodeId : persistentNodeId(dataDir);
-    LOG.info("starting Runnel node {} with config {}", nodeId, ConfigLoader.describe(config));
+    Incarnation incarnation = Incarnation.start(nodeId).asSoleHolder();  // it holds the data directory's lock
+    LOG.info("starting Runnel node {} (incarnation {}) with config {}", nodeId, incarnation.id(),
+        ConfigLoader.describe(config));
     ApiKeys apiKeys = apiKeys(config.auth);
     if (!apiKeys.enabled()) {
       LOG.warn("auth is OFF: anyone who can reach this node may produce, consume and delete every topic; configure "
@@ -99,7 +104,7 @@ public final class RunnelNode {
       storeOptions = externalPostgres(config.postgres);
     }
     storeOptions.setSchema(config.postgres.schema)
-        .setNodeId(nodeId)
+        .setIncarnation(incarnation)
         .setPoolSize(config.postgres.poolSize)
         .setTailCacheBytes(config.storage.tailCacheBytes)
         .setMaxWriteBytes(config.storage.maxWriteBytes)
@@ -274,6 +279,9 @@ public final class RunnelNode {
       } catch (RuntimeException e) {
         LOG.error("could not stop the embedded PostgreSQL cleanly", e);
       }
+    }
+    if (dataDirLock != null) {
+      dataDirLock.close();
     }
     LOG.info("Runnel node stopped");
   }

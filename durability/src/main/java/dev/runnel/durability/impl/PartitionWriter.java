@@ -2,6 +2,7 @@ package dev.runnel.durability.impl;
 
 import dev.runnel.durability.AppendResult;
 import dev.runnel.durability.DeadLetterOrigin;
+import dev.runnel.durability.Incarnation;
 import dev.runnel.durability.LogRecord;
 import dev.runnel.durability.PartitionLog;
 import dev.runnel.durability.PartitionOffsets;
@@ -515,14 +516,17 @@ final class PartitionWriter implements PartitionLog {
   /**
    * One attempt to take the partition. A connection that broke is tried again a few times: right after a backend
    * was lost, the pool can still hand out a connection that is closing, and an unknown outcome must be told from
-   * what is stored whenever Postgres can still say it.
+   * what is stored whenever Postgres can still say it. So is a lock wait that timed out (the row's lock was held
+   * longer than {@link PgLogStore#lockWaitMs}).
    */
   private Future<Void> acquire(int attempt) {
     return takeAndReadEnd().recover(err -> {
-      if (err instanceof StorageException || rolledBack(err) || attempt >= ACQUIRE_ATTEMPTS || drained != null) {
+      boolean lockTimedOut = err instanceof DatabaseException db && "55P03".equals(db.getSqlState());
+      if (err instanceof StorageException || (rolledBack(err) && !lockTimedOut) || attempt >= ACQUIRE_ATTEMPTS
+          || drained != null) {
         return Future.failedFuture(err);
       }
-      LOG.debug("acquiring {} failed on its connection ({}); trying again", name(), err.toString());
+      LOG.debug("acquiring {} failed ({}); trying again", name(), err.toString());
       Promise<Void> retried = context.promise();
       context.setTimer(ACQUIRE_RETRY_MS * attempt, id -> acquire(attempt + 1).onComplete(retried));
       return retried.future();
@@ -532,8 +536,13 @@ final class PartitionWriter implements PartitionLog {
   private Future<Void> takeAndReadEnd() {
     long started = System.nanoTime();
     long leaseMs = store.options().getLeaseMs();
-    return store.client().preparedQuery(Sql.ACQUIRE)
-        .execute(Tuple.of(topic.id(), partition, store.options().getNodeId(), leaseMs))
+    Incarnation self = store.options().getIncarnation();
+    Tuple params = Tuple.of(topic.id(), partition, self.node(), leaseMs, self.id(), self.soleHolder());
+    // Waits for a write in flight (it holds the row FOR KEY SHARE), but not for ever behind a stuck lock holder.
+    String lockTimeout = "SET LOCAL lock_timeout = '" + PgLogStore.lockWaitMs(store.options()) + "ms'";
+    return store.leaseClient()
+        .withTransaction(conn -> conn.query(lockTimeout).execute()
+            .compose(v -> conn.preparedQuery(Sql.ACQUIRE).execute(params)))
         .compose(rows -> {
           if (rows.rowCount() == 0) {
             return store.client().preparedQuery(Sql.LEADER).execute(Tuple.of(topic.id(), partition))
@@ -739,6 +748,11 @@ final class PartitionWriter implements PartitionLog {
         .recover(err -> relocate(err, offset))
         .compose(result -> {
           for (Row row : result) {
+            if (row.getInteger("format") != RecordBlock.FORMAT) {
+              return Future.failedFuture(new StorageException(StorageFailure.UNAVAILABLE, "batch at "
+                  + row.getLong("base_offset") + " of " + name() + " has block format " + row.getInteger("format")
+                  + ", which this version cannot read"));
+            }
             if (!out.addFrom(row.getBuffer("block"), row.getLong("base_offset"), out.next(offset))) {
               return Future.succeededFuture(result(out.records, out.next(offset)));
             }

@@ -19,6 +19,7 @@ import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.json.JsonObject;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
+import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.SqlClient;
@@ -54,6 +55,8 @@ public final class PgLogStore implements LogStore {
   private final SqlClient client;
   /** Reads of the log go on connections of their own, so they never wait behind commits. */
   private final SqlClient readClient;
+  /** Lease acquisitions, each a short transaction that bounds how long it waits for the lease row's lock. */
+  private final Pool leaseClient;
   private final TailCache cache;
   private final PgGroupStateStore groupState;
   private final List<ContextInternal> writerContexts = new ArrayList<>();
@@ -78,7 +81,9 @@ public final class PgLogStore implements LogStore {
         .setCachePreparedStatements(true)
         .setPreparedStatementCacheMaxSize(1024)
         .addProperty("search_path", options.getSchema())
-        .addProperty("application_name", "runnel " + options.getNodeId());
+        .addProperty("application_name", "runnel " + options.getNodeId())
+        // A paused process must not hold a lease row's lock (and so every writer of the partition) for long.
+        .addProperty("idle_in_transaction_session_timeout", lockWaitMs(options) + "ms");
     if (options.getPassword() != null) {
       connect.setPassword(options.getPassword());  // none: trust authentication
     }
@@ -95,6 +100,12 @@ public final class PgLogStore implements LogStore {
         .with(new PoolOptions().setMaxSize(Math.max(2, options.getPoolSize())).setName("runnel-reads"))
         .connectingTo(new PgConnectOptions(connect).setPipeliningLimit(1)
             .addProperty("application_name", "runnel " + options.getNodeId() + " reads"))
+        .using(vertx)
+        .build();
+    this.leaseClient = PgBuilder.pool()
+        .with(new PoolOptions().setMaxSize(2).setName("runnel-leases"))
+        .connectingTo(new PgConnectOptions(connect).setPipeliningLimit(1)
+            .addProperty("application_name", "runnel " + options.getNodeId() + " leases"))
         .using(vertx)
         .build();
     this.cache = new TailCache(options.getTailCacheBytes(), options.getMeterRegistry());
@@ -203,6 +214,19 @@ public final class PgLogStore implements LogStore {
 
   SqlClient readClient() {
     return readClient;
+  }
+
+  Pool leaseClient() {
+    return leaseClient;
+  }
+
+  /**
+   * How long a lease row's lock may be waited for (an acquisition's {@code lock_timeout}) or held by a transaction
+   * that sits idle (the connections' {@code idle_in_transaction_session_timeout}): a third of a lease, at least a
+   * second.
+   */
+  static long lockWaitMs(StoreOptions options) {
+    return Math.max(1000, options.getLeaseMs() / 3);
   }
 
   TailCache cache() {
@@ -585,7 +609,7 @@ public final class PgLogStore implements LogStore {
     List<Future<Void>> closing = new ArrayList<>();
     writers.values().forEach(w -> closing.add(w.close()));
     return Future.join(closing)
-        .transform(ar -> Future.join(client.close(), readClient.close()).<Void>mapEmpty())
+        .transform(ar -> Future.join(client.close(), readClient.close(), leaseClient.close()).<Void>mapEmpty())
         .andThen(ar -> {
           cache.clearAll();  // its blocks are direct memory
           cache.removeMeters();

@@ -23,6 +23,9 @@ import java.util.List;
  */
 final class RecordBlock {
 
+  /** A batch row's {@code format}: 0 is this class's block; another block layout would take another number. */
+  static final int FORMAT = 0;
+
   private static final byte VERSION = 1;
 
   private RecordBlock() {

@@ -13,20 +13,33 @@ final class Sql {
   }
 
   /**
-   * Takes a partition: only if nobody else holds a current lease. FOR UPDATE waits for a write in flight (which holds
-   * FOR KEY SHARE), so the end offset read after this is final.
+   * Takes a partition, bumping its epoch: only if nobody holds a current lease, or the holder is this incarnation
+   * ($5), or it is this node name ($3) and the caller proved that name's predecessor dead ($6: it holds the data
+   * directory's lock).
+   *
+   * <p>The {@code FOR UPDATE} before the {@code UPDATE} is the fence. Writers lock the row {@code FOR KEY SHARE} and
+   * check the epoch in the same statement. A plain {@code UPDATE} of non-key columns takes only {@code FOR NO KEY
+   * UPDATE}, which does not conflict with {@code FOR KEY SHARE}: a stale writer's insert would then run beside an
+   * uncommitted takeover and land after the end offset the takeover read. {@code FOR UPDATE} conflicts with it, so a
+   * stale write waits for the takeover, re-reads the row and inserts nothing; and the takeover waits for a write in
+   * flight, so the end offset read after it is final. {@code LeaseFenceTest} runs this constant and a copy without
+   * {@code FOR UPDATE}.
    */
   static final String ACQUIRE = """
       UPDATE partitions p
-         SET epoch = p.epoch + 1, leader = $3, lease_until = now() + make_interval(secs => $4 / 1000.0)
+         SET epoch = p.epoch + 1, leader = $3, incarnation = $5,
+             lease_until = now() + make_interval(secs => $4 / 1000.0)
         FROM (SELECT topic_id, partition FROM partitions
                WHERE topic_id = $1 AND partition = $2
-                 AND (leader IS NULL OR leader = $3 OR lease_until IS NULL OR lease_until < now())
+                 AND (leader IS NULL OR lease_until IS NULL OR lease_until < now()
+                      OR (leader = $3 AND (incarnation = $5 OR $6)))
                FOR UPDATE) l
        WHERE p.topic_id = l.topic_id AND p.partition = l.partition
       RETURNING p.epoch, p.log_start_offset""";
 
-  static final String LEADER = "SELECT coalesce(leader, '(nobody)') FROM partitions WHERE topic_id = $1 AND partition = $2";
+  static final String LEADER = """
+      SELECT coalesce(leader || ' (incarnation ' || coalesce(incarnation, 'unknown') || ')', '(nobody)')
+        FROM partitions WHERE topic_id = $1 AND partition = $2""";
 
   static final String SEGMENT_STARTS = """
       SELECT segment_no, base_offset FROM segment_starts
@@ -46,7 +59,7 @@ final class Sql {
       RETURNING p.topic_id, p.partition""";
 
   static final String RELEASE = """
-      UPDATE partitions SET leader = NULL, lease_until = NULL
+      UPDATE partitions SET leader = NULL, incarnation = NULL, lease_until = NULL
        WHERE topic_id = $1 AND partition = $2 AND epoch = $3""";
 
   static final String LOG_START = "SELECT log_start_offset FROM partitions WHERE topic_id = $1 AND partition = $2";
@@ -55,11 +68,14 @@ final class Sql {
     return "log_" + topic.toString().replace("-", "") + "_" + segment;
   }
 
+  /** The columns of a batch row as the writer inserts them: the epoch is the writer's own ($3), the format Runnel's. */
+  private static final String BATCH_COLUMNS =
+      " (partition, base_offset, last_offset, max_timestamp, record_count, block, writer_epoch, format)"
+      + " SELECT $2, $4, $5, $6, $7, $8, $3, " + RecordBlock.FORMAT;
+
   /** One write: the batch row, inserted only while the writer's epoch is current (0 rows: fenced). */
   static String append(UUID topic, long segment) {
-    return "INSERT INTO " + table(topic, segment)
-        + " (partition, base_offset, last_offset, max_timestamp, record_count, block)"
-        + " SELECT $2, $4, $5, $6, $7, $8 FROM partitions"
+    return "INSERT INTO " + table(topic, segment) + BATCH_COLUMNS + " FROM partitions"
         + " WHERE topic_id = $1 AND partition = $2 AND epoch = $3 FOR KEY SHARE";
   }
 
@@ -69,9 +85,7 @@ final class Sql {
    */
   private static String batchInsertWithLease(UUID topic, long segment) {
     return "WITH lease AS (SELECT 1 FROM partitions WHERE topic_id = $1 AND partition = $2 AND epoch = $3 FOR KEY SHARE),"
-        + " ins AS (INSERT INTO " + table(topic, segment)
-        + " (partition, base_offset, last_offset, max_timestamp, record_count, block)"
-        + " SELECT $2, $4, $5, $6, $7, $8 FROM lease RETURNING 1),";
+        + " ins AS (INSERT INTO " + table(topic, segment) + BATCH_COLUMNS + " FROM lease RETURNING 1),";
   }
 
   /** One write that also records the dead-letter origins of its records; answers the number of batch rows (0: fenced). */
@@ -116,7 +130,7 @@ final class Sql {
   static String batchesFrom(UUID topic, long segment) {
     String t = table(topic, segment);
     String records = "(last_offset - greatest(base_offset, $2) + 1)";
-    return "SELECT base_offset, block FROM (SELECT base_offset, block,"
+    return "SELECT base_offset, block, format FROM (SELECT base_offset, block, format,"
         + " sum(octet_length(block)) OVER w - octet_length(block) AS bytes_before,"
         + " sum(" + records + ") OVER w - " + records + " AS records_before"
         + " FROM " + t + " WHERE partition = $1 AND last_offset >= $2"

@@ -14,16 +14,23 @@ import java.util.UUID;
  */
 public interface GroupStateStore {
 
+  /**
+   * Takes the group's lease for this store's incarnation (DESIGN.md section 6: the group's owner), or fails
+   * UNAVAILABLE naming the node that holds it. Every write below takes the lease's epoch and stores nothing once it is
+   * no longer current.
+   */
+  Future<GroupLease> acquireGroup(String group);
+
   Future<GroupPartitionState> load(String group, UUID topicId, int partition);
 
   /**
    * Saves one group's position in one partition in one statement: the committed offset, the parked rows to write
-   * (insert or replace) and the parked offsets to delete. Fenced by the partition's epoch: fails with UNAVAILABLE when
-   * the epoch is no longer current.
+   * (insert or replace) and the parked offsets to delete. Fenced by the group's epoch: fails with UNAVAILABLE when
+   * {@code groupEpoch} is no longer current.
    */
-  default Future<Void> save(String group, UUID topicId, int partition, long epoch, long committedOffset, long skipped,
-                            List<ParkedRecord> upserts, List<Long> deletes) {
-    return save(group, topicId, partition, epoch, committedOffset, skipped, upserts, deletes, List.of());
+  default Future<Void> save(String group, UUID topicId, int partition, long groupEpoch, long committedOffset,
+                            long skipped, List<ParkedRecord> upserts, List<Long> deletes) {
+    return save(group, topicId, partition, groupEpoch, committedOffset, skipped, upserts, deletes, List.of());
   }
 
   /**
@@ -31,7 +38,7 @@ public interface GroupStateStore {
    * dead-letter origin rows of the partition at {@code deadLetterOriginDeletes} (a redrive to the group: the records
    * come back as parked rows, and their origins go with the same commit, so a crash cannot keep one without the other).
    */
-  Future<Void> save(String group, UUID topicId, int partition, long epoch, long committedOffset, long skipped,
+  Future<Void> save(String group, UUID topicId, int partition, long groupEpoch, long committedOffset, long skipped,
                     List<ParkedRecord> upserts, List<Long> deletes, List<Long> deadLetterOriginDeletes);
 
   /** Every group's parked offsets in a partition below {@code offset}: group name → offsets. */
@@ -48,15 +55,17 @@ public interface GroupStateStore {
    * partition) at {@code offsets} (null: all), not dismissed before. A dismissed dead letter is no longer listed by
    * {@link #deadLetterOrigins}; its row is deleted when nothing needs it (its record is below the group's committed
    * offset and has no parked row), else kept and marked, since {@link #load} and {@link #deadLetterOrigin} still read
-   * it as the record's being done. Answers how many were dismissed.
+   * it as the record's being done. Answers how many were dismissed. Fenced by the group's epoch.
    */
-  Future<Integer> dismissDeadLetterOrigins(String group, UUID topicId, Integer partition, List<Long> offsets, long now);
+  Future<Integer> dismissDeadLetterOrigins(String group, long groupEpoch, UUID topicId, Integer partition,
+                                           List<Long> offsets, long now);
 
   /**
    * Deletes everything stored of a group, in one statement: its positions, parked rows, dead-letter origins and
-   * config (not its dead-letter topics, which are topics). False when nothing was stored.
+   * config (not its dead-letter topics, which are topics, nor its lease row, so its epochs never go back). False when
+   * nothing was stored. Fenced by the group's epoch.
    */
-  Future<Boolean> deleteGroup(String group);
+  Future<Boolean> deleteGroup(String group, long groupEpoch);
 
   /** The topics a group has state in: positions, parked rows or dead-letter origins. */
   Future<Set<UUID>> topicsOfGroup(String group);
@@ -70,7 +79,8 @@ public interface GroupStateStore {
   /** The group's config, or null. */
   Future<JsonObject> groupConfig(String group);
 
-  Future<Void> saveGroupConfig(String group, JsonObject config);
+  /** Fenced by the group's epoch. */
+  Future<Void> saveGroupConfig(String group, long groupEpoch, JsonObject config);
 
   /** A secret shared by every node, created at first use. */
   Future<byte[]> secret(String name, int bytes);

@@ -27,8 +27,10 @@ public interface PartitionLog {
   /**
    * Appends dead letters: record {@code i} is the dead letter of {@code origins.get(i)}, whose row is written in the
    * same statement as the records (its {@code dlqOffset} is filled in), so a dead letter is never lost nor doubled.
+   * Every origin is of one group, whose lease must still be at {@code groupEpoch}: else nothing is stored and the
+   * append fails UNAVAILABLE (the group has another owner now).
    */
-  Future<AppendResult> appendDeadLetters(List<LogRecord> records, List<DeadLetterOrigin> origins);
+  Future<AppendResult> appendDeadLetters(List<LogRecord> records, List<DeadLetterOrigin> origins, long groupEpoch);
 
   /** Called on the writer's context after every commit, with the new high watermark. */
   void onCommit(LongConsumer highWatermark);

@@ -2,6 +2,7 @@ package dev.runnel.durability;
 
 import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -16,7 +17,11 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** The group-state store writes a group's position only under the partition's current epoch. */
+/**
+ * The group-state store writes a group's state only under the group's current epoch (its lease, DESIGN.md section 6):
+ * positions, parked rows, dead-letter origins, config, dismissals and the deletion; dead letters too, through the
+ * dead-letter topic's writer.
+ */
 class GroupStateStoreTest {
 
   @RegisterExtension
@@ -35,12 +40,11 @@ class GroupStateStoreTest {
   }
 
   @Test
-  void aSaveUnderAStaleEpochIsFencedAndStoresNothing() throws Exception {
+  void aSaveUnderAStaleGroupEpochIsFencedAndStoresNothing() throws Exception {
     LogStore first = LogStore.open(vertx, PG.options().setNodeId("node-a")).await();
     TopicMetadata topic = first.createTopic("fenced", 1, TopicConfig.DEFAULT).await().topic();
-    PartitionLog log = first.partition(topic, 0);
-    log.offsets().await();
-    long stale = log.epoch();
+    GroupLease firstLease = first.groupState().acquireGroup("g").await();
+    long stale = firstLease.epoch();
     first.groupState().save("g", topic.id(), 0, stale, 5, 1,
         List.of(new ParkedRecord(10, ParkedRecord.Kind.RETRY, 7, 2, 1000, 100, 200, "boom"),
             new ParkedRecord(11, ParkedRecord.Kind.BLOCKED, 7, 0, 0, 0, 0, null)), List.of()).await();
@@ -51,15 +55,15 @@ class GroupStateStoreTest {
       s.setObject(2, topic.id());
       s.executeUpdate();  // a dead letter at offset 4, which the saves below redrive
     }
-    first.close().await();
+    first.close().await();  // releases the group's lease
+    assertThat(firstLease.isCurrent()).isFalse();
 
-    // Another node acquires the partition: the epoch moves on.
+    // Another node takes the group: its epoch moves on. The partition's writer stays with whoever writes it.
     LogStore second = LogStore.open(vertx, PG.options().setNodeId("node-b")).await();
     try {
-      PartitionLog taken = second.partition(topic, 0);
-      taken.offsets().await();
-      assertThat(taken.epoch()).isGreaterThan(stale);
       GroupStateStore state = second.groupState();
+      long current = state.acquireGroup("g").await().epoch();
+      assertThat(current).isGreaterThan(stale);
 
       assertThatThrownBy(() -> state.save("g", topic.id(), 0, stale, 9, 2,
           List.of(new ParkedRecord(12, ParkedRecord.Kind.RETRY, null, 1, 2000, 300, 300, "late")), List.of(10L),
@@ -73,14 +77,62 @@ class GroupStateStoreTest {
       assertThat(state.deadLetterOrigin("g", topic.id(), 0, 4).await()).as("the dead letter after the fenced save")
           .isNotNull();
 
-      // The same save under the current epoch goes through: the refusal was the epoch's.
-      state.save("g", topic.id(), 0, taken.epoch(), 9, 2,
+      // Every other write of the group's state is fenced the same way.
+      assertThatThrownBy(() -> state.saveGroupConfig("g", stale, new JsonObject().put("deadLetterTopic", "x")).await())
+          .hasMessageContaining("fenced");
+      assertThat(state.groupConfig("g").await()).isNull();
+      assertThatThrownBy(() -> state.dismissDeadLetterOrigins("g", stale, topic.id(), 0, List.of(4L), 5).await())
+          .hasMessageContaining("fenced");
+      assertThatThrownBy(() -> state.deleteGroup("g", stale).await()).hasMessageContaining("fenced");
+      TopicMetadata dlq = second.createTopic("fenced-dlq", 1, TopicConfig.DEFAULT).await().topic();
+      PartitionLog dlqLog = second.partition(dlq, 0);
+      assertThatThrownBy(() -> dlqLog.appendDeadLetters(List.of(LogRecord.of(null, new byte[] {1}, "x", List.of(),
+          null)), List.of(new DeadLetterOrigin("g", topic.id(), 0, 3, null, 0, -1, "rejected", 1)), stale).await())
+          .isInstanceOfSatisfying(StorageException.class, e -> assertThat(e.getMessage()).contains("lease moved on"));
+      assertThat(state.deadLetterOrigin("g", topic.id(), 0, 3).await()).as("no origin of the fenced dead letter")
+          .isNull();
+      assertThat(dlqLog.append(List.of(LogRecord.of(null, new byte[] {2}, "x", List.of(), null))).await().baseOffset())
+          .as("the dead-letter topic's writer was not fenced, and nothing of the refused write was stored").isZero();
+      assertThat(state.deadLetterOrigin("g", topic.id(), 0, 4).await()).isNotNull();
+
+      // The same writes under the current epoch go through: the refusals were the epoch's.
+      state.save("g", topic.id(), 0, current, 9, 2,
           List.of(new ParkedRecord(12, ParkedRecord.Kind.RETRY, null, 1, 2000, 300, 300, "late")), List.of(10L),
           List.of(4L)).await();
       assertThat(offsetAndSkipped(topic)).containsExactly(9L, 2L);
       assertThat(parked(topic)).containsExactly("11 b 0", "12 r 1");
       assertThat(state.deadLetterOrigin("g", topic.id(), 0, 4).await()).as("deleted with the same save").isNull();
+      state.saveGroupConfig("g", current, new JsonObject().put("deadLetterTopic", "x")).await();
+      assertThat(state.groupConfig("g").await()).isNotNull();
+      assertThat(dlqLog.appendDeadLetters(List.of(LogRecord.of(null, new byte[] {1}, "x", List.of(), null)),
+          List.of(new DeadLetterOrigin("g", topic.id(), 0, 3, null, 0, -1, "rejected", 1)), current).await()
+          .baseOffset()).isEqualTo(1);
+      assertThat(state.deadLetterOrigin("g", topic.id(), 0, 3).await().dlqOffset()).isEqualTo(1);
+      assertThat(state.deleteGroup("g", current).await()).isTrue();
     } finally {
+      second.close().await();
+    }
+  }
+
+  @Test
+  void aGroupLeaseIsHeldByOneIncarnationAtATime() {
+    LogStore first = LogStore.open(vertx, PG.options().setNodeId("owner")).await();
+    LogStore second = LogStore.open(vertx, PG.options().setNodeId("owner")).await();
+    try {
+      GroupLease lease = first.groupState().acquireGroup("owned").await();
+      assertThat(lease.isCurrent()).isTrue();
+      assertThat(first.groupState().acquireGroup("owned").await().epoch()).as("the holder takes it again")
+          .isGreaterThan(lease.epoch());
+      assertThat(lease.isCurrent()).as("the lease at the older epoch").isFalse();
+      assertThatThrownBy(() -> second.groupState().acquireGroup("owned").await())
+          .isInstanceOfSatisfying(StorageException.class, e -> {
+            assertThat(e.failure()).isEqualTo(StorageFailure.UNAVAILABLE);
+            assertThat(e.getMessage()).contains("owned by owner (incarnation");
+          });
+      first.close().await();
+      assertThat(second.groupState().acquireGroup("owned").await().isCurrent()).as("released by the close").isTrue();
+    } finally {
+      first.close().await();
       second.close().await();
     }
   }

@@ -94,7 +94,8 @@ class TopicAdminStorageTest {
     TopicMetadata topic = store.createTopic("grown", 2, TopicConfig.DEFAULT).await().topic();
     PartitionLog p0 = store.partition(topic, 0);
     p0.append(records(3, 10, null)).await();
-    store.groupState().save("readers", topic.id(), 0, p0.epoch(), 3, 0, List.of(), List.of()).await();
+    long readers = store.groupState().acquireGroup("readers").await().epoch();
+    store.groupState().save("readers", topic.id(), 0, readers, 3, 0, List.of(), List.of()).await();
 
     TopicMetadata grown = store.growPartitions(topic.id(), 4).await();
     assertThat(grown.partitions()).isEqualTo(4);
@@ -146,16 +147,20 @@ class TopicAdminStorageTest {
     TopicMetadata topic = store.createTopic("groups", 1, TopicConfig.DEFAULT).await().topic();
     PartitionLog log = store.partition(topic, 0);
     log.append(records(5, 10, null)).await();
+    java.util.Map<String, Long> epochs = new java.util.HashMap<>();
     for (String group : List.of("gone", "stays")) {
-      store.groupState().save(group, topic.id(), 0, log.epoch(), 4, 0,
+      long epoch = store.groupState().acquireGroup(group).await().epoch();
+      epochs.put(group, epoch);
+      store.groupState().save(group, topic.id(), 0, epoch, 4, 0,
           List.of(new ParkedRecord(1, ParkedRecord.Kind.RETRY, null, 1, 0, 1, 1, "x")), List.of()).await();
-      store.groupState().saveGroupConfig(group, new io.vertx.core.json.JsonObject().put("deadLetterTopic", "d")).await();
+      store.groupState().saveGroupConfig(group, epoch, new io.vertx.core.json.JsonObject().put("deadLetterTopic", "d"))
+          .await();
     }
     assertThat(store.groupState().topicsOfGroup("gone").await()).containsExactly(topic.id());
     assertThat(store.groupState().groupsOfTopic(topic.id()).await()).containsExactly("gone", "stays");
 
-    assertThat(store.groupState().deleteGroup("gone").await()).isTrue();
-    assertThat(store.groupState().deleteGroup("gone").await()).as("nothing left").isFalse();
+    assertThat(store.groupState().deleteGroup("gone", epochs.get("gone")).await()).isTrue();
+    assertThat(store.groupState().deleteGroup("gone", epochs.get("gone")).await()).as("nothing left").isFalse();
     assertThat(store.groupState().load("gone", topic.id(), 0).await().committedOffset()).isEqualTo(-1);
     assertThat(store.groupState().groupConfig("gone").await()).isNull();
     assertThat(store.groupState().topicsOfGroup("gone").await()).isEmpty();

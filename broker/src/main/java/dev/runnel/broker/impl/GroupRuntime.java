@@ -17,12 +17,15 @@ import dev.runnel.broker.SeekResult;
 import dev.runnel.broker.TopicNames;
 import dev.runnel.broker.StoredRecord;
 import dev.runnel.durability.DeadLetterOrigin;
+import dev.runnel.durability.GroupLease;
 import dev.runnel.durability.PartitionLog;
 import dev.runnel.durability.TopicMetadata;
 import dev.runnel.durability.TopicPartition;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.internal.ContextInternal;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -42,6 +45,8 @@ import java.util.function.Supplier;
  * coordinator's decisions need no locks and no messages between threads. Groups are spread over the event loops.
  */
 final class GroupRuntime implements PartitionDelivery.Host {
+
+  private static final Logger LOG = LoggerFactory.getLogger(GroupRuntime.class);
 
   private static final class Member {
     final String id;
@@ -83,8 +88,11 @@ final class GroupRuntime implements PartitionDelivery.Host {
   private boolean wakeScheduled;
   /** The names of the topics this group has state of in storage, read once (later state comes through memory). */
   private List<String> storedTopics;
-  /** Set when this group is being deleted; completes once it is gone (and no longer the engine's). */
+  /** Set when this group is being deleted (or lost its lease); completes once it is no longer the engine's. */
   private Future<Void> deletion;
+  /** This node's lease on the group, taken at its first call; its epoch fences every write of the group's state. */
+  private GroupLease lease;
+  private Future<Void> leasing;
 
   GroupRuntime(String name, DeliveryEngine engine, ContextInternal context) {
     this.name = name;
@@ -112,8 +120,69 @@ final class GroupRuntime implements PartitionDelivery.Host {
    * the group of that name that replaced it (a call that comes during the deletion waits for its end).
    */
   <T> Future<T> callLive(Function<GroupRuntime, Future<T>> action) {
-    return call(() -> deletion == null ? action.apply(this)
-        : deletion.transform(v -> engine.group(name).callLive(action)));
+    return call(() -> deletion != null ? deletion.transform(v -> engine.group(name).callLive(action))
+        : owned().compose(v -> deletion != null ? engine.group(name).callLive(action) : action.apply(this)));
+  }
+
+  /**
+   * Holds the group's lease: takes it at the first call (failing UNAVAILABLE while another node owns the group). A
+   * lease found lost stops this runtime ({@link #lose}): the call goes to a new one, which takes the lease again and
+   * loads the group's state from storage.
+   */
+  private Future<Void> owned() {
+    if (lease != null && lease.isCurrent()) {
+      return Future.succeededFuture();
+    }
+    if (lease != null) {
+      lose();
+      return Future.succeededFuture();
+    }
+    if (leasing == null) {
+      Promise<Void> taken = context.promise();
+      leasing = taken.future();
+      engine.store().groupState().acquireGroup(name).onComplete(ar -> context.execute(() -> {
+        leasing = null;
+        if (ar.succeeded()) {
+          lease = ar.result();
+          taken.complete();
+        } else {
+          taken.fail(ar.cause());
+        }
+      }));
+    }
+    return leasing;
+  }
+
+  /**
+   * The lease ran out unrenewed or was taken: stop handing out and accepting outcomes at once. Members are removed
+   * (their long polls fail UNKNOWN_MEMBER, they join again), the state machines stop, and the engine forgets this
+   * runtime; what was saved under the lease is what the next owner loads.
+   */
+  private void lose() {
+    LOG.warn("group {} lost its lease ({}): its members must join again", name, lease);
+    deletion = Future.succeededFuture();
+    List<Member> removed = new ArrayList<>(members.values());
+    members.clear();
+    for (Member m : removed) {
+      removeWaiters(m).forEach(w -> w.promise.tryFail(unknownMember(m.id)));
+    }
+    for (PartitionDelivery pd : partitions.values()) {
+      pd.close();
+    }
+    engine.forget(this);
+  }
+
+  /** False when a lease is held no longer: the caller must hand out nothing. */
+  private boolean stillOwned() {
+    if (lease != null && !lease.isCurrent() && deletion == null) {
+      lose();
+    }
+    return deletion == null;
+  }
+
+  @Override
+  public long groupEpoch() {
+    return lease == null ? -1 : lease.epoch();
   }
 
   // ---- membership ------------------------------------------------------------------------------------------------
@@ -198,7 +267,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
   }
 
   Future<Void> configure(GroupConfig newConfig) {
-    return engine.store().groupState().saveGroupConfig(name, newConfig.toJson()).map(v -> {
+    return engine.store().groupState().saveGroupConfig(name, groupEpoch(), newConfig.toJson()).map(v -> {
       config = newConfig;
       for (PartitionDelivery pd : partitions.values()) {
         pd.policy(policyFor(pd.topic));
@@ -353,6 +422,9 @@ final class GroupRuntime implements PartitionDelivery.Host {
     wakeScheduled = true;
     context.runOnContext(v -> {
       wakeScheduled = false;
+      if (!stillOwned()) {
+        return;
+      }
       List<Waiter> answered = new ArrayList<>();
       List<List<Delivery>> answers = new ArrayList<>();
       for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
@@ -645,7 +717,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
     origins.forEach(o -> byPartition.computeIfAbsent(o.partition(), p -> new ArrayList<>()).add(o.offset()));
     List<Future<Integer>> all = new ArrayList<>();
     byPartition.forEach((p, offsets) -> all.add(engine.store().groupState()
-        .dismissDeadLetterOrigins(name, topic.id(), p, offsets, now())));
+        .dismissDeadLetterOrigins(name, groupEpoch(), topic.id(), p, offsets, now())));
     return Future.all(all).mapEmpty();
   }
 
@@ -655,7 +727,8 @@ final class GroupRuntime implements PartitionDelivery.Host {
    */
   Future<Integer> deleteDeadLetters(String topicName, Integer partition, List<Long> offsets) {
     return engine.broker().topicMetadata(topicName).compose(topic -> checkPartition(topic, partition)
-        .compose(v -> engine.store().groupState().dismissDeadLetterOrigins(name, topic.id(), partition, offsets, now())));
+        .compose(v -> engine.store().groupState().dismissDeadLetterOrigins(name, groupEpoch(), topic.id(), partition,
+            offsets, now())));
   }
 
   /** Fails PARTITION_OUT_OF_RANGE unless {@code partition} is null (every partition) or one of the topic's. */
@@ -694,9 +767,12 @@ final class GroupRuntime implements PartitionDelivery.Host {
       pd.close();
     }
     return drained(System.nanoTime() + DELETE_DRAIN_MS * 1_000_000)
-        .compose(v -> engine.store().groupState().deleteGroup(name))
+        .compose(v -> engine.store().groupState().deleteGroup(name, groupEpoch()))
         .transform(ar -> {
           engine.forget(this);
+          if (lease != null) {
+            lease.release();  // the next runtime of this name takes it again
+          }
           gone.complete();
           if (ar.failed()) {
             return Future.failedFuture(ar.cause());
@@ -755,6 +831,9 @@ final class GroupRuntime implements PartitionDelivery.Host {
   // ---- time ------------------------------------------------------------------------------------------------------
 
   Future<Void> tick() {
+    if (!stillOwned()) {
+      return Future.succeededFuture();
+    }
     long now = now();
     List<Future<Boolean>> ticks = new ArrayList<>();
     for (PartitionDelivery pd : partitions.values()) {

@@ -121,6 +121,9 @@ final class PartitionDelivery {
 
     /** The lease length of a member (the default when it is gone). */
     long leaseMs(String member);
+
+    /** The epoch of the group's lease: every write of the group's state is fenced by it. */
+    long groupEpoch();
   }
 
   final String group;
@@ -660,7 +663,7 @@ final class PartitionDelivery {
     }).compose(existing -> existing != null ? Future.succeededFuture()
         : host.deadLetterLog(topic, partition).compose(dlq -> dlq.appendDeadLetters(List.of(envelope(e)),
             List.of(new DeadLetterOrigin(group, topic.id(), partition, e.offset, null, partition, -1,
-                e.deadLetterReason, host.now())))).mapEmpty())
+                e.deadLetterReason, host.now())), host.groupEpoch())).mapEmpty())
         .<Void>transform(ar -> {
           deadLettersInFlight--;
           Entry current = entries.get(e.offset);
@@ -902,7 +905,7 @@ final class PartitionDelivery {
         deletes.add(offset);
       }
     }
-    states.save(group, topic.id(), partition, log.epoch(), committed, skipped, upserts, deletes, origins)
+    states.save(group, topic.id(), partition, host.groupEpoch(), committed, skipped, upserts, deletes, origins)
         .onComplete(ar -> {
       flushing = false;
       if (ar.succeeded()) {

@@ -50,9 +50,13 @@ final class PartitionWriter implements PartitionLog {
   private static final int ACQUIRE_ATTEMPTS = 4;
   private static final long ACQUIRE_RETRY_MS = 50;
 
-  /** @param deduplicate by idempotency key even when the topic does not ({@link #appendOnce}) */
-  private record Pending(List<LogRecord> records, List<DeadLetterOrigin> origins, boolean deduplicate, long bytes,
-                         Promise<AppendResult> promise) {
+  /**
+   * @param origins the dead-letter origins of the records (null: not dead letters), all of one group at
+   *                {@code groupEpoch}
+   * @param deduplicate by idempotency key even when the topic does not ({@link #appendOnce})
+   */
+  private record Pending(List<LogRecord> records, List<DeadLetterOrigin> origins, long groupEpoch, boolean deduplicate,
+                         long bytes, Promise<AppendResult> promise) {
   }
 
   private final PgLogStore store;
@@ -133,7 +137,7 @@ final class PartitionWriter implements PartitionLog {
 
   @Override
   public Future<AppendResult> append(List<LogRecord> records) {
-    return append(records, null, false);
+    return append(records, null, 0, false);
   }
 
   @Override
@@ -143,18 +147,20 @@ final class PartitionWriter implements PartitionLog {
         return Future.failedFuture(new IllegalArgumentException("appendOnce needs an idempotency key on every record"));
       }
     }
-    return append(records, null, true);
+    return append(records, null, 0, true);
   }
 
   @Override
-  public Future<AppendResult> appendDeadLetters(List<LogRecord> records, List<DeadLetterOrigin> origins) {
+  public Future<AppendResult> appendDeadLetters(List<LogRecord> records, List<DeadLetterOrigin> origins,
+                                               long groupEpoch) {
     if (origins.size() != records.size()) {
       return Future.failedFuture(new IllegalArgumentException("one origin per dead letter"));
     }
-    return append(records, origins, false);
+    return append(records, origins, groupEpoch, false);
   }
 
-  private Future<AppendResult> append(List<LogRecord> records, List<DeadLetterOrigin> origins, boolean deduplicate) {
+  private Future<AppendResult> append(List<LogRecord> records, List<DeadLetterOrigin> origins, long groupEpoch,
+                                      boolean deduplicate) {
     Promise<AppendResult> promise = callerPromise();
     if (records.isEmpty()) {
       promise.fail(new IllegalArgumentException("nothing to append"));
@@ -169,7 +175,7 @@ final class PartitionWriter implements PartitionLog {
     for (LogRecord r : records) {
       bytes += r.encodedSize();
     }
-    Pending pending = new Pending(records, origins, deduplicate, bytes, promise);
+    Pending pending = new Pending(records, origins, groupEpoch, deduplicate, bytes, promise);
     context.execute(() -> enqueue(pending));
     return promise.future();
   }
@@ -215,7 +221,9 @@ final class PartitionWriter implements PartitionLog {
     List<Pending> batch = new ArrayList<>();
     long bytes = 0;
     int maxWriteBytes = store.options().getMaxWriteBytes();
-    while (!queue.isEmpty() && (batch.isEmpty() || bytes + queue.peek().bytes <= maxWriteBytes)) {
+    // Dead letters go in writes of their own: a fenced group must fail only them, never a producer's records.
+    while (!queue.isEmpty() && (batch.isEmpty() || (bytes + queue.peek().bytes <= maxWriteBytes
+        && (queue.peek().origins == null) == (batch.get(0).origins == null)))) {
       Pending p = queue.poll();
       batch.add(p);
       bytes += p.bytes;
@@ -319,7 +327,8 @@ final class PartitionWriter implements PartitionLog {
         write.stored.size(), block);
     String sql;
     boolean counted;
-    if (addOrigins(write, params)) {
+    boolean deadLetters = addOrigins(write, params);
+    if (deadLetters) {
       sql = Sql.appendDeadLetters(topic.id(), segment);
       counted = true;
     } else if (!write.newKeys.isEmpty()) {
@@ -340,6 +349,10 @@ final class PartitionWriter implements PartitionLog {
           && (counted ? ar.result().iterator().next().getLong("written") == 1 : ar.result().rowCount() == 1);
       if (written) {
         committed(write, block);
+      } else if (ar.succeeded() && deadLetters && ar.result().iterator().next().getLong("partition_current") == 1) {
+        // The partition is still ours; a dead letter's group moved to another owner. Nothing was stored.
+        failAll(write.batch, new StorageException(StorageFailure.UNAVAILABLE, "dead letters in " + name()
+            + " were refused: their group's lease moved on; nothing was stored"));
       } else if (ar.succeeded()) {
         LOG.warn("{} was fenced: its epoch {} is no longer current", name(), epoch);
         state = State.LOST;
@@ -377,7 +390,7 @@ final class PartitionWriter implements PartitionLog {
     return !fatal && !state.startsWith("08") && !state.startsWith("57");
   }
 
-  /** Adds the dead-letter origins of the write's records (if any) as array parameters $9..$14. */
+  /** Adds the dead-letter origins of the write's records (if any) as array parameters $9..$15 (the groups' epochs). */
   private static boolean addOrigins(Write write, Tuple params) {
     List<String> groups = new ArrayList<>();
     List<java.util.UUID> topics = new ArrayList<>();
@@ -385,6 +398,7 @@ final class PartitionWriter implements PartitionLog {
     List<Long> offsets = new ArrayList<>();
     List<Long> dlqOffsets = new ArrayList<>();
     List<String> reasons = new ArrayList<>();
+    List<Long> groupEpochs = new ArrayList<>();
     for (int b = 0; b < write.batch.size(); b++) {
       Pending p = write.batch.get(b);
       if (p.origins == null) {
@@ -398,6 +412,7 @@ final class PartitionWriter implements PartitionLog {
         offsets.add(o.offset());
         dlqOffsets.add(write.results.get(b).baseOffset() + i);
         reasons.add(o.reason());
+        groupEpochs.add(p.groupEpoch);
       }
     }
     if (groups.isEmpty()) {
@@ -408,7 +423,8 @@ final class PartitionWriter implements PartitionLog {
         .addArrayOfInteger(partitions.toArray(new Integer[0]))
         .addArrayOfLong(offsets.toArray(new Long[0]))
         .addArrayOfLong(dlqOffsets.toArray(new Long[0]))
-        .addArrayOfString(reasons.toArray(new String[0]));
+        .addArrayOfString(reasons.toArray(new String[0]))
+        .addArrayOfLong(groupEpochs.toArray(new Long[0]));
     return true;
   }
 

@@ -1,6 +1,7 @@
 package dev.runnel.durability.impl;
 
 import dev.runnel.durability.DeadLetterOrigin;
+import dev.runnel.durability.GroupLease;
 import dev.runnel.durability.GroupPartitionState;
 import dev.runnel.durability.GroupStateStore;
 import dev.runnel.durability.ParkedRecord;
@@ -24,8 +25,9 @@ import java.util.UUID;
 /** {@link GroupStateStore} on the same Postgres as the log. */
 final class PgGroupStateStore implements GroupStateStore {
 
-  private static final String SAVE = """
-      WITH lease AS (SELECT 1 FROM partitions WHERE topic_id = $2 AND partition = $3 AND epoch = $4 FOR KEY SHARE),
+  /** One group's position in one partition, fenced by the group's epoch ($4): {@code saved} is 0 when fenced. */
+  static final String SAVE = """
+      WITH lease AS (SELECT 1 FROM group_leases WHERE group_name = $1 AND epoch = $4 FOR KEY SHARE),
       o AS (INSERT INTO group_offsets (group_name, topic_id, partition, committed_offset, skipped)
             SELECT $1, $2, $3, $5, $6 FROM lease
             ON CONFLICT (group_name, topic_id, partition)
@@ -51,9 +53,21 @@ final class PgGroupStateStore implements GroupStateStore {
              (SELECT count(*) FROM x) AS origins_deleted""";
 
   private final SqlClient client;
+  private final GroupLeases leases;
 
-  PgGroupStateStore(SqlClient client) {
+  PgGroupStateStore(SqlClient client, GroupLeases leases) {
     this.client = client;
+    this.leases = leases;
+  }
+
+  @Override
+  public Future<GroupLease> acquireGroup(String group) {
+    return leases.acquire(group);
+  }
+
+  private static StorageException fenced(String group, long epoch, String what) {
+    return new StorageException(StorageFailure.UNAVAILABLE, what + " of group " + group + " was fenced (epoch " + epoch
+        + " is not current: another owner took the group)");
   }
 
   @Override
@@ -100,7 +114,7 @@ final class PgGroupStateStore implements GroupStateStore {
   }
 
   @Override
-  public Future<Void> save(String group, UUID topicId, int partition, long epoch, long committedOffset, long skipped,
+  public Future<Void> save(String group, UUID topicId, int partition, long groupEpoch, long committedOffset, long skipped,
                            List<ParkedRecord> upserts, List<Long> deletes, List<Long> deadLetterOriginDeletes) {
     int n = upserts.size();
     Long[] offsets = new Long[n];
@@ -122,15 +136,14 @@ final class PgGroupStateStore implements GroupStateStore {
       last[i] = p.lastFailure();
       errors[i] = p.lastError();
     }
-    Tuple params = Tuple.of(group, topicId, partition, epoch, committedOffset, skipped)
+    Tuple params = Tuple.of(group, topicId, partition, groupEpoch, committedOffset, skipped)
         .addArrayOfLong(deletes.toArray(new Long[0]))
         .addArrayOfLong(offsets).addArrayOfString(kinds).addArrayOfInteger(hashes).addArrayOfInteger(attempts)
         .addArrayOfLong(notBefore).addArrayOfLong(first).addArrayOfLong(last).addArrayOfString(errors)
         .addArrayOfLong(deadLetterOriginDeletes.toArray(new Long[0]));
     return client.preparedQuery(SAVE).execute(params).compose(rows -> rows.iterator().next().getLong("saved") == 1
         ? Future.<Void>succeededFuture()
-        : Future.failedFuture(new StorageException(StorageFailure.UNAVAILABLE,
-            "group state of " + group + " in partition " + partition + " was fenced (epoch " + epoch + " is not current)")));
+        : Future.failedFuture(fenced(group, groupEpoch, "the position in partition " + partition)));
   }
 
   @Override
@@ -179,7 +192,8 @@ final class PgGroupStateStore implements GroupStateStore {
    * the record is done). Settled rows go; the others are marked dismissed.
    */
   private static final String DISMISS = """
-      WITH chosen AS (
+      WITH lease AS (SELECT 1 FROM group_leases WHERE group_name = $1 AND epoch = $6 FOR KEY SHARE),
+      chosen AS (
         SELECT d.partition, d.record_offset,
                d.record_offset < coalesce(o.committed_offset, -1) AND p.record_offset IS NULL AS settled
           FROM dead_letter_origins d
@@ -190,7 +204,8 @@ final class PgGroupStateStore implements GroupStateStore {
            AND p.record_offset = d.record_offset
          WHERE d.group_name = $1 AND d.topic_id = $2 AND d.dismissed_at IS NULL
            AND ($3::int IS NULL OR d.partition = $3)
-           AND ($4::bigint[] IS NULL OR d.record_offset = ANY($4::bigint[]))),
+           AND ($4::bigint[] IS NULL OR d.record_offset = ANY($4::bigint[]))
+           AND EXISTS (SELECT 1 FROM lease)),
       gone AS (DELETE FROM dead_letter_origins d USING chosen c
                 WHERE c.settled AND d.group_name = $1 AND d.topic_id = $2 AND d.partition = c.partition
                   AND d.record_offset = c.record_offset
@@ -199,29 +214,38 @@ final class PgGroupStateStore implements GroupStateStore {
                 WHERE NOT c.settled AND d.group_name = $1 AND d.topic_id = $2 AND d.partition = c.partition
                   AND d.record_offset = c.record_offset
                RETURNING 1)
-      SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM kept) AS dismissed""";
+      SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM kept) AS dismissed, (SELECT count(*) FROM lease) AS owned""";
 
   @Override
-  public Future<Integer> dismissDeadLetterOrigins(String group, UUID topicId, Integer partition, List<Long> offsets,
-                                                  long now) {
+  public Future<Integer> dismissDeadLetterOrigins(String group, long groupEpoch, UUID topicId, Integer partition,
+                                                  List<Long> offsets, long now) {
     Tuple params = Tuple.of(group, topicId, partition);
     params.addArrayOfLong(offsets == null ? null : offsets.toArray(new Long[0]));
-    params.addLong(now);
-    return client.preparedQuery(DISMISS).execute(params)
-        .map(rows -> (int) (long) rows.iterator().next().getLong("dismissed"));
+    params.addLong(now).addLong(groupEpoch);
+    return client.preparedQuery(DISMISS).execute(params).compose(rows -> {
+      Row row = rows.iterator().next();
+      return row.getLong("owned") == 1 ? Future.succeededFuture((int) (long) row.getLong("dismissed"))
+          : Future.failedFuture(fenced(group, groupEpoch, "a dismissal of dead letters"));
+    });
   }
 
   @Override
-  public Future<Boolean> deleteGroup(String group) {
+  public Future<Boolean> deleteGroup(String group, long groupEpoch) {
     return client.preparedQuery("""
-            WITH o AS (DELETE FROM group_offsets WHERE group_name = $1 RETURNING 1),
-                 p AS (DELETE FROM parked WHERE group_name = $1 RETURNING 1),
-                 d AS (DELETE FROM dead_letter_origins WHERE group_name = $1 RETURNING 1),
-                 c AS (DELETE FROM group_configs WHERE group_name = $1 RETURNING 1)
+            WITH lease AS (SELECT 1 FROM group_leases WHERE group_name = $1 AND epoch = $2 FOR KEY SHARE),
+                 o AS (DELETE FROM group_offsets WHERE group_name = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1),
+                 p AS (DELETE FROM parked WHERE group_name = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1),
+                 d AS (DELETE FROM dead_letter_origins WHERE group_name = $1 AND EXISTS (SELECT 1 FROM lease)
+                       RETURNING 1),
+                 c AS (DELETE FROM group_configs WHERE group_name = $1 AND EXISTS (SELECT 1 FROM lease) RETURNING 1)
             SELECT (SELECT count(*) FROM o) + (SELECT count(*) FROM p) + (SELECT count(*) FROM d)
-                   + (SELECT count(*) FROM c) AS deleted""")
-        .execute(Tuple.of(group))
-        .map(rows -> rows.iterator().next().getLong("deleted") > 0);
+                   + (SELECT count(*) FROM c) AS deleted, (SELECT count(*) FROM lease) AS owned""")
+        .execute(Tuple.of(group, groupEpoch))
+        .compose(rows -> {
+          Row row = rows.iterator().next();
+          return row.getLong("owned") == 1 ? Future.succeededFuture(row.getLong("deleted") > 0)
+              : Future.failedFuture(fenced(group, groupEpoch, "the deletion"));
+        });
   }
 
   @Override
@@ -274,10 +298,14 @@ final class PgGroupStateStore implements GroupStateStore {
   }
 
   @Override
-  public Future<Void> saveGroupConfig(String group, JsonObject config) {
-    return client.preparedQuery("INSERT INTO group_configs (group_name, config) VALUES ($1, $2)"
-            + " ON CONFLICT (group_name) DO UPDATE SET config = excluded.config")
-        .execute(Tuple.of(group, config)).mapEmpty();
+  public Future<Void> saveGroupConfig(String group, long groupEpoch, JsonObject config) {
+    return client.preparedQuery("""
+            WITH lease AS (SELECT 1 FROM group_leases WHERE group_name = $1 AND epoch = $3 FOR KEY SHARE)
+            INSERT INTO group_configs (group_name, config) SELECT $1, $2 FROM lease
+            ON CONFLICT (group_name) DO UPDATE SET config = excluded.config""")
+        .execute(Tuple.of(group, config, groupEpoch))
+        .compose(rows -> rows.rowCount() == 1 ? Future.<Void>succeededFuture()
+            : Future.failedFuture(fenced(group, groupEpoch, "the config")));
   }
 
   @Override

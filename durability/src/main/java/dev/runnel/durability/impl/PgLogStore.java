@@ -59,6 +59,7 @@ public final class PgLogStore implements LogStore {
   private final Pool leaseClient;
   private final TailCache cache;
   private final PgGroupStateStore groupState;
+  private final GroupLeases groupLeases;
   private final List<ContextInternal> writerContexts = new ArrayList<>();
   private final AtomicInteger nextContext = new AtomicInteger();
   private final Map<TopicPartition, PartitionWriter> writers = new ConcurrentHashMap<>();
@@ -109,7 +110,8 @@ public final class PgLogStore implements LogStore {
         .using(vertx)
         .build();
     this.cache = new TailCache(options.getTailCacheBytes(), options.getMeterRegistry());
-    this.groupState = new PgGroupStateStore(client);
+    this.groupLeases = new GroupLeases(vertx, this);
+    this.groupState = new PgGroupStateStore(client, groupLeases);
     int loops = Math.max(2, Runtime.getRuntime().availableProcessors() * 2);
     for (int i = 0; i < loops; i++) {
       writerContexts.add(((VertxInternal) vertx).createEventLoopContext());
@@ -455,6 +457,9 @@ public final class PgLogStore implements LogStore {
   // ---- leases --------------------------------------------------------------------------------------------------
 
   private void renewLeases() {
+    if (!closed) {
+      groupLeases.renew();
+    }
     List<PartitionWriter> held = writers.values().stream().filter(PartitionWriter::isActive).toList();
     if (held.isEmpty() || closed) {
       return;
@@ -608,6 +613,7 @@ public final class PgLogStore implements LogStore {
     }
     List<Future<Void>> closing = new ArrayList<>();
     writers.values().forEach(w -> closing.add(w.close()));
+    closing.add(groupLeases.releaseAll());
     return Future.join(closing)
         .transform(ar -> Future.join(client.close(), readClient.close(), leaseClient.close()).<Void>mapEmpty())
         .andThen(ar -> {

@@ -62,6 +62,40 @@ final class Sql {
       UPDATE partitions SET leader = NULL, incarnation = NULL, lease_until = NULL
        WHERE topic_id = $1 AND partition = $2 AND epoch = $3""";
 
+  /** A group's lease row, made at the group's first acquisition. */
+  static final String GROUP_LEASE_ROW = "INSERT INTO group_leases (group_name) VALUES ($1) ON CONFLICT DO NOTHING";
+
+  /**
+   * Takes a group, bumping its epoch, on the same terms as {@link #ACQUIRE} ($2 node name, $3 lease ms, $4 incarnation,
+   * $5 sole holder), and with the same {@code FOR UPDATE}: group-state writes hold the row {@code FOR KEY SHARE}.
+   */
+  static final String GROUP_ACQUIRE = """
+      UPDATE group_leases g
+         SET epoch = g.epoch + 1, owner = $2, incarnation = $4,
+             lease_until = now() + make_interval(secs => $3 / 1000.0)
+        FROM (SELECT group_name FROM group_leases
+               WHERE group_name = $1
+                 AND (owner IS NULL OR lease_until IS NULL OR lease_until < now()
+                      OR (owner = $2 AND (incarnation = $4 OR $5)))
+               FOR UPDATE) l
+       WHERE g.group_name = l.group_name
+      RETURNING g.epoch""";
+
+  static final String GROUP_OWNER = """
+      SELECT coalesce(owner || ' (incarnation ' || coalesce(incarnation, 'unknown') || ')', '(nobody)')
+        FROM group_leases WHERE group_name = $1""";
+
+  /** Renews many group leases in one statement; a group missing from the answer was fenced. */
+  static final String GROUP_RENEW = """
+      UPDATE group_leases g SET lease_until = now() + make_interval(secs => $3 / 1000.0)
+        FROM unnest($1::text[], $2::bigint[]) AS l(group_name, epoch)
+       WHERE g.group_name = l.group_name AND g.epoch = l.epoch
+      RETURNING g.group_name""";
+
+  static final String GROUP_RELEASE = """
+      UPDATE group_leases SET owner = NULL, incarnation = NULL, lease_until = NULL
+       WHERE group_name = $1 AND epoch = $2""";
+
   static final String LOG_START = "SELECT log_start_offset FROM partitions WHERE topic_id = $1 AND partition = $2";
 
   static String table(UUID topic, long segment) {
@@ -88,15 +122,26 @@ final class Sql {
         + " ins AS (INSERT INTO " + table(topic, segment) + BATCH_COLUMNS + " FROM lease RETURNING 1),";
   }
 
-  /** One write that also records the dead-letter origins of its records; answers the number of batch rows (0: fenced). */
+  /**
+   * One write of dead letters that also records their origins ($9..$14, and $15 the epoch of each origin's group),
+   * stored only while the partition's epoch and every origin's group epoch are current: the group leases are held
+   * {@code FOR KEY SHARE} like the partition's, so a group takeover waits for it and it for the takeover. Answers the
+   * batch rows written and whether the partition's epoch was current (written 0 with the partition current: a
+   * group was fenced).
+   */
   static String appendDeadLetters(UUID topic, long segment) {
-    return batchInsertWithLease(topic, segment)
+    return "WITH lease AS (SELECT 1 FROM partitions WHERE topic_id = $1 AND partition = $2 AND epoch = $3 FOR KEY SHARE),"
+        + " owners AS (SELECT 1 FROM group_leases l JOIN unnest($9::text[], $15::bigint[]) AS u(g, e)"
+        + " ON l.group_name = u.g AND l.epoch = u.e FOR KEY SHARE OF l),"
+        + " ins AS (INSERT INTO " + table(topic, segment) + BATCH_COLUMNS + " FROM lease"
+        + " WHERE (SELECT count(*) FROM owners) = cardinality($9::text[]) RETURNING 1),"
         + " origins AS (INSERT INTO dead_letter_origins (group_name, topic_id, partition, record_offset, dlq_topic_id,"
         + " dlq_partition, dlq_offset, reason, dead_lettered_at)"
         + " SELECT u.g, u.t, u.p, u.o, $1, $2, u.d, u.r, $6"
         + " FROM unnest($9::text[], $10::uuid[], $11::int[], $12::bigint[], $13::bigint[], $14::text[]) AS u(g, t, p, o, d, r)"
         + " WHERE EXISTS (SELECT 1 FROM ins) RETURNING 1)"
-        + " SELECT (SELECT count(*) FROM ins) AS written, (SELECT count(*) FROM origins) AS origins";
+        + " SELECT (SELECT count(*) FROM ins) AS written, (SELECT count(*) FROM origins) AS origins,"
+        + " (SELECT count(*) FROM lease) AS partition_current";
   }
 
   /** One write that also records the idempotency keys of its records ($9 keys, $10 offsets, $11 expiry). */

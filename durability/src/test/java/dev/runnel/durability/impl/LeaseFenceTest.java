@@ -23,10 +23,11 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The partition fence, pinned with two connections and no timing: a takeover runs the production acquire statement
- * ({@link Sql#ACQUIRE}) in a transaction it has not committed yet, and a writer holding the old epoch runs the
- * production append ({@link Sql#append}). The write must wait for the takeover and then store nothing. The same test
- * against a copy of the acquire without its {@code FOR UPDATE} shows what that clause is for: the stale write lands.
+ * The fences, pinned with two connections and no timing: a takeover runs the production acquire statement
+ * ({@link Sql#ACQUIRE} for a partition, {@link Sql#GROUP_ACQUIRE} for a group) in a transaction it has not committed
+ * yet, and a writer holding the old epoch runs the production write ({@link Sql#append}, {@link PgGroupStateStore#SAVE}).
+ * The write must wait for the takeover and then store nothing. The same test against a copy of the acquire without
+ * its {@code FOR UPDATE} shows what that clause is for: the stale write lands.
  */
 class LeaseFenceTest {
 
@@ -66,69 +67,113 @@ class LeaseFenceTest {
 
   @Test
   void aStaleWriteWaitsForATakeoverAndThenStoresNothing() throws Exception {
-    assertThat(staleWriteDuringTakeover(Sql.ACQUIRE)).isEqualTo(StaleWrite.WAITED_AND_WROTE_NOTHING);
+    assertThat(staleAppendDuringTakeover(Sql.ACQUIRE)).isEqualTo(StaleWrite.WAITED_AND_WROTE_NOTHING);
   }
 
   @Test
   void withoutForUpdateTheStaleWriteLands() throws Exception {
     String withoutForUpdate = Sql.ACQUIRE.replace("FOR UPDATE", "");
     assertThat(withoutForUpdate).isNotEqualTo(Sql.ACQUIRE);
-    assertThat(staleWriteDuringTakeover(withoutForUpdate)).isEqualTo(StaleWrite.LANDED_BESIDE_THE_TAKEOVER);
+    assertThat(staleAppendDuringTakeover(withoutForUpdate)).isEqualTo(StaleWrite.LANDED_BESIDE_THE_TAKEOVER);
+  }
+
+  @Test
+  void aStaleGroupSaveWaitsForAGroupTakeoverAndThenStoresNothing() throws Exception {
+    assertThat(staleGroupSaveDuringTakeover(Sql.GROUP_ACQUIRE)).isEqualTo(StaleWrite.WAITED_AND_WROTE_NOTHING);
+  }
+
+  @Test
+  void withoutForUpdateTheStaleGroupSaveLands() throws Exception {
+    String withoutForUpdate = Sql.GROUP_ACQUIRE.replace("FOR UPDATE", "");
+    assertThat(withoutForUpdate).isNotEqualTo(Sql.GROUP_ACQUIRE);
+    assertThat(staleGroupSaveDuringTakeover(withoutForUpdate)).isEqualTo(StaleWrite.LANDED_BESIDE_THE_TAKEOVER);
+  }
+
+  /** A write on its own connection; answers how many rows it stored (0: fenced). */
+  private interface StaleWriteStatement {
+    int run(Statement s) throws SQLException;
+  }
+
+  private static StaleWrite staleAppendDuringTakeover(String acquire) throws Exception {
+    try (Connection watch = PG.jdbc()) {
+      long oldEpoch = epoch(watch, "SELECT epoch FROM partitions WHERE topic_id = '" + topic.id() + "'");
+      long nextOffset = nextOffset(watch);
+      StaleWrite outcome = staleWriteDuringTakeover(
+          acquire, "EXECUTE acquire('" + topic.id() + "', 0, 'other-node', 60000, 'other-incarnation', false)",
+          Sql.append(topic.id(), segment),
+          s -> s.executeUpdate("EXECUTE write('" + topic.id() + "', 0, " + oldEpoch + ", " + nextOffset + ", "
+              + nextOffset + ", 0, 1, '\\x00'::bytea)"), oldEpoch);
+      // The other test must find the partition's log as this one found it.
+      watch.createStatement().executeUpdate("DELETE FROM " + Sql.table(topic.id(), segment) + " WHERE base_offset = "
+          + nextOffset);
+      return outcome;
+    }
+  }
+
+  private static StaleWrite staleGroupSaveDuringTakeover(String acquire) throws Exception {
+    try (Connection watch = PG.jdbc()) {
+      watch.createStatement().execute("INSERT INTO group_leases (group_name) VALUES ('fenced-group')"
+          + " ON CONFLICT DO NOTHING");
+      long oldEpoch = epoch(watch, "SELECT epoch FROM group_leases WHERE group_name = 'fenced-group'");
+      StaleWrite outcome = staleWriteDuringTakeover(
+          acquire, "EXECUTE acquire('fenced-group', 'other-node', 60000, 'other-incarnation', false)",
+          PgGroupStateStore.SAVE,
+          s -> {
+            try (ResultSet rs = s.executeQuery("EXECUTE write('fenced-group', '" + topic.id() + "', 0, " + oldEpoch
+                + ", 7, 0, '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')")) {
+              rs.next();
+              return (int) rs.getLong("saved");
+            }
+          }, oldEpoch);
+      watch.createStatement().executeUpdate("DELETE FROM group_offsets WHERE group_name = 'fenced-group'");
+      return outcome;
+    }
   }
 
   /**
-   * Runs {@code acquire} on one connection without committing, then the old epoch's append on another, and reports
-   * what the append did. Leaves the partition taken by the takeover (or as it was, if the takeover was rolled back).
+   * Runs {@code acquire} on one connection without committing, then the old epoch's write on another, and reports
+   * what the write did.
    */
-  private static StaleWrite staleWriteDuringTakeover(String acquire) throws Exception {
+  private static StaleWrite staleWriteDuringTakeover(String acquire, String executeAcquire, String write,
+                                                     StaleWriteStatement executeWrite, long oldEpoch) throws Exception {
     try (Connection takeover = PG.jdbc(); Connection stale = PG.jdbc(); Connection watch = PG.jdbc()) {
-      long oldEpoch = currentEpoch(watch);
-      long nextOffset = nextOffset(watch);
-      stale.createStatement().execute("PREPARE append AS " + Sql.append(topic.id(), segment));
+      stale.createStatement().execute("PREPARE write AS " + write);
       int stalePid = backendPid(stale);
 
       takeover.setAutoCommit(false);
       takeover.createStatement().execute("PREPARE acquire AS " + acquire);
-      try (ResultSet taken = takeover.createStatement().executeQuery("EXECUTE acquire('" + topic.id()
-          + "', 0, 'other-node', 60000, 'other-incarnation', false)")) {
-        assertThat(taken.next()).as("the takeover takes the free partition").isTrue();
+      try (ResultSet taken = takeover.createStatement().executeQuery(executeAcquire)) {
+        assertThat(taken.next()).as("the takeover takes the free lease").isTrue();
         assertThat(taken.getLong("epoch")).isEqualTo(oldEpoch + 1);
       }
 
-      CompletableFuture<Integer> write = CompletableFuture.supplyAsync(() -> {
+      CompletableFuture<Integer> written = CompletableFuture.supplyAsync(() -> {
         try (Statement s = stale.createStatement()) {
-          return s.executeUpdate("EXECUTE append('" + topic.id() + "', 0, " + oldEpoch + ", " + nextOffset + ", "
-              + nextOffset + ", 0, 1, '\\x00'::bytea)");
+          return executeWrite.run(s);
         } catch (SQLException e) {
           throw new IllegalStateException(e);
         }
       });
       // Either the write finishes, or its backend waits on a lock; nothing else can happen, so no timing is read.
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (!write.isDone() && !waitsOnALock(watch, stalePid)) {
+      while (!written.isDone() && !waitsOnALock(watch, stalePid)) {
         assertThat(System.nanoTime()).as("the stale write neither finished nor waited").isLessThan(deadline);
         Thread.sleep(2);
       }
-      if (write.isDone()) {
-        int rows = write.get();
+      if (written.isDone()) {
+        int rows = written.get();
         takeover.rollback();
         assertThat(rows).isEqualTo(1);
-        deleteBatch(watch, nextOffset);
         return StaleWrite.LANDED_BESIDE_THE_TAKEOVER;
       }
       takeover.commit();
-      int rows = write.get(30, TimeUnit.SECONDS);
-      if (rows == 0) {
-        return StaleWrite.WAITED_AND_WROTE_NOTHING;
-      }
-      deleteBatch(watch, nextOffset);
-      return StaleWrite.LANDED_AFTER_THE_TAKEOVER;
+      return written.get(30, TimeUnit.SECONDS) == 0 ? StaleWrite.WAITED_AND_WROTE_NOTHING
+          : StaleWrite.LANDED_AFTER_THE_TAKEOVER;
     }
   }
 
-  private static long currentEpoch(Connection c) throws SQLException {
-    try (ResultSet rs = c.createStatement().executeQuery(
-        "SELECT epoch FROM partitions WHERE topic_id = '" + topic.id() + "' AND partition = 0")) {
+  private static long epoch(Connection c, String query) throws SQLException {
+    try (ResultSet rs = c.createStatement().executeQuery(query)) {
       rs.next();
       return rs.getLong(1);
     }
@@ -154,11 +199,5 @@ class LeaseFenceTest {
         "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = " + pid)) {
       return rs.next() && rs.getBoolean(1);
     }
-  }
-
-  /** The other test must find the partition's log as this one found it. */
-  private static void deleteBatch(Connection c, long baseOffset) throws SQLException {
-    c.createStatement().executeUpdate("DELETE FROM " + Sql.table(topic.id(), segment) + " WHERE base_offset = "
-        + baseOffset);
   }
 }

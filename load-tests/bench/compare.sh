@@ -38,10 +38,13 @@ cleanup() {
 trap cleanup EXIT
 
 # shellcheck disable=SC2086  # the extra arguments are words
-java -jar "$A_JAR" --data-dir "$OUT/a" --http-port 18781 --http-host 127.0.0.1 ${A_ARGS:-} > "$OUT/a.log" 2>&1 &
+# Each node on loopback with AMQP ports of its own (both on AMQP's default port, the second could not start).
+RUNNEL_AMQP_HOST=127.0.0.1 java -jar "$A_JAR" --data-dir "$OUT/a" --http-port 18781 --http-host 127.0.0.1 \
+  --amqp-port 18771 ${A_ARGS:-} > "$OUT/a.log" 2>&1 &
 PIDS+=($!)
 # shellcheck disable=SC2086
-java -jar "$B_JAR" --data-dir "$OUT/b" --http-port 18782 --http-host 127.0.0.1 ${B_ARGS:-} > "$OUT/b.log" 2>&1 &
+RUNNEL_AMQP_HOST=127.0.0.1 java -jar "$B_JAR" --data-dir "$OUT/b" --http-port 18782 --http-host 127.0.0.1 \
+  --amqp-port 18772 ${B_ARGS:-} > "$OUT/b.log" 2>&1 &
 PIDS+=($!)
 for port in 18781 18782; do
   for _ in $(seq 1 120); do curl -sf http://127.0.0.1:$port/health/ready >/dev/null 2>&1 && break; sleep 1; done

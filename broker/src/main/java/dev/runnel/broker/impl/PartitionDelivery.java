@@ -10,7 +10,6 @@ import dev.runnel.broker.RetryPolicy;
 import dev.runnel.broker.SeekPosition;
 import dev.runnel.durability.DeadLetterOrigin;
 import dev.runnel.durability.GroupStateStore;
-import dev.runnel.durability.Header;
 import dev.runnel.durability.LogRecord;
 import dev.runnel.durability.ParkedRecord;
 import dev.runnel.durability.PartitionLog;
@@ -22,15 +21,10 @@ import io.vertx.core.Promise;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.BitSet;
-import java.util.Comparator;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -50,8 +44,6 @@ import java.util.concurrent.TimeUnit;
 final class PartitionDelivery {
 
   private static final Logger LOG = LoggerFactory.getLogger(PartitionDelivery.class);
-  /** How many of the latest leases remember whether they were acked, so that acking twice answers OK. */
-  private static final int RECENT_LEASES = 16_384;
   private static final int READ_BYTES = 4 * 1024 * 1024;
   private static final long SAVE_INTERVAL_MS = 10;
 
@@ -77,7 +69,7 @@ final class PartitionDelivery {
     long leaseId;
     long deadline;
     /** Its place in the deadline queue while in flight. */
-    Lease lease;
+    Leases.Lease<Entry> lease;
     String member;
     /** Times a leaving member gave it back for free (an AMQP link's disconnect); kept in memory only. */
     int freeReleases;
@@ -87,14 +79,6 @@ final class PartitionDelivery {
     Entry(long offset) {
       this.offset = offset;
     }
-  }
-
-  /**
-   * An in-flight lease in the deadline queue. Immutable, so that the queue's order cannot change under it; a lease is
-   * removed when it ends, so the queue holds only what is in flight (a queue cleaned lazily at the deadline kept
-   * every acked lease for its whole lease length, tens of megabytes that each young collection copied).
-   */
-  private record Lease(long deadline, long id, Entry entry) {
   }
 
   interface Host {
@@ -138,19 +122,16 @@ final class PartitionDelivery {
 
   private final TreeMap<Long, Entry> entries = new TreeMap<>();
   private final TreeSet<Long> ready = new TreeSet<>();
-  private final Map<Integer, TreeSet<Long>> byKey = new HashMap<>();
-  private final TreeSet<Lease> leases = new TreeSet<>(Comparator.comparingLong(Lease::deadline).thenComparingLong(Lease::id));
+  private final KeyOrder keyOrder = new KeyOrder();
+  private final Leases<Entry> leases = new Leases<>();
   private final Set<Long> dirty = new HashSet<>();
   /** Entries whose dead letter is being stored (or waits to be retried). */
   private final Set<Entry> deadLettering = new HashSet<>();
   private final Set<Long> storedRows = new HashSet<>();
   /** Offsets past the committed one whose dead letter is stored (found at load): done when they are read. */
   private final Set<Long> deadLetteredAhead = new HashSet<>();
-  /** Bit {@code id % RECENT_LEASES}: whether lease {@code id}, one of the latest handed out, ended in an ack. */
-  private final BitSet ackedLeases = new BitSet(RECENT_LEASES);
 
   private long incarnation;
-  private long nextLeaseId;
   private long committed;
   private long skipped;
   /** The log start the last skip moved to: offsets below it that have no entry were removed by retention. */
@@ -449,8 +430,7 @@ final class PartitionDelivery {
     for (Entry e : chosen) {
       ready.remove(e.offset);
       e.state = State.IN_FLIGHT;
-      e.leaseId = ++nextLeaseId;
-      ackedLeases.clear((int) Math.floorMod(e.leaseId, (long) RECENT_LEASES));
+      e.leaseId = leases.nextId();
       e.member = member;
       leaseUntil(e, now + leaseMs);
       out.add(delivery(e));
@@ -468,11 +448,7 @@ final class PartitionDelivery {
   }
 
   private boolean isKeyHead(Entry e) {
-    if (e.keyHash == null) {
-      return true;
-    }
-    TreeSet<Long> offsets = byKey.get(e.keyHash);
-    return offsets == null || offsets.first() == e.offset;
+    return keyOrder.isHead(e.keyHash, e.offset);
   }
 
   // ---- outcomes --------------------------------------------------------------------------------------------------
@@ -521,11 +497,9 @@ final class PartitionDelivery {
   Status ack(DeliveryToken t) {
     Entry e = current(t);
     if (e == null) {
-      boolean recent = t.leaseId() <= nextLeaseId && t.leaseId() > nextLeaseId - RECENT_LEASES;
-      return t.incarnation() == incarnation && recent && ackedLeases.get((int) Math.floorMod(t.leaseId(), (long) RECENT_LEASES))
-          ? Status.OK : Status.LEASE_EXPIRED;
+      return t.incarnation() == incarnation && leases.wasAcked(t.leaseId()) ? Status.OK : Status.LEASE_EXPIRED;
     }
-    ackedLeases.set((int) Math.floorMod(e.leaseId, (long) RECENT_LEASES));
+    leases.acked(e.leaseId);
     meters.acked.increment();
     finish(e);
     return Status.OK;
@@ -573,14 +547,13 @@ final class PartitionDelivery {
   private void leaseUntil(Entry e, long deadline) {
     endLease(e);
     e.deadline = deadline;
-    e.lease = new Lease(deadline, e.leaseId, e);
-    leases.add(e.lease);
+    e.lease = leases.start(e.leaseId, deadline, e);
   }
 
   /** The entry is no longer in flight: its lease leaves the deadline queue. */
   private void endLease(Entry e) {
     if (e.lease != null) {
-      leases.remove(e.lease);
+      leases.end(e.lease);
       e.lease = null;
     }
   }
@@ -683,21 +656,8 @@ final class PartitionDelivery {
   }
 
   private LogRecord envelope(Entry e) {
-    List<Header> headers = new ArrayList<>(e.record.headers());
-    headers.add(utf8("runnel.dlq.topic", topic.name()));
-    headers.add(utf8("runnel.dlq.partition", Integer.toString(partition)));
-    headers.add(utf8("runnel.dlq.offset", Long.toString(e.offset)));
-    headers.add(utf8("runnel.dlq.group", group));
-    headers.add(utf8("runnel.dlq.attempts", Integer.toString(e.attempts)));
-    headers.add(utf8("runnel.dlq.first-failure", Long.toString(e.firstFailure)));
-    headers.add(utf8("runnel.dlq.last-failure", Long.toString(e.lastFailure)));
-    headers.add(utf8("runnel.dlq.last-error", e.lastError == null ? "" : e.lastError));
-    headers.add(utf8("runnel.dlq.reason", e.deadLetterReason));
-    return LogRecord.of(e.record.key(), e.record.value(), e.record.contentType(), headers, null);
-  }
-
-  private static Header utf8(String name, String value) {
-    return new Header(name, value.getBytes(StandardCharsets.UTF_8));
+    return DeadLetterEnvelope.wrap(e.record, new DeadLetterEnvelope.Failure(topic.name(), partition, e.offset, group,
+        e.attempts, e.firstFailure, e.lastFailure, e.lastError, e.deadLetterReason));
   }
 
   /** An in-flight entry as its delivery: the same token every time it is asked for, for as long as the lease lasts. */
@@ -790,9 +750,8 @@ final class PartitionDelivery {
       return Future.succeededFuture(false);
     }
     List<Future<Void>> work = new ArrayList<>();
-    while (!leases.isEmpty() && leases.first().deadline() <= now) {
-      Entry e = leases.first().entry();
-      endLease(e);
+    for (Entry e = leases.pollDue(now); e != null; e = leases.pollDue(now)) {
+      e.lease = null;
       meters.leaseExpired.increment();
       work.add(failed(e, "lease expired", null));
     }
@@ -1087,27 +1046,19 @@ final class PartitionDelivery {
     if (e.state == State.READY) {
       ready.add(e.offset);
     }
-    if (e.keyHash != null && e.state != State.DONE) {
-      byKey.computeIfAbsent(e.keyHash, k -> new TreeSet<>()).add(e.offset);
+    if (e.state != State.DONE) {
+      keyOrder.add(e.keyHash, e.offset);
     }
   }
 
   private void unindex(Entry e) {
     ready.remove(e.offset);
-    if (e.keyHash != null) {
-      TreeSet<Long> offsets = byKey.get(e.keyHash);
-      if (offsets != null) {
-        offsets.remove(e.offset);
-        if (offsets.isEmpty()) {
-          byKey.remove(e.keyHash);
-        }
-      }
-    }
+    keyOrder.remove(e.keyHash, e.offset);
   }
 
   private void rebuildIndexes() {
     ready.clear();
-    byKey.clear();
+    keyOrder.clear();
     parkedCount = 0;
     for (Entry e : entries.values()) {
       index(e);

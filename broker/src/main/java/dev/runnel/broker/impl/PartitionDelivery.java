@@ -52,14 +52,12 @@ final class PartitionDelivery {
   static final String MAX_RETRIES = "max-retries";
   static final String EXPIRED = "expired";
 
-  private enum State { READY, IN_FLIGHT, DEAD_LETTERING, DONE }
-
   /** One unfinished (or recently finished) record. */
   private static final class Entry {
     final long offset;
     LogRecord record;
     Integer keyHash;
-    State state = State.READY;
+    RecordState state = RecordState.READY;
     /** Deliveries that failed (nack or lease expiry); the next delivery is attempt {@code attempts + 1}. */
     int attempts;
     long notBefore;
@@ -307,7 +305,7 @@ final class PartitionDelivery {
           e = new Entry(r.offset());
           e.keyHash = r.key() == null ? null : Partitioner.murmur2(r.key());
           if (deadLetteredAhead.remove(e.offset)) {
-            e.state = State.DONE;  // dead-lettered before a stop that came before it was saved as done
+            e.state = e.state.to(RecordState.DONE);  // dead-lettered before a stop that came before it was saved as done
           }
           entries.put(e.offset, e);
           index(e);
@@ -336,7 +334,7 @@ final class PartitionDelivery {
         long lost = 0;
         for (Iterator<Entry> it = entries.subMap(committed, o.logStartOffset()).values().iterator(); it.hasNext(); ) {
           Entry e = it.next();
-          if (e.state != State.DONE && e.state != State.IN_FLIGHT && !storedRows.contains(e.offset)) {
+          if (e.state != RecordState.DONE && e.state != RecordState.IN_FLIGHT && !storedRows.contains(e.offset)) {
             it.remove();
             unindex(e);
             lost++;
@@ -429,7 +427,7 @@ final class PartitionDelivery {
     handedBytes[0] += bytes;
     for (Entry e : chosen) {
       ready.remove(e.offset);
-      e.state = State.IN_FLIGHT;
+      e.state = e.state.to(RecordState.IN_FLIGHT);
       e.leaseId = leases.nextId();
       e.member = member;
       leaseUntil(e, now + leaseMs);
@@ -459,7 +457,7 @@ final class PartitionDelivery {
       return null;
     }
     Entry e = entries.get(t.offset());
-    return e != null && e.state == State.IN_FLIGHT && e.leaseId == t.leaseId() ? e : null;
+    return e != null && e.state == RecordState.IN_FLIGHT && e.leaseId == t.leaseId() ? e : null;
   }
 
   /** Retention is dropping these parked records' segment: dead-letter them now, while they can still be read. */
@@ -467,7 +465,7 @@ final class PartitionDelivery {
     List<Future<Void>> letters = new ArrayList<>();
     for (long offset : offsets) {
       Entry e = entries.get(offset);
-      if (e == null || e.state == State.DONE || e.state == State.DEAD_LETTERING) {
+      if (e == null || e.state == RecordState.DONE || e.state == RecordState.DEAD_LETTERING) {
         continue;
       }
       long now = host.now();
@@ -477,7 +475,7 @@ final class PartitionDelivery {
         e.firstFailure = now;
       }
       // If the dead letter could not be stored, fail: retention keeps the segment and tries again later.
-      letters.add(deadLetter(e, EXPIRED).compose(v -> e.state == State.DONE ? Future.<Void>succeededFuture()
+      letters.add(deadLetter(e, EXPIRED).compose(v -> e.state == RecordState.DONE ? Future.<Void>succeededFuture()
           : Future.failedFuture("could not dead-letter " + topic.name() + "/" + partition + "@" + offset)));
     }
     return Future.all(letters).mapEmpty();
@@ -585,7 +583,7 @@ final class PartitionDelivery {
 
   private void toReady(Entry e) {
     endLease(e);
-    e.state = State.READY;
+    e.state = e.state.to(RecordState.READY);
     e.member = null;
     ready.add(e.offset);
   }
@@ -594,7 +592,7 @@ final class PartitionDelivery {
   private void finish(Entry e) {
     endLease(e);
     deadLettering.remove(e);
-    e.state = State.DONE;
+    e.state = e.state.to(RecordState.DONE);
     e.member = null;
     ready.remove(e.offset);
     unindex(e);
@@ -611,7 +609,7 @@ final class PartitionDelivery {
   private Future<Void> deadLetter(Entry e, String reason) {
     endLease(e);
     deadLettering.add(e);
-    e.state = State.DEAD_LETTERING;
+    e.state = e.state.to(RecordState.DEAD_LETTERING);
     e.member = null;
     e.deadLetterReason = reason;
     ready.remove(e.offset);
@@ -640,7 +638,7 @@ final class PartitionDelivery {
         .<Void>transform(ar -> {
           deadLettersInFlight--;
           Entry current = entries.get(e.offset);
-          if (current != e || e.state != State.DEAD_LETTERING) {
+          if (current != e || e.state != RecordState.DEAD_LETTERING) {
             return Future.succeededFuture();  // a seek dropped it meanwhile
           }
           if (ar.succeeded()) {
@@ -672,7 +670,7 @@ final class PartitionDelivery {
   int countLeasedTo(String member) {
     int n = 0;
     for (Entry e : entries.values()) {
-      if (e.state == State.IN_FLIGHT && member.equals(e.member)) {
+      if (e.state == RecordState.IN_FLIGHT && member.equals(e.member)) {
         n++;
       }
     }
@@ -683,7 +681,7 @@ final class PartitionDelivery {
   List<Delivery> leasedTo(String member) {
     List<Delivery> out = new ArrayList<>();
     for (Entry e : entries.values()) {
-      if (e.state == State.IN_FLIGHT && member.equals(e.member) && e.record != null) {
+      if (e.state == RecordState.IN_FLIGHT && member.equals(e.member) && e.record != null) {
         out.add(delivery(e));
       }
     }
@@ -697,7 +695,7 @@ final class PartitionDelivery {
   void release(String member, boolean countAttempt) {
     List<Entry> held = new ArrayList<>();
     for (Entry e : entries.values()) {
-      if (e.state == State.IN_FLIGHT && (member == null || member.equals(e.member))) {
+      if (e.state == RecordState.IN_FLIGHT && (member == null || member.equals(e.member))) {
         held.add(e);
       }
     }
@@ -722,7 +720,7 @@ final class PartitionDelivery {
   void releaseOnLeave(String member, int maxFreeReleases) {
     List<Entry> held = new ArrayList<>();
     for (Entry e : entries.values()) {
-      if (e.state == State.IN_FLIGHT && member.equals(e.member)) {
+      if (e.state == RecordState.IN_FLIGHT && member.equals(e.member)) {
         held.add(e);
       }
     }
@@ -770,7 +768,7 @@ final class PartitionDelivery {
       work.add(deadLetter(e, MAX_RETRIES));
     }
     for (Entry e : new ArrayList<>(deadLettering)) {
-      if (e.state == State.DEAD_LETTERING && e.deadLetterRetryAt <= now) {
+      if (e.state == RecordState.DEAD_LETTERING && e.deadLetterRetryAt <= now) {
         work.add(sendDeadLetter(e));
       }
     }
@@ -802,12 +800,12 @@ final class PartitionDelivery {
         // Finished and forgotten (cannot happen in the window) or never loaded: stop.
         break;
       }
-      if (e.state == State.DONE) {
+      if (e.state == RecordState.DONE) {
         entries.remove(committed);
         if (storedRows.contains(committed)) {
           dirty.add(committed);  // its row goes in the statement that passes it
         }
-      } else if (e.state == State.READY && (e.attempts > 0 || !isKeyHead(e))) {
+      } else if (e.state == RecordState.READY && (e.attempts > 0 || !isKeyHead(e))) {
         if (parkedCount >= host.maxParked()) {
           break;
         }
@@ -853,11 +851,11 @@ final class PartitionDelivery {
       Entry e = entries.get(offset);
       // A record done past the committed offset is not stored as done (the committed offset advances over the done
       // prefix only): after a restart it is delivered again, so its failures stay stored until the offset passes it.
-      boolean doneAhead = e != null && e.state == State.DONE && offset >= committed;
+      boolean doneAhead = e != null && e.state == RecordState.DONE && offset >= committed;
       if (doneAhead && e.attempts == 0) {
         continue;
       }
-      if (e != null && (e.state != State.DONE || doneAhead) && (offset < committed || e.attempts > 0)) {
+      if (e != null && (e.state != RecordState.DONE || doneAhead) && (offset < committed || e.attempts > 0)) {
         upserts.add(new ParkedRecord(offset, e.attempts > 0 ? ParkedRecord.Kind.RETRY : ParkedRecord.Kind.BLOCKED,
             e.keyHash, e.attempts, e.notBefore, e.firstFailure, e.lastFailure, e.lastError));
       } else if (storedRows.contains(offset)) {
@@ -921,12 +919,12 @@ final class PartitionDelivery {
     for (Iterator<Entry> it = entries.values().iterator(); it.hasNext(); ) {
       Entry e = it.next();
       boolean parked = e.offset < committed || e.attempts > 0;
-      if (e.offset >= offset || !parked || e.state == State.DONE) {
+      if (e.offset >= offset || !parked || e.state == RecordState.DONE) {
         it.remove();
         deadLettering.remove(e);
         dirty.add(e.offset);
-      } else if (e.state != State.READY) {
-        e.state = State.READY;
+      } else if (e.state != RecordState.READY) {
+        e.state = e.state.to(RecordState.READY);
         e.member = null;
         e.lease = null;
       }
@@ -1015,7 +1013,7 @@ final class PartitionDelivery {
       int redriven = 0;
       for (Future<LogRecord> f : reads) {
         LogRecord r = f.result();
-        if (r == null || entries.containsKey(r.offset()) && entries.get(r.offset()).state != State.DONE) {
+        if (r == null || entries.containsKey(r.offset()) && entries.get(r.offset()).state != RecordState.DONE) {
           continue;  // gone with retention, or not finished in the first place
         }
         Entry e = new Entry(r.offset());
@@ -1043,10 +1041,10 @@ final class PartitionDelivery {
   // ---- indexes ---------------------------------------------------------------------------------------------------
 
   private void index(Entry e) {
-    if (e.state == State.READY) {
+    if (e.state == RecordState.READY) {
       ready.add(e.offset);
     }
-    if (e.state != State.DONE) {
+    if (e.state != RecordState.DONE) {
       keyOrder.add(e.keyHash, e.offset);
     }
   }
@@ -1097,7 +1095,7 @@ final class PartitionDelivery {
   int inFlight() {
     int n = 0;
     for (Entry e : entries.values()) {
-      if (e.state == State.IN_FLIGHT) {
+      if (e.state == RecordState.IN_FLIGHT) {
         n++;
       }
     }

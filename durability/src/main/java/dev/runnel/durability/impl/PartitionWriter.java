@@ -44,8 +44,6 @@ final class PartitionWriter implements PartitionLog {
 
   private static final Logger LOG = LoggerFactory.getLogger(PartitionWriter.class);
 
-  private enum State { NEW, ACQUIRING, ACTIVE, LOST, CLOSING, CLOSED }
-
   /** Attempts of one acquisition whose connection breaks, {@link #ACQUIRE_RETRY_MS} × attempt apart. */
   private static final int ACQUIRE_ATTEMPTS = 4;
   private static final long ACQUIRE_RETRY_MS = 50;
@@ -78,7 +76,7 @@ final class PartitionWriter implements PartitionLog {
   private volatile long logStartOffset;
   private volatile long epoch;
   private volatile long leaseDeadlineNanos;
-  private volatile State state = State.NEW;
+  private volatile WriterState state = WriterState.NEW;
 
   // Context-confined.
   private long nextOffset;
@@ -130,7 +128,7 @@ final class PartitionWriter implements PartitionLog {
   }
 
   boolean isActive() {
-    return state == State.ACTIVE;
+    return state == WriterState.ACTIVE;
   }
 
   // ---- appends -------------------------------------------------------------------------------------------------
@@ -196,7 +194,7 @@ final class PartitionWriter implements PartitionLog {
     }
     queue.add(pending);
     queuedBytes += pending.bytes;
-    if (state == State.NEW || state == State.LOST) {
+    if (state == WriterState.NEW || state == WriterState.LOST) {
       acquire();
     } else {
       flush();
@@ -204,7 +202,7 @@ final class PartitionWriter implements PartitionLog {
   }
 
   private void flush() {
-    if (writing || queue.isEmpty() || !(state == State.ACTIVE || state == State.CLOSING)) {
+    if (writing || queue.isEmpty() || !(state == WriterState.ACTIVE || state == WriterState.CLOSING)) {
       if (!writing && queue.isEmpty() && drained != null) {
         drained.tryComplete();
       }
@@ -213,7 +211,7 @@ final class PartitionWriter implements PartitionLog {
     if (System.nanoTime() - leaseDeadlineNanos > 0) {
       // The lease could not be renewed in time: another node may own the partition now. Stop and acquire again.
       LOG.warn("lease of {} ran out before it could be renewed; acquiring it again", name());
-      state = State.LOST;
+      state = state.to(WriterState.LOST);
       acquire();
       return;
     }
@@ -345,6 +343,14 @@ final class PartitionWriter implements PartitionLog {
     Future<RowSet<Row>> sent = segmentReady.compose(v -> store.client().preparedQuery(sql).execute(params));
     onContext(sent).onComplete(ar -> {
       writing = false;
+      if (state == WriterState.CLOSED && !(ar.succeeded() && (counted
+          ? ar.result().iterator().next().getLong("written") == 1 : ar.result().rowCount() == 1))) {
+        // Aborted meanwhile (its topic was deleted): nothing more to try, and a broken connection's write stays unknown.
+        boolean unknown = ar.failed() && !rolledBack(ar.cause());
+        failAll(write.batch, new StorageException(unknown ? StorageFailure.OUTCOME_UNKNOWN : StorageFailure.UNAVAILABLE,
+            "partition " + name() + " is closed" + (unknown ? "; the last write may or may not have been stored" : "")));
+        return;
+      }
       boolean written = ar.succeeded()
           && (counted ? ar.result().iterator().next().getLong("written") == 1 : ar.result().rowCount() == 1);
       if (written) {
@@ -355,7 +361,7 @@ final class PartitionWriter implements PartitionLog {
             + " were refused: their group's lease moved on; nothing was stored"));
       } else if (ar.succeeded()) {
         LOG.warn("{} was fenced: its epoch {} is no longer current", name(), epoch);
-        state = State.LOST;
+        state = state.to(WriterState.LOST);
         failAll(write.batch, new StorageException(StorageFailure.UNAVAILABLE, "partition " + name()
             + " lost its lease to another writer; nothing was stored"));
         if (!queue.isEmpty()) {
@@ -450,7 +456,7 @@ final class PartitionWriter implements PartitionLog {
    */
   private void recoverUnknownOutcome(Write write, Buffer block, Throwable cause) {
     LOG.warn("write to {} has an unknown outcome ({}); re-reading the end of the log", name(), cause.toString());
-    state = State.LOST;
+    state = state.to(WriterState.LOST);
     nextOffset = highWatermark;
     acquire().onComplete(ar -> {
       if (ar.failed()) {
@@ -495,18 +501,22 @@ final class PartitionWriter implements PartitionLog {
 
   /** Takes the partition: bumps the epoch and reads where the log ends. Runs on the context. */
   private Future<Void> acquire() {
-    if (state == State.ACQUIRING) {
+    if (state == WriterState.ACQUIRING) {
       return acquiring;
     }
-    state = State.ACQUIRING;
+    state = state.to(WriterState.ACQUIRING);
     acquiring = onContext(acquire(1)).andThen(ar -> {
+      if (state == WriterState.CLOSED) {
+        failQueue(new StorageException(StorageFailure.UNAVAILABLE, "partition " + name() + " is closed"));
+        return;  // aborted while acquiring (its topic was deleted)
+      }
       if (ar.succeeded()) {
         if (acquireFailing) {
           LOG.info("acquired {} again at epoch {}, next offset {}", name(), epoch, nextOffset);
         }
         acquireFailing = false;
         dedup.acquired(store.options().getClock().millis());
-        state = drained != null ? State.CLOSING : State.ACTIVE;
+        state = state.to(drained != null ? WriterState.CLOSING : WriterState.ACTIVE);
         flush();
       } else {
         // One warning per streak of failures: while Postgres is away every append tries again.
@@ -516,7 +526,7 @@ final class PartitionWriter implements PartitionLog {
           LOG.debug("could not acquire {}: {}", name(), ar.cause().getMessage());
         }
         acquireFailing = true;
-        state = drained != null ? State.CLOSING : State.LOST;
+        state = state.to(drained != null ? WriterState.CLOSING : WriterState.LOST);
         Throwable cause = ar.cause() instanceof StorageException ? ar.cause()
             : new StorageException(StorageFailure.UNAVAILABLE, "could not acquire " + name() + ": "
                 + ar.cause().getMessage(), ar.cause());
@@ -610,9 +620,9 @@ final class PartitionWriter implements PartitionLog {
    */
   void fenced(long renewedEpoch) {
     context.execute(() -> {
-      if (state == State.ACTIVE && epoch == renewedEpoch) {
+      if (state == WriterState.ACTIVE && epoch == renewedEpoch) {
         LOG.warn("{} lost its lease (epoch {} no longer current)", name(), epoch);
-        state = State.LOST;
+        state = state.to(WriterState.LOST);
       }
     });
   }
@@ -644,14 +654,14 @@ final class PartitionWriter implements PartitionLog {
   Future<Void> close() {
     Promise<Void> done = context.promise();
     context.execute(() -> {
-      if (state == State.CLOSED) {
+      if (state == WriterState.CLOSED) {
         done.complete();
         return;
       }
       drained = context.promise();
-      if (state != State.ACQUIRING) {
+      if (state != WriterState.ACQUIRING) {
         // While acquiring, the acquisition's end moves to CLOSING and flushes (or fails the queue).
-        state = State.CLOSING;
+        state = state.to(WriterState.CLOSING);
         flush();
       }
       drained.future()
@@ -659,7 +669,7 @@ final class PartitionWriter implements PartitionLog {
               ? store.client().preparedQuery(Sql.RELEASE).execute(Tuple.of(topic.id(), partition, epoch)).mapEmpty()
               : Future.<Void>succeededFuture())
           .onComplete(ar -> {
-            state = State.CLOSED;
+            state = state.to(WriterState.CLOSED);
             failQueue(new StorageException(StorageFailure.UNAVAILABLE, "partition " + name() + " is closed"));
             done.complete();
           });
@@ -670,7 +680,7 @@ final class PartitionWriter implements PartitionLog {
   /** The topic was deleted: fail everything waiting and forget the cache. */
   void abort(StorageException cause) {
     context.execute(() -> {
-      state = State.CLOSED;
+      state = state.to(WriterState.CLOSED);
       failQueue(cause);
       store.cache().clear(cached);
     });
@@ -680,8 +690,8 @@ final class PartitionWriter implements PartitionLog {
 
   /** Succeeds once the writer holds the partition, acquiring it first if needed. */
   private Future<Void> started() {
-    State s = state;
-    if (s == State.ACTIVE || s == State.CLOSING) {
+    WriterState s = state;
+    if (s == WriterState.ACTIVE || s == WriterState.CLOSING) {
       return Future.succeededFuture();
     }
     Promise<Void> ready = context.promise();

@@ -29,7 +29,6 @@ import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -68,9 +67,6 @@ final class GroupRuntime implements PartitionDelivery.Host {
     }
   }
 
-  private record Waiter(Member member, int maxRecords, long maxBytes, Promise<List<Delivery>> promise, long timer) {
-  }
-
   final String name;
   private final DeliveryEngine engine;
   private final ContextInternal context;
@@ -80,12 +76,11 @@ final class GroupRuntime implements PartitionDelivery.Host {
   private final Map<String, Member> members = new LinkedHashMap<>();
   private final Map<String, TopicMetadata> topics = new TreeMap<>();
   private final Map<TopicPartition, PartitionDelivery> partitions = new LinkedHashMap<>();
-  private final List<Waiter> waiters = new ArrayList<>();
+  private final LongPolls<Member> polls;
   /** Topic id → this group's meters on it (by id: a topic deleted and created again gets new meters). */
   private final Map<UUID, GroupMeters> meters = new HashMap<>();
   /** Null until loaded. */
   private GroupConfig config;
-  private boolean wakeScheduled;
   /** The names of the topics this group has state of in storage, read once (later state comes through memory). */
   private List<String> storedTopics;
   /** Set when this group is being deleted (or lost its lease); completes once it is no longer the engine's. */
@@ -99,6 +94,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
     this.engine = engine;
     this.context = context;
     this.groupHash = DeliveryToken.groupHash(name);
+    this.polls = new LongPolls<>(engine.vertx(), context, this::collect);
   }
 
   /** Runs {@code action} on this group's context; the future completes on the caller's. */
@@ -164,7 +160,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
     List<Member> removed = new ArrayList<>(members.values());
     members.clear();
     for (Member m : removed) {
-      removeWaiters(m).forEach(w -> w.promise.tryFail(unknownMember(m.id)));
+      polls.remove(m).forEach(p -> p.tryFail(unknownMember(m.id)));
     }
     for (PartitionDelivery pd : partitions.values()) {
       pd.close();
@@ -301,7 +297,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
     for (PartitionDelivery pd : partitions.values()) {
       pd.releaseOnLeave(memberId, member.maxFreeReleases);
     }
-    answerWaiters(member, List.of());
+    polls.answer(member, List.of());
     rebalance();
     return Future.succeededFuture();
   }
@@ -353,13 +349,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
     if (!deliveries.isEmpty() || maxWaitMs <= 0) {
       return Future.succeededFuture(deliveries);
     }
-    Promise<List<Delivery>> promise = context.promise();
-    long timer = engine.vertx().setTimer(Math.min(maxWaitMs, engine.options().getMaxFetchWaitMs()), id -> {
-      waiters.removeIf(w -> w.promise == promise);
-      promise.tryComplete(List.of());
-    });
-    waiters.add(new Waiter(member, maxRecords, maxBytes, promise, timer));
-    return promise.future();
+    return polls.await(member, maxRecords, maxBytes, Math.min(maxWaitMs, engine.options().getMaxFetchWaitMs()));
   }
 
   /** The member's deliveries still under lease, with their tokens; does not count as the member being seen. */
@@ -410,56 +400,10 @@ final class GroupRuntime implements PartitionDelivery.Host {
     return out;
   }
 
-  /**
-   * Wakes the long polls on a later turn of the group's context: several partitions becoming deliverable at once make
-   * one pass, and the pass never runs inside a state machine's own update.
-   */
+  /** Wakes the long polls ({@link LongPolls#wake}); they are served only while this node still owns the group. */
   @Override
   public void deliverable() {
-    if (waiters.isEmpty() || wakeScheduled) {
-      return;
-    }
-    wakeScheduled = true;
-    context.runOnContext(v -> {
-      wakeScheduled = false;
-      if (!stillOwned()) {
-        return;
-      }
-      List<Waiter> answered = new ArrayList<>();
-      List<List<Delivery>> answers = new ArrayList<>();
-      for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
-        Waiter w = it.next();
-        List<Delivery> deliveries = collect(w.member, w.maxRecords, w.maxBytes);
-        if (!deliveries.isEmpty()) {
-          it.remove();
-          engine.vertx().cancelTimer(w.timer);
-          answered.add(w);
-          answers.add(deliveries);
-        }
-      }
-      // Answered after the pass: an answer's callback may fetch again (in-process consumers do) and so add a waiter.
-      for (int i = 0; i < answered.size(); i++) {
-        answered.get(i).promise.tryComplete(answers.get(i));
-      }
-    });
-  }
-
-  private void answerWaiters(Member member, List<Delivery> answer) {
-    removeWaiters(member).forEach(w -> w.promise.tryComplete(answer));
-  }
-
-  /** Removes a member's long polls and stops their timers; callers answer them after, since an answer may fetch again. */
-  private List<Waiter> removeWaiters(Member member) {
-    List<Waiter> removed = new ArrayList<>();
-    waiters.removeIf(w -> {
-      if (w.member != member) {
-        return false;
-      }
-      engine.vertx().cancelTimer(w.timer);
-      removed.add(w);
-      return true;
-    });
-    return removed;
+    polls.wake(this::stillOwned);
   }
 
   // ---- outcomes --------------------------------------------------------------------------------------------------
@@ -761,7 +705,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
     List<Member> removed = new ArrayList<>(members.values());
     members.clear();
     for (Member m : removed) {
-      removeWaiters(m).forEach(w -> w.promise.tryFail(unknownMember(m.id)));
+      polls.remove(m).forEach(p -> p.tryFail(unknownMember(m.id)));
     }
     for (PartitionDelivery pd : partitions.values()) {
       pd.close();
@@ -842,7 +786,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
     List<Member> expired = new ArrayList<>();
     for (Member m : members.values()) {
       // A member waiting in a long poll is alive.
-      if (waiters.stream().anyMatch(w -> w.member == m)) {
+      if (polls.isWaiting(m)) {
         m.lastSeen = now;
       } else if (now - m.lastSeen > m.sessionTimeoutMs) {
         expired.add(m);
@@ -853,7 +797,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
       for (PartitionDelivery pd : partitions.values()) {
         pd.release(m.id, true);
       }
-      removeWaiters(m).forEach(w -> w.promise.tryFail(unknownMember(m.id)));
+      polls.remove(m).forEach(p -> p.tryFail(unknownMember(m.id)));
     }
     if (!expired.isEmpty()) {
       rebalance();
@@ -928,7 +872,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
    * {@code save}, whether everything is saved too (starting the saves the pacing held back).
    */
   boolean idle(boolean save) {
-    boolean idle = !wakeScheduled;
+    boolean idle = polls.idle();
     for (PartitionDelivery pd : partitions.values()) {
       if (save && pd.idle() && pd.unsaved()) {
         pd.saveNow();

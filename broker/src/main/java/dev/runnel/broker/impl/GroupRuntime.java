@@ -15,7 +15,6 @@ import dev.runnel.broker.RetryPolicy;
 import dev.runnel.broker.SeekPosition;
 import dev.runnel.broker.SeekResult;
 import dev.runnel.broker.TopicNames;
-import dev.runnel.broker.StoredRecord;
 import dev.runnel.durability.DeadLetterOrigin;
 import dev.runnel.durability.GroupLease;
 import dev.runnel.durability.PartitionLog;
@@ -43,7 +42,7 @@ import java.util.function.Supplier;
  * machines of every partition of its topics, all on one Vert.x context, so a fetch across partitions and the
  * coordinator's decisions need no locks and no messages between threads. Groups are spread over the event loops.
  */
-final class GroupRuntime implements PartitionDelivery.Host {
+final class GroupRuntime implements PartitionDelivery.Host, DeadLetterAdmin.Group {
 
   private static final Logger LOG = LoggerFactory.getLogger(GroupRuntime.class);
 
@@ -77,6 +76,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
   private final Map<String, TopicMetadata> topics = new TreeMap<>();
   private final Map<TopicPartition, PartitionDelivery> partitions = new LinkedHashMap<>();
   private final LongPolls<Member> polls;
+  private final DeadLetterAdmin deadLetterAdmin;
   /** Topic id → this group's meters on it (by id: a topic deleted and created again gets new meters). */
   private final Map<UUID, GroupMeters> meters = new HashMap<>();
   /** Null until loaded. */
@@ -95,6 +95,7 @@ final class GroupRuntime implements PartitionDelivery.Host {
     this.context = context;
     this.groupHash = DeliveryToken.groupHash(name);
     this.polls = new LongPolls<>(engine.vertx(), context, this::collect);
+    this.deadLetterAdmin = new DeadLetterAdmin(this, engine);
   }
 
   /** Runs {@code action} on this group's context; the future completes on the caller's. */
@@ -177,6 +178,11 @@ final class GroupRuntime implements PartitionDelivery.Host {
   }
 
   @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
   public long groupEpoch() {
     return lease == null ? -1 : lease.epoch();
   }
@@ -240,7 +246,8 @@ final class GroupRuntime implements PartitionDelivery.Host {
     return config == null ? GroupConfig.NONE : config;
   }
 
-  private String deadLetterTopicName(TopicMetadata topic) {
+  @Override
+  public String deadLetterTopicName(TopicMetadata topic) {
     return ownConfig().deadLetterTopicName(topic.config().deadLetterTopic(), topic.name(), name);
   }
 
@@ -252,7 +259,8 @@ final class GroupRuntime implements PartitionDelivery.Host {
     }
   }
 
-  private Future<Void> loadConfig() {
+  @Override
+  public Future<Void> loadConfig() {
     if (config != null) {
       return Future.succeededFuture();
     }
@@ -610,78 +618,29 @@ final class GroupRuntime implements PartitionDelivery.Host {
   }
 
   Future<List<DeadLetter>> deadLetters(String topicName, int limit) {
-    return engine.broker().topicMetadata(topicName).compose(topic -> loadConfig()
-        .compose(v -> engine.store().groupState().deadLetterOrigins(name, topic.id(), limit))
-        .compose(origins -> {
-          List<Future<DeadLetter>> letters = new ArrayList<>();
-          for (DeadLetterOrigin o : origins) {
-            // The topic the dead letter went to, by its id: the name pattern may have changed since.
-            letters.add(engine.broker().topicName(o.dlqTopicId()).compose(dlq -> {
-              String dlqName = dlq != null ? dlq : deadLetterTopicName(topic);
-              return (dlq == null ? Future.<StoredRecord>succeededFuture(null)
-                  : engine.broker().read(dlq, o.dlqPartition(), o.dlqOffset(), 1, 16 << 20)
-                      .map(r -> r.records().isEmpty() ? null : r.records().get(0))
-                      .otherwise((StoredRecord) null))
-                  .map(record -> new DeadLetter(topic.name(), o.partition(), o.offset(), dlqName, o.dlqPartition(),
-                      o.dlqOffset(), o.reason(), o.deadLetteredAt(), record));
-            }));
-          }
-          return Future.all(letters).map(all -> all.<DeadLetter>list());
-        }));
+    return deadLetterAdmin.list(topicName, limit);
   }
 
-  /**
-   * Sends dead letters back: to this group only (its state machine delivers the original records again), or to the
-   * original topic for every group. Either way their origin rows go, so they can be dead-lettered again.
-   */
   Future<Integer> redrive(String topicName, boolean toGroup, Integer partition, List<Long> offsets) {
-    return engine.broker().topicMetadata(topicName).compose(topic -> checkPartition(topic, partition)
-        .compose(v -> loadConfig())
-        .compose(v -> engine.store().groupState().deadLetterOrigins(name, topic.id(), 100_000))
-        .compose(all -> {
-          List<DeadLetterOrigin> chosen = all.stream()
-              .filter(o -> partition == null || o.partition() == partition)
-              .filter(o -> offsets == null || offsets.contains(o.offset())).toList();
-          if (chosen.isEmpty()) {
-            return Future.succeededFuture(0);
-          }
-          if (toGroup) {
-            // The state machines take the records back; each deletes their origins in the same save as the records'
-            // parked rows (so they can be dead-lettered again, and a crash cannot lose the redrive).
-            return redriveToGroup(topic, chosen);
-          }
-          // Re-published as new records: the originals stay done for this group, so their origins are dismissed,
-          // not deleted (one ahead of the committed offset is what keeps its record from coming back after a stop).
-          return republish(topic, chosen).compose(n -> dismiss(topic, chosen).map(n));
-        }));
+    return deadLetterAdmin.redrive(topicName, toGroup, partition, offsets);
   }
 
-  private Future<Void> dismiss(TopicMetadata topic, List<DeadLetterOrigin> origins) {
-    Map<Integer, List<Long>> byPartition = new TreeMap<>();
-    origins.forEach(o -> byPartition.computeIfAbsent(o.partition(), p -> new ArrayList<>()).add(o.offset()));
-    List<Future<Integer>> all = new ArrayList<>();
-    byPartition.forEach((p, offsets) -> all.add(engine.store().groupState()
-        .dismissDeadLetterOrigins(name, groupEpoch(), topic.id(), p, offsets, now())));
-    return Future.all(all).mapEmpty();
-  }
-
-  /**
-   * Deletes dead letters of a topic (of one partition, at some offsets): no longer listed nor redriven; their records
-   * stay done (DESIGN.md section 4), and the dead-letter records stay in the dead-letter topic's log.
-   */
   Future<Integer> deleteDeadLetters(String topicName, Integer partition, List<Long> offsets) {
-    return engine.broker().topicMetadata(topicName).compose(topic -> checkPartition(topic, partition)
-        .compose(v -> engine.store().groupState().dismissDeadLetterOrigins(name, groupEpoch(), topic.id(), partition,
-            offsets, now())));
+    return deadLetterAdmin.delete(topicName, partition, offsets);
   }
 
-  /** Fails PARTITION_OUT_OF_RANGE unless {@code partition} is null (every partition) or one of the topic's. */
-  private static Future<Void> checkPartition(TopicMetadata topic, Integer partition) {
-    if (partition != null && (partition < 0 || partition >= topic.partitions())) {
-      return Future.failedFuture(new BrokerException(BrokerError.PARTITION_OUT_OF_RANGE, "partition " + partition
-          + " does not exist; topic " + topic.name() + " has " + topic.partitions() + " partitions"));
-    }
-    return Future.succeededFuture();
+  /** The state machines take dead-lettered records back (a redrive to the group; {@link DeadLetterAdmin}). */
+  @Override
+  public Future<Integer> redriveToGroup(TopicMetadata topic, List<DeadLetterOrigin> origins) {
+    Map<Integer, List<DeadLetterOrigin>> byPartition = new TreeMap<>();
+    origins.forEach(o -> byPartition.computeIfAbsent(o.partition(), p -> new ArrayList<>()).add(o));
+    topics.put(topic.name(), topic);
+    List<Future<Integer>> all = new ArrayList<>();
+    byPartition.forEach((p, list) -> {
+      PartitionDelivery pd = delivery(topic, p);
+      all.add(pd.load(false).compose(v -> pd.redrive(list)));
+    });
+    return Future.all(all).map(cf -> cf.<Integer>list().stream().mapToInt(Integer::intValue).sum());
   }
 
   // ---- deletion --------------------------------------------------------------------------------------------------
@@ -738,38 +697,6 @@ final class GroupRuntime implements PartitionDelivery.Host {
     Promise<Void> later = context.promise();
     context.setTimer(2, id -> drained(giveUpAt).onComplete(later));
     return later.future();
-  }
-
-  private Future<Integer> redriveToGroup(TopicMetadata topic, List<DeadLetterOrigin> origins) {
-    Map<Integer, List<DeadLetterOrigin>> byPartition = new TreeMap<>();
-    origins.forEach(o -> byPartition.computeIfAbsent(o.partition(), p -> new ArrayList<>()).add(o));
-    topics.put(topic.name(), topic);
-    List<Future<Integer>> all = new ArrayList<>();
-    byPartition.forEach((p, list) -> {
-      PartitionDelivery pd = delivery(topic, p);
-      all.add(pd.load(false).compose(v -> pd.redrive(list)));
-    });
-    return Future.all(all).map(cf -> cf.<Integer>list().stream().mapToInt(Integer::intValue).sum());
-  }
-
-  private Future<Integer> republish(TopicMetadata topic, List<DeadLetterOrigin> origins) {
-    List<Future<StoredRecord>> reads = new ArrayList<>();
-    for (DeadLetterOrigin o : origins) {
-      reads.add(engine.broker().topicName(o.dlqTopicId())
-          .compose(dlq -> engine.broker().read(dlq != null ? dlq : deadLetterTopicName(topic), o.dlqPartition(),
-              o.dlqOffset(), 1, 16 << 20))
-          .map(r -> r.records().get(0)));
-    }
-    return Future.all(reads).compose(all -> {
-      List<dev.runnel.broker.ProduceRecord> records = new ArrayList<>();
-      for (int i = 0; i < origins.size(); i++) {
-        StoredRecord r = all.resultAt(i);
-        records.add(new dev.runnel.broker.ProduceRecord(r.key(), r.value(), r.contentType(),
-            r.headers().stream().filter(h -> !h.name().startsWith("runnel.dlq.")).toList(), origins.get(i).partition(),
-            null));
-      }
-      return engine.broker().produce(topic.name(), records).map(List::size);
-    });
   }
 
   // ---- time ------------------------------------------------------------------------------------------------------

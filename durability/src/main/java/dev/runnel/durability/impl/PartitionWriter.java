@@ -68,6 +68,7 @@ final class PartitionWriter implements PartitionLog {
   private final ArrayDeque<Pending> queue = new ArrayDeque<>();
   private final List<LongConsumer> commitListeners = new CopyOnWriteArrayList<>();
   private final DedupKeys dedup;
+  private final StoredBatchReader stored;
   private final WriteMeters meters;
   private Future<Void> acquiring;
 
@@ -93,6 +94,7 @@ final class PartitionWriter implements PartitionLog {
     this.partition = partition;
     this.context = context;
     this.dedup = new DedupKeys(store, topic, partition);
+    this.stored = new StoredBatchReader(store, topic.id(), partition, segmentStarts, this::name);
     this.meters = new WriteMeters(store.options().getMeterRegistry(), topic.name());
   }
 
@@ -729,7 +731,8 @@ final class PartitionWriter implements PartitionLog {
       if (fromCache != null) {
         return Future.succeededFuture(result(fromCache, offset));
       }
-      return readStored(offset, end, new RecordBlock.Gathered(maxRecords, maxBytes));
+      RecordBlock.Gathered out = new RecordBlock.Gathered(maxRecords, maxBytes);
+      return stored.read(offset, end, out).map(next -> new ReadResult(out.records, next, highWatermark, logStartOffset));
     }).onComplete(promise);
     return promise.future();
   }
@@ -737,73 +740,14 @@ final class PartitionWriter implements PartitionLog {
   @Override
   public Future<Long> offsetForTimestamp(long timestamp) {
     Promise<Long> promise = callerPromise();
-    started().compose(v -> {
-      long firstSegment = Math.floorDiv(timestamp, topic.config().segmentMs());
-      List<Long> segments = new ArrayList<>(new java.util.TreeSet<>(segmentStarts.values()).tailSet(firstSegment));
-      return firstAtOrAfter(segments, 0, timestamp);
-    }).onComplete(promise);
+    started().compose(v -> stored.offsetForTimestamp(timestamp, topic.config().segmentMs(), logStartOffset,
+        highWatermark)).onComplete(promise);
     return promise.future();
-  }
-
-  private Future<Long> firstAtOrAfter(List<Long> segments, int i, long timestamp) {
-    if (i == segments.size()) {
-      return Future.succeededFuture(highWatermark);
-    }
-    return store.readClient().preparedQuery(Sql.batchAtTime(topic.id(), segments.get(i)))
-        .execute(Tuple.of(partition, timestamp))
-        .recover(err -> Future.succeededFuture(null))  // a segment dropped meanwhile: look further
-        .compose(rows -> rows != null && rows.rowCount() == 1
-            ? Future.succeededFuture(Math.max(logStartOffset, rows.iterator().next().getLong(0)))
-            : firstAtOrAfter(segments, i + 1, timestamp));
   }
 
   private ReadResult result(List<LogRecord> records, long offset) {
     long next = records.isEmpty() ? offset : records.get(records.size() - 1).offset() + 1;
     return new ReadResult(records, next, highWatermark, logStartOffset);
-  }
-
-  /** Reads stored batches (cold path), many rows per query, until the bounds are met or the committed end is reached. */
-  private Future<ReadResult> readStored(long offset, long end, RecordBlock.Gathered out) {
-    Map.Entry<Long, Long> segment = segmentStarts.floorEntry(offset);
-    if (segment == null || offset >= end || out.full()) {
-      return Future.succeededFuture(result(out.records, offset));
-    }
-    int rows = Math.max(1, out.maxRecords - out.records.size());
-    return store.readClient().preparedQuery(Sql.batchesFrom(topic.id(), segment.getValue()))
-        .execute(Tuple.of(partition, offset, rows, Math.max(1, out.maxBytes - out.bytes())))
-        .recover(err -> relocate(err, offset))
-        .compose(result -> {
-          for (Row row : result) {
-            if (row.getInteger("format") != RecordBlock.FORMAT) {
-              return Future.failedFuture(new StorageException(StorageFailure.UNAVAILABLE, "batch at "
-                  + row.getLong("base_offset") + " of " + name() + " has block format " + row.getInteger("format")
-                  + ", which this version cannot read"));
-            }
-            if (!out.addFrom(row.getBuffer("block"), row.getLong("base_offset"), out.next(offset))) {
-              return Future.succeededFuture(result(out.records, out.next(offset)));
-            }
-          }
-          long next = out.next(offset);
-          if (next == offset) {
-            return Future.succeededFuture(result(out.records, offset));  // nothing more in this segment
-          }
-          return readStored(next, end, out);
-        });
-  }
-
-  /** A segment table vanished under a reader: retention dropped it. Tell out-of-range from a transient failure. */
-  private Future<RowSet<Row>> relocate(Throwable err, long offset) {
-    if (err instanceof DatabaseException db && "42P01".equals(db.getSqlState())) {
-      return store.readClient().preparedQuery(Sql.LOG_START).execute(Tuple.of(topic.id(), partition))
-          .compose(rows -> {
-            long start = rows.rowCount() == 0 ? Long.MAX_VALUE : rows.iterator().next().getLong(0);
-            return Future.failedFuture(offset < start
-                ? new StorageException(StorageFailure.OFFSET_OUT_OF_RANGE, "offset " + offset
-                    + " of " + name() + " was removed by retention; the log now starts at " + start)
-                : new StorageException(StorageFailure.UNAVAILABLE, "read of " + name() + " raced with retention; retry"));
-          });
-    }
-    return Future.failedFuture(err);
   }
 
   // ---- helpers -------------------------------------------------------------------------------------------------

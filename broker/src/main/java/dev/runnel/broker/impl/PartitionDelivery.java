@@ -45,7 +45,6 @@ final class PartitionDelivery {
 
   private static final Logger LOG = LoggerFactory.getLogger(PartitionDelivery.class);
   private static final int READ_BYTES = 4 * 1024 * 1024;
-  private static final long SAVE_INTERVAL_MS = 10;
 
   /** Why a record was dead-lettered: its {@code runnel.dlq.reason} header, and the dead-letter counter's label. */
   static final String REJECTED = "rejected";
@@ -122,10 +121,9 @@ final class PartitionDelivery {
   private final TreeSet<Long> ready = new TreeSet<>();
   private final KeyOrder keyOrder = new KeyOrder();
   private final Leases<Entry> leases = new Leases<>();
-  private final Set<Long> dirty = new HashSet<>();
+  private final PositionSaver saver = new PositionSaver(new SavedPosition());
   /** Entries whose dead letter is being stored (or waits to be retried). */
   private final Set<Entry> deadLettering = new HashSet<>();
-  private final Set<Long> storedRows = new HashSet<>();
   /** Offsets past the committed one whose dead letter is stored (found at load): done when they are read. */
   private final Set<Long> deadLetteredAhead = new HashSet<>();
 
@@ -137,14 +135,6 @@ final class PartitionDelivery {
   private long loadedUpTo;
   private long highWatermark;
   private int parkedCount;
-  private boolean committedDirty;
-  private boolean flushing;
-  /** Dead-letter origins a redrive to the group took back: the next save deletes them with the redriven rows. */
-  private final List<Long> originDeletes = new ArrayList<>();
-  /** Redrives waiting for that save. */
-  private final List<Promise<Void>> redrivesSaving = new ArrayList<>();
-  /** When the last save started, by the injected clock. */
-  private long lastSaveAt = Long.MIN_VALUE / 2;
   private boolean reading;
   private int deadLettersInFlight;
   private final Set<Long> loadingRecords = new HashSet<>();
@@ -196,9 +186,8 @@ final class PartitionDelivery {
   }
 
   private void failRedrives() {
-    redrivesSaving.forEach(p -> p.tryFail(new BrokerException(BrokerError.UNAVAILABLE, "group " + group
-        + " stopped serving " + topic.name() + "/" + partition + " before the redrive was saved; nothing was redriven")));
-    redrivesSaving.clear();
+    saver.failRedrives(new BrokerException(BrokerError.UNAVAILABLE, "group " + group + " stopped serving "
+        + topic.name() + "/" + partition + " before the redrive was saved; nothing was redriven"));
   }
 
   // ---- loading ---------------------------------------------------------------------------------------------------
@@ -218,7 +207,9 @@ final class PartitionDelivery {
         highWatermark = offsets.highWatermark();
         committed = state.committedOffset() >= 0 ? state.committedOffset()
             : startAtLatest ? offsets.highWatermark() : offsets.logStartOffset();
-        committedDirty = state.committedOffset() < 0;
+        if (state.committedOffset() < 0) {
+          saver.committedChanged();
+        }
         skipped = state.skipped();
         loadedUpTo = committed;
         Set<Long> deadLettered = new HashSet<>(state.deadLettered());
@@ -226,8 +217,8 @@ final class PartitionDelivery {
           if (deadLettered.contains(p.offset())) {
             // Its dead letter is stored; a stop came before it was saved as done: done now, its row goes (past the
             // committed offset, once it is passed: the read marks it done).
-            storedRows.add(p.offset());
-            dirty.add(p.offset());
+            saver.stored(p.offset());
+            saver.changed(p.offset());
             if (p.offset() < committed) {
               deadLettered.remove(p.offset());
             }
@@ -241,7 +232,7 @@ final class PartitionDelivery {
           e.lastFailure = p.lastFailure();
           e.lastError = p.lastError();
           entries.put(e.offset, e);
-          storedRows.add(e.offset);
+          saver.stored(e.offset);
         }
         deadLetteredAhead.addAll(deadLettered);
         rebuildIndexes();
@@ -334,7 +325,7 @@ final class PartitionDelivery {
         long lost = 0;
         for (Iterator<Entry> it = entries.subMap(committed, o.logStartOffset()).values().iterator(); it.hasNext(); ) {
           Entry e = it.next();
-          if (e.state != RecordState.DONE && e.state != RecordState.IN_FLIGHT && !storedRows.contains(e.offset)) {
+          if (e.state != RecordState.DONE && e.state != RecordState.IN_FLIGHT && !saver.hasRow(e.offset)) {
             it.remove();
             unindex(e);
             lost++;
@@ -346,10 +337,10 @@ final class PartitionDelivery {
         if (committed < loadedUpTo && entries.subMap(committed, loadedUpTo).isEmpty()) {
           committed = loadedUpTo;
         }
-        committedDirty = true;
+        saver.committedChanged();
         LOG.warn("group {} skipped to the log start {} of {}/{}: retention removed records it had not read",
             group, loadedUpTo, topic.name(), partition);
-        flush();
+        saver.save();
         fill();
       }
     });
@@ -572,9 +563,9 @@ final class PartitionDelivery {
         : policy.delayMs(e.attempts, host::random);
     e.notBefore = now + delay;
     toReady(e);
-    dirty.add(e.offset);
+    saver.changed(e.offset);
     advance();
-    flush();
+    saver.save();
     if (delay == 0) {
       host.deliverable();
     }
@@ -600,9 +591,9 @@ final class PartitionDelivery {
       entries.remove(e.offset);
       parkedCount--;
     }
-    dirty.add(e.offset);
+    saver.changed(e.offset);
     advance();
-    flush();
+    saver.save();
     host.deliverable();
   }
 
@@ -774,9 +765,7 @@ final class PartitionDelivery {
     }
     loadWaitingRecords();
     fill();
-    if (committedDirty || !dirty.isEmpty()) {
-      flush();
-    }
+    saver.save();
     boolean anyDue = due;
     return Future.join(work).map(anyDue);
   }
@@ -802,15 +791,15 @@ final class PartitionDelivery {
       }
       if (e.state == RecordState.DONE) {
         entries.remove(committed);
-        if (storedRows.contains(committed)) {
-          dirty.add(committed);  // its row goes in the statement that passes it
+        if (saver.hasRow(committed)) {
+          saver.changed(committed);  // its row goes in the statement that passes it
         }
       } else if (e.state == RecordState.READY && (e.attempts > 0 || !isKeyHead(e))) {
         if (parkedCount >= host.maxParked()) {
           break;
         }
         parkedCount++;
-        dirty.add(e.offset);
+        saver.changed(e.offset);
       } else {
         break;
       }
@@ -818,75 +807,65 @@ final class PartitionDelivery {
       moved = true;
     }
     if (moved) {
-      committedDirty = true;
+      saver.committedChanged();
       fill();
     }
   }
 
-  /**
-   * Writes the committed offset and parked-row changes in one statement: one write in flight, and at most one per
-   * {@value #SAVE_INTERVAL_MS} ms by the injected clock, so thousands of acks make a handful of commits. A change
-   * held back by the pacing is saved by the next outcome or tick.
-   */
-  private void flush() {
-    if (closed || flushing || !unsaved() || loaded == null || !loaded.succeeded()) {
-      return;
+  /** The state machine as its {@link PositionSaver} sees it. */
+  private final class SavedPosition implements PositionSaver.Position {
+    @Override
+    public boolean saveable() {
+      return !closed && loaded != null && loaded.succeeded();
     }
-    long now = host.now();
-    if (now - lastSaveAt < SAVE_INTERVAL_MS) {
-      return;
+
+    @Override
+    public long now() {
+      return host.now();
     }
-    lastSaveAt = now;
-    flushing = true;
-    List<Long> offsets = new ArrayList<>(dirty);
-    dirty.clear();
-    committedDirty = false;
-    List<Long> origins = new ArrayList<>(originDeletes);
-    originDeletes.clear();
-    List<Promise<Void>> redrives = new ArrayList<>(redrivesSaving);
-    redrivesSaving.clear();
-    List<ParkedRecord> upserts = new ArrayList<>();
-    List<Long> deletes = new ArrayList<>();
-    for (Long offset : offsets) {
+
+    @Override
+    public long committed() {
+      return committed;
+    }
+
+    @Override
+    public long skipped() {
+      return skipped;
+    }
+
+    @Override
+    public PositionSaver.Change change(long offset) {
       Entry e = entries.get(offset);
       // A record done past the committed offset is not stored as done (the committed offset advances over the done
       // prefix only): after a restart it is delivered again, so its failures stay stored until the offset passes it.
       boolean doneAhead = e != null && e.state == RecordState.DONE && offset >= committed;
       if (doneAhead && e.attempts == 0) {
-        continue;
+        return PositionSaver.Change.KEEP;
       }
       if (e != null && (e.state != RecordState.DONE || doneAhead) && (offset < committed || e.attempts > 0)) {
-        upserts.add(new ParkedRecord(offset, e.attempts > 0 ? ParkedRecord.Kind.RETRY : ParkedRecord.Kind.BLOCKED,
-            e.keyHash, e.attempts, e.notBefore, e.firstFailure, e.lastFailure, e.lastError));
-      } else if (storedRows.contains(offset)) {
-        deletes.add(offset);
+        return PositionSaver.Change.store(new ParkedRecord(offset, e.attempts > 0 ? ParkedRecord.Kind.RETRY
+            : ParkedRecord.Kind.BLOCKED, e.keyHash, e.attempts, e.notBefore, e.firstFailure, e.lastFailure,
+            e.lastError));
+      }
+      return PositionSaver.Change.NO_ROW;
+    }
+
+    @Override
+    public Future<Void> save(long committed, long skipped, List<ParkedRecord> upserts, List<Long> deletes,
+                             List<Long> originDeletes) {
+      return states.save(group, topic.id(), partition, host.groupEpoch(), committed, skipped, upserts, deletes,
+          originDeletes);
+    }
+
+    @Override
+    public void saveFailed(Throwable cause) {
+      LOG.warn("group {}: could not save its position in {}/{}: {}", group, topic.name(), partition,
+          cause.getMessage());
+      if (closed) {
+        failRedrives();  // nobody saves them now
       }
     }
-    states.save(group, topic.id(), partition, host.groupEpoch(), committed, skipped, upserts, deletes, origins)
-        .onComplete(ar -> {
-      flushing = false;
-      if (ar.succeeded()) {
-        upserts.forEach(p -> storedRows.add(p.offset()));
-        storedRows.removeAll(deletes);
-        redrives.forEach(Promise::tryComplete);
-      } else {
-        LOG.warn("group {}: could not save its position in {}/{}: {}", group, topic.name(), partition,
-            ar.cause().getMessage());
-        dirty.addAll(offsets);
-        committedDirty = true;
-        originDeletes.addAll(origins);
-        redrivesSaving.addAll(redrives);
-        if (closed) {
-          failRedrives();  // nobody saves them now
-        }
-        return;  // the next tick tries again
-      }
-      if (!redrivesSaving.isEmpty()) {
-        saveNow();  // a redrive waits for its save: not paced
-      } else if (unsaved()) {
-        flush();
-      }
-    });
   }
 
   // ---- seek, lag, redrive ----------------------------------------------------------------------------------------
@@ -922,7 +901,7 @@ final class PartitionDelivery {
       if (e.offset >= offset || !parked || e.state == RecordState.DONE) {
         it.remove();
         deadLettering.remove(e);
-        dirty.add(e.offset);
+        saver.changed(e.offset);
       } else if (e.state != RecordState.READY) {
         e.state = e.state.to(RecordState.READY);
         e.member = null;
@@ -931,9 +910,9 @@ final class PartitionDelivery {
     }
     committed = offset;
     loadedUpTo = offset;
-    committedDirty = true;
+    saver.committedChanged();
     rebuildIndexes();
-    flush();
+    saver.save();
     fill();
     host.deliverable();
   }
@@ -1025,13 +1004,11 @@ final class PartitionDelivery {
           parkedCount++;
         }
         index(e);
-        dirty.add(e.offset);
+        saver.changed(e.offset);
         redriven++;
       }
-      origins.forEach(o -> originDeletes.add(o.offset()));
       Promise<Void> saved = Promise.promise();
-      redrivesSaving.add(saved);
-      saveNow();
+      saver.redriven(origins.stream().map(DeadLetterOrigin::offset).toList(), saved);
       host.deliverable();
       int n = redriven;
       return saved.future().map(n);
@@ -1077,19 +1054,18 @@ final class PartitionDelivery {
 
   /** No storage work in flight: no read, save or dead letter (a save held back by the pacing may be pending). */
   boolean idle() {
-    return loaded == null || loaded.isComplete() && !reading && !flushing && loadingRecords.isEmpty()
+    return loaded == null || loaded.isComplete() && !reading && !saver.saving() && loadingRecords.isEmpty()
         && deadLettersInFlight == 0;
   }
 
   /** Changes not yet saved. */
   boolean unsaved() {
-    return !closed && (committedDirty || !dirty.isEmpty() || !originDeletes.isEmpty());
+    return !closed && saver.unsaved();
   }
 
   /** Saves the pending changes now, whatever the pacing (a clean stop; tests). */
   void saveNow() {
-    lastSaveAt = Long.MIN_VALUE / 2;
-    flush();
+    saver.saveNow();
   }
 
   int inFlight() {

@@ -12,7 +12,6 @@ import dev.runnel.broker.OutcomeResult;
 import dev.runnel.broker.Outcomes;
 import dev.runnel.broker.SeekPosition;
 import dev.runnel.broker.SeekResult;
-import dev.runnel.broker.RetryPolicy;
 import dev.runnel.broker.TopicStats;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
@@ -56,8 +55,6 @@ public final class LocalBroker implements Broker {
   static final int MAX_PARTITIONS = 10_000;
   private static final Logger LOG = LoggerFactory.getLogger(LocalBroker.class);
   /** The config keys a patch may name (all of them; {@code segmentMs} only with its current value). */
-  private static final Set<String> CONFIG_KEYS = keys(TopicConfig.DEFAULT.withRetryPolicy(new JsonObject()).toJson());
-  private static final Set<String> RETRY_KEYS = keys(RetryPolicy.DEFAULT.toJson());
 
   private final LogStore store;
   private final Map<String, TopicMetadata> topics = new ConcurrentHashMap<>();
@@ -153,7 +150,7 @@ public final class LocalBroker implements Broker {
   public Future<TopicDescription> updateTopicConfig(String name, JsonObject patch) {
     try {
       TopicNames.check(name);
-      checkPatch(patch);
+      TopicConfigPatch.check(patch);
     } catch (BrokerException e) {
       return Future.failedFuture(e);
     }
@@ -163,77 +160,17 @@ public final class LocalBroker implements Broker {
       }
       TopicConfig wanted;
       try {
-        wanted = patched(current, patch);
+        wanted = TopicConfigPatch.apply(current, patch);
       } catch (BrokerException e) {
         return Future.failedFuture(e);
       }
       Future<Void> names = wanted.deadLetterTopic().equals(current.config().deadLetterTopic()) ? Future.succeededFuture()
           : checkDeadLetterNames(current, wanted.deadLetterTopic());
       // The patch applies to the config stored when the update lands (the store tries again if another came first).
-      return names.compose(v -> store.updateTopicConfig(name, stored -> Values.storage(patched(
+      return names.compose(v -> store.updateTopicConfig(name, stored -> Values.storage(TopicConfigPatch.apply(
           new TopicMetadata(current.id(), name, current.partitions(), stored), patch))))
           .compose(this::changed);
     })).compose(this::describe).recover(LocalBroker::fail);
-  }
-
-  /** Unknown keys are refused even when they would remove nothing (a patch names what it means to change). */
-  private static void checkPatch(JsonObject patch) {
-    for (String key : patch.fieldNames()) {
-      if (!CONFIG_KEYS.contains(key)) {
-        throw new BrokerException(BrokerError.INVALID_CONFIG, "unknown topic config key '" + key + "' (known: "
-            + new java.util.TreeSet<>(CONFIG_KEYS) + ")");
-      }
-    }
-    Object policy = patch.getValue("retryPolicy");
-    if (policy != null && !(policy instanceof JsonObject)) {
-      throw new BrokerException(BrokerError.INVALID_CONFIG, "topic config 'retryPolicy' must be an object or null");
-    }
-    if (policy instanceof JsonObject p) {
-      for (String key : p.fieldNames()) {
-        if (!RETRY_KEYS.contains(key)) {
-          throw new BrokerException(BrokerError.INVALID_CONFIG, "unknown retry policy key '" + key + "' (known: "
-              + new java.util.TreeSet<>(RETRY_KEYS) + ")");
-        }
-      }
-    }
-  }
-
-  /** The topic's config with the patch applied (RFC 7396), checked: INVALID_CONFIG if it cannot be. */
-  private static TopicConfig patched(TopicMetadata topic, JsonObject patch) {
-    TopicConfig current = Values.config(topic.config());
-    TopicConfig updated;
-    try {
-      updated = TopicConfig.fromJson(mergePatch(current.toJson(), patch));
-      RetryPolicy.fromJson(updated.retryPolicy(), RetryPolicy.DEFAULT);
-    } catch (IllegalArgumentException | ClassCastException e) {
-      throw new BrokerException(BrokerError.INVALID_CONFIG, e.getMessage());
-    }
-    if (updated.segmentMs() != current.segmentMs()) {
-      throw new BrokerException(BrokerError.INVALID_CONFIG, "segmentMs cannot change once a topic exists (it numbers "
-          + "the topic's segments); topic " + topic.name() + " has " + current.segmentMs());
-    }
-    String dlq = updated.deadLetterTopic().replace("{topic}", topic.name());
-    if (!TopicNames.isValid(dlq.replace("{group}", "g"))) {
-      throw new BrokerException(BrokerError.INVALID_CONFIG, "'deadLetterTopic' must give a topic name "
-          + "([A-Za-z0-9._-]{1,249}) once {topic} and {group} are replaced, not \"" + updated.deadLetterTopic() + "\"");
-    }
-    return updated;
-  }
-
-  /** RFC 7396: the patch's keys replace the target's, null removes one, and objects merge key by key. */
-  static JsonObject mergePatch(JsonObject target, JsonObject patch) {
-    JsonObject out = target.copy();
-    for (String key : patch.fieldNames()) {
-      Object value = patch.getValue(key);
-      if (value == null) {
-        out.remove(key);
-      } else if (value instanceof JsonObject p) {
-        out.put(key, mergePatch(out.getValue(key) instanceof JsonObject t ? t : new JsonObject(), p));
-      } else {
-        out.put(key, value);
-      }
-    }
-    return out;
   }
 
   /**
@@ -422,10 +359,6 @@ public final class LocalBroker implements Broker {
   /** The name of the topic of this id, or null when it no longer exists. */
   Future<String> topicName(UUID id) {
     return topicNames(List.of(id)).map(names -> names.get(id));
-  }
-
-  private static Set<String> keys(JsonObject json) {
-    return Set.copyOf(json.fieldNames());
   }
 
   @Override

@@ -158,6 +158,12 @@ final class GroupRuntime implements PartitionDelivery.Host, DeadLetterAdmin.Grou
   private void lose() {
     LOG.warn("group {} lost its lease ({}): its members must join again", name, lease);
     deletion = Future.succeededFuture();
+    stopServing();
+    engine.forget(this);
+  }
+
+  /** Members removed (their long polls fail UNKNOWN_MEMBER), state machines closed: it serves nothing more. */
+  private void stopServing() {
     List<Member> removed = new ArrayList<>(members.values());
     members.clear();
     for (Member m : removed) {
@@ -166,7 +172,6 @@ final class GroupRuntime implements PartitionDelivery.Host, DeadLetterAdmin.Grou
     for (PartitionDelivery pd : partitions.values()) {
       pd.close();
     }
-    engine.forget(this);
   }
 
   /** False when a lease is held no longer: the caller must hand out nothing. */
@@ -661,14 +666,7 @@ final class GroupRuntime implements PartitionDelivery.Host, DeadLetterAdmin.Grou
     boolean known = !isEmpty();
     Promise<Void> gone = context.promise();
     deletion = gone.future();
-    List<Member> removed = new ArrayList<>(members.values());
-    members.clear();
-    for (Member m : removed) {
-      polls.remove(m).forEach(p -> p.tryFail(unknownMember(m.id)));
-    }
-    for (PartitionDelivery pd : partitions.values()) {
-      pd.close();
-    }
+    stopServing();
     return drained(System.nanoTime() + DELETE_DRAIN_MS * 1_000_000)
         .compose(v -> engine.store().groupState().deleteGroup(name, groupEpoch()))
         .transform(ar -> {

@@ -65,6 +65,8 @@ public final class LocalBroker implements Broker {
   private final io.micrometer.core.instrument.MeterRegistry registry;
   /** Topic name → its produce meters, looked up once per topic (a topic that exists). */
   private final Map<String, ProduceMeters> produceMeters = new ConcurrentHashMap<>();
+  /** The first taking of every lease this node serves ({@link #checkReady}); null until the first check. */
+  private volatile Future<Void> holding;
 
   public LocalBroker(Vertx vertx, LogStore store, BrokerOptions options) {
     this.store = store;
@@ -466,7 +468,49 @@ public final class LocalBroker implements Broker {
 
   @Override
   public Future<Void> checkReady() {
-    return store.ping().recover(LocalBroker::fail);
+    return store.ping().compose(v -> holdsWhatItLeads()).recover(LocalBroker::fail);
+  }
+
+  /**
+   * DESIGN.md section 6: a node is not ready until it holds what it leads and owns. On one node that is every
+   * partition and every group with stored state: their leases are taken at the first readiness check (a restart
+   * that could not prove its predecessor dead waits here for the predecessor's leases): the first check answers
+   * when they are held, or fails with what is missing, and the next check tries again. Once held, new topics and
+   * groups are taken when first used.
+   */
+  private Future<Void> holdsWhatItLeads() {
+    Future<Void> taking = holding;
+    if (taking == null || taking.failed()) {
+      taking = takeLeases();
+      holding = taking;
+    }
+    return taking;  // the first check answers once they are taken (milliseconds, unless another holds them)
+  }
+
+  private Future<Void> takeLeases() {
+    Future<Void> partitions = store.topics().compose(list -> {
+      List<Future<?>> all = new ArrayList<>();
+      for (TopicMetadata topic : list) {
+        for (int p = 0; p < topic.partitions(); p++) {
+          all.add(store.partition(topic, p).offsets().recover(err -> gone(err) ? Future.succeededFuture()
+              : Future.failedFuture(err)));
+        }
+      }
+      return Future.all(all).mapEmpty();
+    });
+    Future<Void> groups = engine.ready().compose(v -> store.groupState().committedOffsets()).compose(stored -> {
+      List<Future<?>> all = new ArrayList<>();
+      stored.keySet().forEach(group -> all.add(inGroup(group, g -> Future.succeededFuture())));
+      return Future.all(all).mapEmpty();
+    });
+    return Future.all(partitions, groups).<Void>mapEmpty()
+        .onFailure(err -> LOG.info("not ready yet: {}", err.getMessage()));
+  }
+
+  /** A topic deleted while its leases were being taken. */
+  private static boolean gone(Throwable err) {
+    return err instanceof dev.runnel.durability.StorageException s
+        && s.failure() == dev.runnel.durability.StorageFailure.TOPIC_NOT_FOUND;
   }
 
   @Override

@@ -351,6 +351,7 @@ final class PartitionWriter implements PartitionLog {
         boolean unknown = ar.failed() && !rolledBack(ar.cause());
         failAll(write.batch, new StorageException(unknown ? StorageFailure.OUTCOME_UNKNOWN : StorageFailure.UNAVAILABLE,
             "partition " + name() + " is closed" + (unknown ? "; the last write may or may not have been stored" : "")));
+        flush();  // completes a close waiting for the drain
         return;
       }
       boolean written = ar.succeeded()

@@ -122,6 +122,7 @@ final class PartitionDelivery {
   private final KeyOrder keyOrder = new KeyOrder();
   private final Leases<Entry> leases = new Leases<>();
   private final PositionSaver saver = new PositionSaver(new SavedPosition());
+  private final OldestRecordTime oldestTime;
   /** Entries whose dead letter is being stored (or waits to be retried). */
   private final Set<Entry> deadLettering = new HashSet<>();
   /** Offsets past the committed one whose dead letter is stored (found at load): done when they are read. */
@@ -142,10 +143,6 @@ final class PartitionDelivery {
   private final java.util.function.LongConsumer commitListener = this::onHighWatermark;
   /** Its group was deleted: it does nothing more (no read, save, hand-out or dead letter). */
   private boolean closed;
-  /** The oldest record's append time as last read for the lag gauge, when it was not in memory; -1: none. */
-  private long sampledOffset = -1;
-  private long sampledTimestamp;
-  private boolean sampling;
   /** The member that owns this partition in partitioned mode. */
   String owner;
 
@@ -160,6 +157,7 @@ final class PartitionDelivery {
     this.policy = policy;
     this.meters = meters;
     this.incarnation = newIncarnation();
+    this.oldestTime = new OldestRecordTime(log);
   }
 
   private long newIncarnation() {
@@ -918,10 +916,8 @@ final class PartitionDelivery {
   }
 
   Future<GroupDescription.PartitionLag> lag() {
-    long hw = Math.max(highWatermark, committed);
-    long records = (hw - committed) + parkedCount;
-    Entry oldest = entries.isEmpty() ? null : entries.firstEntry().getValue();
-    long oldestOffset = oldest != null && oldest.offset < committed ? oldest.offset : committed < hw ? committed : -1;
+    long records = lagRecords();
+    long oldestOffset = oldestUnfinished();
     if (oldestOffset < 0) {
       return Future.succeededFuture(lag(records, 0));
     }
@@ -933,40 +929,32 @@ final class PartitionDelivery {
   }
 
   /**
-   * Adds this partition's lag to its topic's gauges (the group's tick): what {@link #lag()} reports, from memory. The
-   * oldest record's time is read from the log only when it is not in memory (a parked record after a restart), once
-   * per offset, and shows from the next tick on.
+   * Adds this partition's lag to its topic's gauges (the group's tick): what {@link #lag()} reports, from memory, the
+   * oldest record's time read in the background when it is not in memory ({@link OldestRecordTime}).
    */
   void sampleLag() {
     if (loaded == null || !loaded.succeeded()) {
       return;
     }
-    long hw = Math.max(highWatermark, committed);
-    long records = (hw - committed) + parkedCount;
-    Entry first = entries.isEmpty() ? null : entries.firstEntry().getValue();
-    long oldestOffset = first != null && first.offset < committed ? first.offset : committed < hw ? committed : -1;
+    long oldestOffset = oldestUnfinished();
     long timestamp = -1;
     if (oldestOffset >= 0) {
       Entry known = entries.get(oldestOffset);
-      if (known != null && known.record != null) {
-        timestamp = known.record.timestamp();
-      } else {
-        if (sampledOffset != oldestOffset && !sampling) {
-          sampling = true;
-          log.read(oldestOffset, 1, READ_BYTES).onComplete(ar -> {
-            sampling = false;
-            if (ar.succeeded() && !ar.result().records().isEmpty()
-                && ar.result().records().get(0).offset() == oldestOffset) {
-              sampledOffset = oldestOffset;
-              sampledTimestamp = ar.result().records().get(0).timestamp();
-            }
-          });
-        }
-        // An older offset's time, until the read answers: the age shown is at most a tick too high.
-        timestamp = sampledOffset >= 0 ? sampledTimestamp : -1;
-      }
+      timestamp = known != null && known.record != null ? known.record.timestamp() : oldestTime.at(oldestOffset);
     }
-    meters.addLag(records, timestamp);
+    meters.addLag(lagRecords(), timestamp);
+  }
+
+  /** Records the group has not finished here: those past the committed offset and those parked below it. */
+  private long lagRecords() {
+    return (Math.max(highWatermark, committed) - committed) + parkedCount;
+  }
+
+  /** The offset of the oldest record not finished (parked, or the first past the committed offset); -1: none. */
+  private long oldestUnfinished() {
+    Entry first = entries.isEmpty() ? null : entries.firstEntry().getValue();
+    return first != null && first.offset < committed ? first.offset
+        : committed < Math.max(highWatermark, committed) ? committed : -1;
   }
 
   private GroupDescription.PartitionLag lag(long records, long ageMs) {

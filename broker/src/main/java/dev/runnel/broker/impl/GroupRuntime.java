@@ -335,12 +335,13 @@ final class GroupRuntime implements PartitionDelivery.Host, DeadLetterAdmin.Grou
     if (mode != GroupMode.PARTITIONED) {
       return;
     }
-    Map<String, List<String>> subscribers = new HashMap<>();
-    members.values().stream().sorted((a, b) -> a.id.compareTo(b.id))
-        .forEach(m -> m.topics.forEach(t -> subscribers.computeIfAbsent(t, k -> new ArrayList<>()).add(m.id)));
+    List<PartitionAssignor.Subscription> subscriptions = members.values().stream()
+        .map(m -> new PartitionAssignor.Subscription(m.id, m.topics)).toList();
+    List<PartitionAssignor.Slot> slots = partitions.values().stream()
+        .map(pd -> new PartitionAssignor.Slot(pd.topic.name(), pd.partition)).toList();
+    Map<PartitionAssignor.Slot, String> owners = PartitionAssignor.assign(subscriptions, slots);
     for (PartitionDelivery pd : partitions.values()) {
-      List<String> candidates = subscribers.getOrDefault(pd.topic.name(), List.of());
-      String owner = candidates.isEmpty() ? null : candidates.get(pd.partition % candidates.size());
+      String owner = owners.get(new PartitionAssignor.Slot(pd.topic.name(), pd.partition));
       if (pd.owner != null && !pd.owner.equals(owner)) {
         // The old owner's leases end with its ownership: its outcomes are now stale (no attempt counted).
         pd.release(pd.owner, false);

@@ -7,7 +7,6 @@ import dev.runnel.durability.StorageFailure;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.sqlclient.DatabaseException;
 import io.vertx.sqlclient.Tuple;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,8 +26,6 @@ import java.util.concurrent.ConcurrentHashMap;
 final class GroupLeases {
 
   private static final Logger LOG = LoggerFactory.getLogger(GroupLeases.class);
-  private static final int ACQUIRE_ATTEMPTS = 4;
-  private static final long ACQUIRE_RETRY_MS = 50;
 
   private final Vertx vertx;
   private final PgLogStore store;
@@ -44,17 +41,15 @@ final class GroupLeases {
     return acquire(group, 1);
   }
 
-  /** Attempts that time out waiting for the row's lock, or whose connection broke, are tried again a few times. */
+  /** An attempt that failed is tried again a few times when {@link Acquisitions#retryable} says so. */
   private Future<GroupLease> acquire(String group, int attempt) {
     return acquireOnce(group).recover(err -> {
-      boolean lockTimedOut = err instanceof DatabaseException db && "55P03".equals(db.getSqlState());
-      if (err instanceof StorageException || (PartitionWriter.rolledBack(err) && !lockTimedOut)
-          || attempt >= ACQUIRE_ATTEMPTS) {
+      if (!Acquisitions.retryable(err) || attempt >= Acquisitions.ATTEMPTS) {
         return Future.failedFuture(err instanceof StorageException ? err : new StorageException(
             StorageFailure.UNAVAILABLE, "could not acquire group " + group + ": " + err.getMessage(), err));
       }
       Promise<GroupLease> retried = Promise.promise();
-      vertx.setTimer(ACQUIRE_RETRY_MS * attempt, id -> acquire(group, attempt + 1).onComplete(retried));
+      vertx.setTimer(Acquisitions.RETRY_MS * attempt, id -> acquire(group, attempt + 1).onComplete(retried));
       return retried.future();
     });
   }

@@ -44,10 +44,6 @@ final class PartitionWriter implements PartitionLog {
 
   private static final Logger LOG = LoggerFactory.getLogger(PartitionWriter.class);
 
-  /** Attempts of one acquisition whose connection breaks, {@link #ACQUIRE_RETRY_MS} × attempt apart. */
-  private static final int ACQUIRE_ATTEMPTS = 4;
-  private static final long ACQUIRE_RETRY_MS = 50;
-
   /**
    * @param origins the dead-letter origins of the records (null: not dead letters), all of one group at
    *                {@code groupEpoch}
@@ -550,14 +546,12 @@ final class PartitionWriter implements PartitionLog {
    */
   private Future<Void> acquire(int attempt) {
     return takeAndReadEnd().recover(err -> {
-      boolean lockTimedOut = err instanceof DatabaseException db && "55P03".equals(db.getSqlState());
-      if (err instanceof StorageException || (rolledBack(err) && !lockTimedOut) || attempt >= ACQUIRE_ATTEMPTS
-          || drained != null) {
+      if (!Acquisitions.retryable(err) || attempt >= Acquisitions.ATTEMPTS || drained != null) {
         return Future.failedFuture(err);
       }
       LOG.debug("acquiring {} failed ({}); trying again", name(), err.toString());
       Promise<Void> retried = context.promise();
-      context.setTimer(ACQUIRE_RETRY_MS * attempt, id -> acquire(attempt + 1).onComplete(retried));
+      context.setTimer(Acquisitions.RETRY_MS * attempt, id -> acquire(attempt + 1).onComplete(retried));
       return retried.future();
     });
   }

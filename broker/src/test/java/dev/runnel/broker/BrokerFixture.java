@@ -2,6 +2,7 @@ package dev.runnel.broker;
 
 import dev.runnel.broker.impl.LocalBroker;
 import dev.runnel.durability.LogStore;
+import dev.runnel.durability.StoreOptions;
 import dev.runnel.durability.test.ManualClock;
 import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.Vertx;
@@ -16,6 +17,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
+import java.util.function.UnaryOperator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -30,20 +32,27 @@ final class BrokerFixture {
   final TestPostgres pg;
   final ManualClock clock = new ManualClock(1_800_000_000_000L);
   private final Consumer<BrokerOptions> tuning;
+  private final UnaryOperator<StoreOptions> storeTuning;
   Vertx vertx;
   LogStore store;
   LocalBroker broker;
 
   /** @param tuning changes to the options (window, parking bound); clock, seed and tick are set here */
   BrokerFixture(TestPostgres pg, Consumer<BrokerOptions> tuning) {
+    this(pg, tuning, o -> o);
+  }
+
+  /** @param storeTuning changes to the store's options (lease length); the clock is set here */
+  BrokerFixture(TestPostgres pg, Consumer<BrokerOptions> tuning, UnaryOperator<StoreOptions> storeTuning) {
     this.pg = pg;
     this.tuning = tuning;
+    this.storeTuning = storeTuning;
     start();
   }
 
   private void start() {
     vertx = Vertx.vertx();
-    store = LogStore.open(vertx, pg.options().setClock(clock)).await();
+    store = LogStore.open(vertx, storeTuning.apply(pg.options().setClock(clock))).await();
     BrokerOptions options = new BrokerOptions().setClock(clock).setTickMs(0).setRandomSeed(7L);
     tuning.accept(options);
     broker = (LocalBroker) Broker.create(vertx, store, options);

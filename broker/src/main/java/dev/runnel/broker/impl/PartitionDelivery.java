@@ -823,16 +823,6 @@ final class PartitionDelivery {
     }
 
     @Override
-    public long committed() {
-      return committed;
-    }
-
-    @Override
-    public long skipped() {
-      return skipped;
-    }
-
-    @Override
     public PositionSaver.Change change(long offset) {
       Entry e = entries.get(offset);
       // A record done past the committed offset is not stored as done (the committed offset advances over the done
@@ -850,8 +840,7 @@ final class PartitionDelivery {
     }
 
     @Override
-    public Future<Void> save(long committed, long skipped, List<ParkedRecord> upserts, List<Long> deletes,
-                             List<Long> originDeletes) {
+    public Future<Void> save(List<ParkedRecord> upserts, List<Long> deletes, List<Long> originDeletes) {
       return states.save(group, topic.id(), partition, host.groupEpoch(), committed, skipped, upserts, deletes,
           originDeletes);
     }

@@ -39,14 +39,10 @@ final class PositionSaver {
 
     long now();
 
-    long committed();
-
-    long skipped();
-
     Change change(long offset);
 
-    Future<Void> save(long committed, long skipped, List<ParkedRecord> upserts, List<Long> deletes,
-                      List<Long> originDeletes);
+    /** Stores its committed offset as it is now, with these row changes, in one statement. */
+    Future<Void> save(List<ParkedRecord> upserts, List<Long> deletes, List<Long> originDeletes);
 
     /** A save failed (it is tried again by the next tick). */
     void saveFailed(Throwable cause);
@@ -142,7 +138,7 @@ final class PositionSaver {
         deletes.add(offset);
       }
     }
-    position.save(position.committed(), position.skipped(), upserts, deletes, origins).onComplete(ar -> {
+    position.save(upserts, deletes, origins).onComplete(ar -> {
       saving = false;
       if (ar.failed()) {
         changed.addAll(offsets);

@@ -35,23 +35,12 @@ class PositionSaverTest {
     }
 
     @Override
-    public long committed() {
-      return committed;
-    }
-
-    @Override
-    public long skipped() {
-      return 0;
-    }
-
-    @Override
     public PositionSaver.Change change(long offset) {
       return changes.getOrDefault(offset, PositionSaver.Change.NO_ROW);
     }
 
     @Override
-    public Future<Void> save(long committed, long skipped, List<ParkedRecord> upserts, List<Long> deletes,
-                             List<Long> originDeletes) {
+    public Future<Void> save(List<ParkedRecord> upserts, List<Long> deletes, List<Long> originDeletes) {
       saves.add(List.of(committed, upserts.stream().map(ParkedRecord::offset).toList(), deletes, originDeletes));
       Promise<Void> p = Promise.promise();
       pending.add(p);

@@ -25,6 +25,7 @@ final class DeliveryEngine {
   private final LogStore store;
   private final LocalBroker broker;
   private final BrokerOptions options;
+  private final CommitNotices commitNotices;
   private final Random random;
   private final Map<String, GroupRuntime> groups = new ConcurrentHashMap<>();
   private final List<ContextInternal> contexts = new ArrayList<>();
@@ -33,11 +34,12 @@ final class DeliveryEngine {
   private final long timer;
   private volatile Future<byte[]> tokenKey;
 
-  DeliveryEngine(Vertx vertx, LogStore store, LocalBroker broker, BrokerOptions options) {
+  DeliveryEngine(Vertx vertx, LogStore store, LocalBroker broker, BrokerOptions options, CommitNotices commitNotices) {
     this.vertx = vertx;
     this.store = store;
     this.broker = broker;
     this.options = options;
+    this.commitNotices = commitNotices;
     this.random = options.getRandomSeed() == null ? new Random() : new Random(options.getRandomSeed());
     int loops = Math.max(2, Runtime.getRuntime().availableProcessors() * 2);
     for (int i = 0; i < loops; i++) {
@@ -213,5 +215,9 @@ final class DeliveryEngine {
 
   BrokerOptions options() {
     return options;
+  }
+
+  CommitNotices commitNotices() {
+    return commitNotices;
   }
 }

@@ -17,7 +17,7 @@ import dev.runnel.broker.SeekResult;
 import dev.runnel.broker.TopicNames;
 import dev.runnel.durability.DeadLetterOrigin;
 import dev.runnel.durability.GroupLease;
-import dev.runnel.durability.PartitionLog;
+import io.vertx.core.eventbus.MessageConsumer;
 import dev.runnel.durability.TopicMetadata;
 import dev.runnel.durability.TopicPartition;
 import io.vertx.core.Future;
@@ -102,7 +102,9 @@ final class GroupRuntime implements PartitionDelivery.Host, DeadLetterAdmin.Grou
   <T> Future<T> call(Supplier<Future<T>> action) {
     ContextInternal caller = ContextInternal.current();
     Promise<T> promise = caller != null ? caller.promise() : Promise.promise();
-    context.execute(() -> {
+    // emit, not execute: the action runs with the group's context as the current one (even inline, from another
+    // context or none on this thread), so every future it starts completes back here, never on a writer's thread.
+    context.emit(v -> {
       try {
         action.get().onComplete(promise);
       } catch (RuntimeException e) {
@@ -137,7 +139,7 @@ final class GroupRuntime implements PartitionDelivery.Host, DeadLetterAdmin.Grou
     if (leasing == null) {
       Promise<Void> taken = context.promise();
       leasing = taken.future();
-      engine.store().groupState().acquireGroup(name).onComplete(ar -> context.execute(() -> {
+      engine.store().groupState().acquireGroup(name).onComplete(ar -> context.emit(v -> {
         leasing = null;
         if (ar.succeeded()) {
           lease = ar.result();
@@ -216,7 +218,7 @@ final class GroupRuntime implements PartitionDelivery.Host, DeadLetterAdmin.Grou
         TopicMetadata topic = engine.broker().latest(all.resultAt(i));
         checkDeadLetterName(topic);
         // The group's dead-letter topic exists from its first join, so it can be read and consumed before a dead letter.
-        loads.add(engine.broker().deadLetterLog(deadLetterTopicName(topic), topic, 0).mapEmpty());
+        loads.add(engine.broker().deadLetterLeader(deadLetterTopicName(topic), topic, 0).mapEmpty());
         topics.put(topic.name(), topic);
         for (int p = 0; p < topic.partitions(); p++) {
           loads.add(delivery(topic, p).load(request.startAtLatest()));
@@ -237,7 +239,7 @@ final class GroupRuntime implements PartitionDelivery.Host, DeadLetterAdmin.Grou
 
   private PartitionDelivery delivery(TopicMetadata topic, int partition) {
     return partitions.computeIfAbsent(new TopicPartition(topic.id(), partition), k -> new PartitionDelivery(name,
-        topic, partition, engine.store().partition(topic, partition), engine.store().groupState(), this,
+        topic, partition, engine.broker().leader(topic, partition), engine.store().groupState(), this,
         policyFor(topic), meters.computeIfAbsent(topic.id(), id -> engine.newMeters(name, topic.name()))));
   }
 
@@ -476,7 +478,7 @@ final class GroupRuntime implements PartitionDelivery.Host, DeadLetterAdmin.Grou
       }
       List<Future<Long>> targets = new ArrayList<>();
       for (SeekPosition pos : positions) {
-        targets.add(PartitionDelivery.target(engine.store().partition(topic, pos.partition()), topic.name(), pos));
+        targets.add(PartitionDelivery.target(engine.broker().leader(topic, pos.partition()), topic.name(), pos));
       }
       return Future.all(targets).compose(resolved -> dryRun ? wouldMove(topic, positions, resolved.list())
           : move(topic, positions, resolved.list()));
@@ -783,9 +785,23 @@ final class GroupRuntime implements PartitionDelivery.Host, DeadLetterAdmin.Grou
   }
 
   @Override
-  public Future<PartitionLog> deadLetterLog(TopicMetadata topic, int partition) {
-    return engine.broker().deadLetterLog(deadLetterTopicName(topic), topic, partition);
+  public Future<PartitionLeader> deadLetterLeader(TopicMetadata topic, int partition) {
+    return engine.broker().deadLetterLeader(deadLetterTopicName(topic), topic, partition);
   }
+
+  @Override
+  public MessageConsumer<Long> commitNotices(TopicPartition partition, java.util.function.LongConsumer onHighWatermark) {
+    // Callers run on the group's thread but may be inside another context's callback there (a future of another
+    // context on the same event loop completes inline): bind the subscription to the group's own context, so its
+    // notices run there and nothing else's life (a verticle's undeployment) ends it.
+    if (!context.inThread()) {
+      throw new IllegalStateException("commit notices of " + partition + " subscribed off group " + name + "'s thread");
+    }
+    List<MessageConsumer<Long>> subscribed = new ArrayList<>(1);
+    context.dispatch(() -> subscribed.add(engine.commitNotices().subscribe(partition, onHighWatermark)));
+    return subscribed.get(0);
+  }
+
 
   @Override
   public long leaseMs(String member) {
@@ -811,10 +827,5 @@ final class GroupRuntime implements PartitionDelivery.Host, DeadLetterAdmin.Grou
   /** Whether anything of this group exists on this node: members, or partitions it has worked on. */
   boolean isEmpty() {
     return members.isEmpty() && partitions.isEmpty();
-  }
-
-  @Override
-  public void runOnGroupContext(Runnable action) {
-    context.execute(action);
   }
 }

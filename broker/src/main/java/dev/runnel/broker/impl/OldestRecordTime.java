@@ -1,6 +1,5 @@
 package dev.runnel.broker.impl;
 
-import dev.runnel.durability.PartitionLog;
 
 /**
  * The append time of a state machine's oldest unfinished record, for the lag gauge, when that record is not in memory
@@ -11,13 +10,13 @@ final class OldestRecordTime {
 
   private static final int READ_BYTES = 4 * 1024 * 1024;
 
-  private final PartitionLog log;
+  private final PartitionLeader log;
   /** The offset last read; -1: none. */
   private long offset = -1;
   private long timestamp;
   private boolean reading;
 
-  OldestRecordTime(PartitionLog log) {
+  OldestRecordTime(PartitionLeader log) {
     this.log = log;
   }
 

@@ -12,7 +12,8 @@ import dev.runnel.durability.DeadLetterOrigin;
 import dev.runnel.durability.GroupStateStore;
 import dev.runnel.durability.LogRecord;
 import dev.runnel.durability.ParkedRecord;
-import dev.runnel.durability.PartitionLog;
+import dev.runnel.durability.TopicPartition;
+import io.vertx.core.eventbus.MessageConsumer;
 import dev.runnel.durability.StorageException;
 import dev.runnel.durability.StorageFailure;
 import dev.runnel.durability.TopicMetadata;
@@ -91,14 +92,14 @@ final class PartitionDelivery {
 
     int groupHash();
 
-    /** The dead-letter topic's partition log for this group and topic, created if needed. */
-    Future<PartitionLog> deadLetterLog(TopicMetadata topic, int partition);
+    /** The leader of the dead-letter topic's partition for this group and topic, the topic created if needed. */
+    Future<PartitionLeader> deadLetterLeader(TopicMetadata topic, int partition);
+
+    /** Subscribes to the partition's commit notices, on the group's context (the caller's). */
+    MessageConsumer<Long> commitNotices(TopicPartition partition, java.util.function.LongConsumer onHighWatermark);
 
     /** Something may have become deliverable: wake the long polls. */
     void deliverable();
-
-    /** Runs on the group's context (from another one). */
-    void runOnGroupContext(Runnable action);
 
     /** The lease length of a member (the default when it is gone). */
     long leaseMs(String member);
@@ -111,7 +112,7 @@ final class PartitionDelivery {
   /** Replaced when the topic's config changes or it grows (its id and name stay). */
   TopicMetadata topic;
   final int partition;
-  private final PartitionLog log;
+  private final PartitionLeader log;
   private final GroupStateStore states;
   private final Host host;
   private final GroupMeters meters;
@@ -140,13 +141,14 @@ final class PartitionDelivery {
   private int deadLettersInFlight;
   private final Set<Long> loadingRecords = new HashSet<>();
   private Future<Void> loaded;
-  private final java.util.function.LongConsumer commitListener = this::onHighWatermark;
+  /** Its subscription to the partition's commit notices, from its load on. */
+  private MessageConsumer<Long> commitNotices;
   /** Its group was deleted: it does nothing more (no read, save, hand-out or dead letter). */
   private boolean closed;
   /** The member that owns this partition in partitioned mode. */
   String owner;
 
-  PartitionDelivery(String group, TopicMetadata topic, int partition, PartitionLog log, GroupStateStore states,
+  PartitionDelivery(String group, TopicMetadata topic, int partition, PartitionLeader log, GroupStateStore states,
                     Host host, RetryPolicy policy, GroupMeters meters) {
     this.group = group;
     this.topic = topic;
@@ -180,7 +182,9 @@ final class PartitionDelivery {
     closed = true;
     leases.clear();
     failRedrives();
-    log.removeCommitListener(commitListener);
+    if (commitNotices != null) {
+      commitNotices.unregister();
+    }
   }
 
   private void failRedrives() {
@@ -234,7 +238,7 @@ final class PartitionDelivery {
         }
         deadLetteredAhead.addAll(deadLettered);
         rebuildIndexes();
-        log.onCommit(commitListener);
+        commitNotices = host.commitNotices(new TopicPartition(topic.id(), partition), this::onHighWatermark);
         return null;
       });
       loaded.onSuccess(v -> {
@@ -246,13 +250,10 @@ final class PartitionDelivery {
   }
 
   private void onHighWatermark(long hw) {
-    // Called on the partition writer's context: hop to ours.
-    host.runOnGroupContext(() -> {
-      if (!closed && hw > highWatermark) {
-        highWatermark = hw;
-        fill();
-      }
-    });
+    if (!closed && hw > highWatermark) {
+      highWatermark = hw;
+      fill();
+    }
   }
 
   /**
@@ -621,7 +622,7 @@ final class PartitionDelivery {
       e.record = r;
       return states.deadLetterOrigin(group, topic.id(), partition, e.offset);
     }).compose(existing -> existing != null ? Future.succeededFuture()
-        : host.deadLetterLog(topic, partition).compose(dlq -> dlq.appendDeadLetters(List.of(envelope(e)),
+        : host.deadLetterLeader(topic, partition).compose(dlq -> dlq.appendDeadLetters(List.of(envelope(e)),
             List.of(new DeadLetterOrigin(group, topic.id(), partition, e.offset, null, partition, -1,
                 e.deadLetterReason, host.now())), host.groupEpoch())).mapEmpty())
         .<Void>transform(ar -> {
@@ -861,7 +862,7 @@ final class PartitionDelivery {
    * Where a seek would move the group in this partition: the log start, the high watermark, the first record at or
    * after a time, or an offset inside the retained log (OFFSET_OUT_OF_RANGE outside it).
    */
-  static Future<Long> target(PartitionLog log, String topicName, SeekPosition to) {
+  static Future<Long> target(PartitionLeader log, String topicName, SeekPosition to) {
     return switch (to.kind()) {
       case EARLIEST -> log.offsets().map(o -> o.logStartOffset());
       case LATEST -> log.offsets().map(o -> o.highWatermark());
@@ -869,7 +870,7 @@ final class PartitionDelivery {
       case OFFSET -> log.offsets().compose(o -> to.value() < o.logStartOffset() || to.value() > o.highWatermark()
           ? Future.failedFuture(new BrokerException(BrokerError.OFFSET_OUT_OF_RANGE, "offset " + to.value()
               + " is outside [" + o.logStartOffset() + ", " + o.highWatermark() + "] of " + topicName + "/"
-              + log.partition()))
+              + to.partition()))
           : Future.succeededFuture(to.value()));
     };
   }

@@ -1,0 +1,15 @@
+package dev.runnel.broker.impl;
+
+import dev.runnel.durability.TopicMetadata;
+
+/**
+ * The seam between the broker's API and the units behind it: where a partition's leader and a group's owner are.
+ * A single node answers its own units; a cluster answers a route to another node for what that node leads or owns
+ * (DESIGN.md section 6), and nothing in front of this seam changes. Thread-safe.
+ */
+interface Routes {
+
+  PartitionLeader leader(TopicMetadata topic, int partition);
+
+  GroupOwner owner(String group);
+}

@@ -115,24 +115,6 @@ final class DeliveryEngine {
   }
 
   /**
-   * Retention is about to drop a segment: every group's parked records below the new log starts are dead-lettered
-   * (reason {@code expired}) first, through each group's own state machine.
-   */
-  Future<Void> expireParked(TopicMetadata topic, Map<Integer, Long> newLogStarts) {
-    return ready().compose(v -> {
-      List<Future<Void>> all = new ArrayList<>();
-      newLogStarts.forEach((partition, start) -> all.add(store.groupState().parkedBelow(topic.id(), partition, start)
-          .compose(byGroup -> {
-            List<Future<Void>> groups = new ArrayList<>();
-            byGroup.forEach((name, offsets) -> groups.add(group(name)
-                .callLive(g -> g.expireParked(topic, partition, offsets))));
-            return Future.all(groups).mapEmpty();
-          })));
-      return Future.all(all).mapEmpty();
-    });
-  }
-
-  /**
    * Completes when no group has storage work in flight (with {@code save}: and everything is saved), so a test can
    * tell exactly what is stored before it restarts the node; checks every millisecond, fails after 30 s.
    */

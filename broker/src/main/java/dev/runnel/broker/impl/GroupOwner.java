@@ -10,6 +10,7 @@ import dev.runnel.broker.OutcomeResult;
 import dev.runnel.broker.Outcomes;
 import dev.runnel.broker.SeekPosition;
 import dev.runnel.broker.SeekResult;
+import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
 
 import java.util.List;
@@ -55,4 +56,7 @@ interface GroupOwner {
   Future<Integer> deleteDeadLetters(String topic, Integer partition, List<Long> offsets);
 
   Future<Integer> redrive(String topic, boolean toGroup, Integer partition, List<Long> offsets);
+
+  /** Retention drops these parked offsets of the partition next: they are dead-lettered ({@code expired}) first. */
+  Future<Void> expireParked(TopicMetadata topic, int partition, List<Long> offsets);
 }

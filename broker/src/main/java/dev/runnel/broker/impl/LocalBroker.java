@@ -63,7 +63,7 @@ public final class LocalBroker implements Broker {
     this.admin = new TopicAdmin(store, topics, routes, engine);
     this.producer = new ProduceRouter(topics, routes, options.getMeterRegistry());
     this.readiness = new Readiness(store, routes, engine);
-    store.setRetentionGuard(engine::expireParked);
+    store.setRetentionGuard(this::beforeRetentionDrops);
   }
 
   /** Runs {@code call}, turning a thrown BrokerException (a refused input) and every failure into a failed future. */
@@ -185,6 +185,23 @@ public final class LocalBroker implements Broker {
   /** The leader of a partition of a topic known to exist. */
   PartitionLeader leader(TopicMetadata topic, int partition) {
     return routes.leader(topic, partition);
+  }
+
+  /**
+   * Retention is about to drop a segment: every group's parked records below the new log starts are dead-lettered
+   * (reason {@code expired}) first, each by its group's owner.
+   */
+  private Future<Void> beforeRetentionDrops(TopicMetadata topic, Map<Integer, Long> newLogStarts) {
+    return engine.ready().compose(v -> {
+      List<Future<Void>> all = new ArrayList<>();
+      newLogStarts.forEach((partition, start) -> all.add(store.groupState().parkedBelow(topic.id(), partition, start)
+          .compose(byGroup -> {
+            List<Future<Void>> groups = new ArrayList<>();
+            byGroup.forEach((name, offsets) -> groups.add(routes.owner(name).expireParked(topic, partition, offsets)));
+            return Future.all(groups).mapEmpty();
+          })));
+      return Future.all(all).mapEmpty();
+    });
   }
 
   // ---- consumer groups ---------------------------------------------------------------------------------------------

@@ -139,4 +139,9 @@ final class LocalGroupOwner implements GroupOwner {
   public Future<Integer> redrive(String topic, boolean toGroup, Integer partition, List<Long> offsets) {
     return call(g -> g.redrive(topic, toGroup, partition, offsets));
   }
+
+  @Override
+  public Future<Void> expireParked(TopicMetadata topic, int partition, List<Long> offsets) {
+    return call(g -> g.expireParked(topic, partition, offsets));
+  }
 }

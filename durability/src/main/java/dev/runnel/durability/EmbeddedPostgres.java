@@ -1,40 +1,22 @@
 package dev.runnel.durability;
 
-import io.zonky.test.db.postgres.embedded.DefaultPostgresBinaryResolver;
-import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
-import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.slf4j.Logger;
-import org.tukaani.xz.XZInputStream;
 import org.slf4j.LoggerFactory;
 
-import java.io.BufferedInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Base64;
-import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A PostgreSQL server that Runnel runs itself, from the binaries published by zonky, with its data kept under the
@@ -52,6 +34,9 @@ import java.util.concurrent.TimeUnit;
  * connections and leases recover as they do from any Postgres restart. If {@link Restarts#attempts()} starts in a row
  * fail, it stays down and {@link #failure()} says why, so liveness can fail and a supervisor restart the node.
  *
+ * <p>This class is the server's life (start, watch, restart, stop) and how to reach it; the cluster's files and
+ * {@code pg_ctl} are {@link PostgresCluster}'s, the binaries {@link PostgresBinaries}'.
+ *
  * <p>All methods block: call them from a main or worker thread, never from an event loop.
  */
 public final class EmbeddedPostgres implements AutoCloseable {
@@ -59,13 +44,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(EmbeddedPostgres.class);
   public static final String USER = "runnel";
   public static final String DATABASE = "postgres";
-  private static final Duration START_TIMEOUT = Duration.ofSeconds(120);
 
-  private final Path binDir;
-  private final Path pgData;
-  private final Path logFile;
-  private final int port;
-  private final String password;
+  private final PostgresCluster cluster;
   private final Restarts restarts;
   /** Restarts run here, one at a time, off every event loop. */
   private final ExecutorService supervisor = Executors.newSingleThreadExecutor(r -> {
@@ -89,14 +69,16 @@ public final class EmbeddedPostgres implements AutoCloseable {
         throw new IllegalArgumentException("restarts need at least one attempt and 0 <= firstBackoff <= maxBackoff");
       }
     }
+
+    /** The wait after {@code backoff} when a start failed again: doubled, at most {@link #maxBackoff}. */
+    Duration after(Duration backoff) {
+      Duration doubled = backoff.multipliedBy(2);
+      return doubled.compareTo(maxBackoff) > 0 ? maxBackoff : doubled;
+    }
   }
 
-  private EmbeddedPostgres(Path binDir, Path pgData, Path logFile, int port, String password, Restarts restarts) {
-    this.binDir = binDir;
-    this.pgData = pgData;
-    this.logFile = logFile;
-    this.port = port;
-    this.password = password;
+  private EmbeddedPostgres(PostgresCluster cluster, Restarts restarts) {
+    this.cluster = cluster;
     this.restarts = restarts;
   }
 
@@ -114,18 +96,10 @@ public final class EmbeddedPostgres implements AutoCloseable {
   public static EmbeddedPostgres start(Path dataDir, int port, Restarts restarts) {
     try {
       Files.createDirectories(dataDir);
-      Path binDir = unpackBinaries();
-      Path pgData = dataDir.resolve("postgres");
-      Path passwordFile = dataDir.resolve("postgres-password");
-      Path logFile = dataDir.resolve("postgres.log");
-      if (!Files.exists(pgData.resolve("PG_VERSION"))) {
-        initdb(binDir, pgData, passwordFile);
-      }
-      String password = Files.readString(passwordFile, StandardCharsets.UTF_8).trim();
-      int chosenPort = port == 0 ? freePort() : port;
-      EmbeddedPostgres pg = new EmbeddedPostgres(binDir, pgData, logFile, chosenPort, password, restarts);
-      pg.stopLeftover();
-      pg.startServer();
+      PostgresCluster cluster = PostgresCluster.open(PostgresBinaries.unpack(), dataDir, port);
+      EmbeddedPostgres pg = new EmbeddedPostgres(cluster, restarts);
+      cluster.stopLeftover();
+      cluster.start();
       pg.watch();
       return pg;
     } catch (IOException e) {
@@ -138,7 +112,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
   }
 
   public int port() {
-    return port;
+    return cluster.port();
   }
 
   public String user() {
@@ -146,7 +120,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
   }
 
   public String password() {
-    return password;
+    return cluster.password();
   }
 
   public String database() {
@@ -154,12 +128,12 @@ public final class EmbeddedPostgres implements AutoCloseable {
   }
 
   public String jdbcUrl() {
-    return "jdbc:postgresql://" + host() + ":" + port + "/" + DATABASE;
+    return "jdbc:postgresql://" + host() + ":" + port() + "/" + DATABASE;
   }
 
   /** Connection settings for the store, before the schema is chosen; the store's liveness follows {@link #failure()}. */
   public StoreOptions storeOptions() {
-    return new StoreOptions().setHost(host()).setPort(port).setDatabase(DATABASE).setUser(USER).setPassword(password)
+    return new StoreOptions().setHost(host()).setPort(port()).setDatabase(DATABASE).setUser(USER).setPassword(password())
         .setUnrecoverable(() -> failure);
   }
 
@@ -170,11 +144,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
 
   /** The running postmaster's pid, from its lock file. */
   public long postmasterPid() {
-    try {
-      return Long.parseLong(Files.readAllLines(pgData.resolve("postmaster.pid")).get(0).trim());
-    } catch (IOException | RuntimeException e) {
-      throw new IllegalStateException("cannot read the postmaster's pid from " + pgData.resolve("postmaster.pid"), e);
-    }
+    return cluster.postmasterPid();
   }
 
   /** Waits (on the supervisor thread) for the current postmaster to exit, then brings the server back. */
@@ -192,7 +162,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
     if (closed) {
       return;
     }
-    LOG.error("the embedded PostgreSQL (postmaster pid {}) died; starting it again (its log: {})", pid, logFile);
+    LOG.error("the embedded PostgreSQL (postmaster pid {}) died; starting it again (its log: {})", pid,
+        cluster.logFile());
     Duration backoff = restarts.firstBackoff();
     for (int attempt = 1; attempt <= restarts.attempts(); attempt++) {
       try {
@@ -205,7 +176,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
           return;
         }
         try {
-          startServer();
+          cluster.start();
           LOG.warn("the embedded PostgreSQL is running again (attempt {} of {})", attempt, restarts.attempts());
           watch();
           return;
@@ -214,11 +185,10 @@ public final class EmbeddedPostgres implements AutoCloseable {
               restarts.attempts(), e.getMessage());
         }
       }
-      Duration doubled = backoff.multipliedBy(2);
-      backoff = doubled.compareTo(restarts.maxBackoff()) > 0 ? restarts.maxBackoff() : doubled;
+      backoff = restarts.after(backoff);
     }
     failure = "the embedded PostgreSQL died and " + restarts.attempts() + " attempts to start it again failed; see "
-        + logFile;
+        + cluster.logFile();
     LOG.error("{}: the node cannot store anything until it is restarted", failure);
   }
 
@@ -241,7 +211,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
   public Connection connect() throws SQLException {
     Properties props = new Properties();
     props.setProperty("user", USER);
-    props.setProperty("password", password);
+    props.setProperty("password", password());
     return DriverManager.getConnection(jdbcUrl(), props);
   }
 
@@ -259,96 +229,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
       LOG.info("the embedded PostgreSQL is not running ({}); nothing to stop", failure);
       return;
     }
-    run(List.of(binDir.resolve("bin/pg_ctl").toString(), "-D", pgData.toString(), "-m", "fast", "-w", "-t", "60", "stop"));
+    cluster.stop();
     LOG.info("embedded PostgreSQL stopped");
-  }
-
-  private void startServer() {
-    List<String> options = List.of(
-        "-p " + port,
-        "-c listen_addresses=127.0.0.1",
-        "-c unix_socket_directories=''",
-        // Durability: every one of these is checked with SHOW when the store opens.
-        "-c fsync=on",
-        "-c synchronous_commit=on",
-        "-c full_page_writes=on",
-        "-c password_encryption=scram-sha-256",
-        "-c max_connections=100",
-        "-c shared_buffers=256MB",
-        "-c max_wal_size=2GB",
-        "-c timezone=UTC");
-    run(List.of(binDir.resolve("bin/pg_ctl").toString(), "-D", pgData.toString(), "-l", logFile.toString(),
-        "-w", "-t", Long.toString(START_TIMEOUT.toSeconds()), "-o", String.join(" ", options), "start"));
-    LOG.info("embedded PostgreSQL started on {}:{} with data in {}", host(), port, pgData);
-  }
-
-  /** A postmaster that outlived a kill -9 of the JVM still holds the data directory; stop it cleanly. */
-  private void stopLeftover() throws IOException {
-    Path pidFile = pgData.resolve("postmaster.pid");
-    if (!Files.exists(pidFile)) {
-      return;
-    }
-    List<String> lines = Files.readAllLines(pidFile);
-    long pid = lines.isEmpty() ? -1 : Long.parseLong(lines.get(0).trim());
-    Optional<ProcessHandle> process = ProcessHandle.of(pid);
-    if (process.isPresent() && process.get().isAlive()) {
-      LOG.warn("a PostgreSQL server (pid {}) is still running on {}; stopping it before starting our own", pid, pgData);
-      run(List.of(binDir.resolve("bin/pg_ctl").toString(), "-D", pgData.toString(), "-m", "fast", "-w", "-t", "60", "stop"));
-    }
-  }
-
-  private static void initdb(Path binDir, Path pgData, Path passwordFile) throws IOException {
-    Files.createDirectories(pgData.getParent());
-    byte[] secret = new byte[24];
-    new SecureRandom().nextBytes(secret);
-    String password = Base64.getUrlEncoder().withoutPadding().encodeToString(secret);
-    Path tmp = passwordFile.resolveSibling(passwordFile.getFileName() + ".tmp");
-    Files.writeString(tmp, password + "\n", StandardCharsets.UTF_8);
-    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
-    Files.move(tmp, passwordFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    // Initialise into a scratch directory and rename it, so a crash mid-initdb never leaves a half-made cluster.
-    Path scratch = pgData.resolveSibling(pgData.getFileName() + ".init");
-    deleteRecursively(scratch);
-    run(List.of(binDir.resolve("bin/initdb").toString(), "-D", scratch.toString(), "-U", USER,
-        "--auth=scram-sha-256", "--pwfile=" + passwordFile, "-E", "UTF8", "--locale=C"));
-    Files.move(scratch, pgData, StandardCopyOption.ATOMIC_MOVE);
-    LOG.info("initialised a new PostgreSQL cluster in {}", pgData);
-  }
-
-  private static void run(List<String> args) {
-    List<String> command = new ArrayList<>();
-    if (isRoot()) {
-      // Postgres refuses to run as root; a user namespace of our own gives it an unprivileged identity (as zonky does).
-      command.addAll(List.of("unshare", "-U"));
-    }
-    command.addAll(args);
-    try {
-      Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      if (!p.waitFor(5, TimeUnit.MINUTES)) {
-        p.destroyForcibly();
-        throw new IllegalStateException("timed out: " + String.join(" ", args));
-      }
-      if (p.exitValue() != 0) {
-        throw new IllegalStateException(args.get(0) + " failed (" + p.exitValue() + "): " + out.trim());
-      }
-      LOG.debug("{}: {}", args.get(0), out.trim());
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
-  }
-
-  private static boolean isRoot() {
-    return "root".equals(System.getProperty("user.name"));
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
   }
 
   /**
@@ -357,63 +239,9 @@ public final class EmbeddedPostgres implements AutoCloseable {
    */
   public static Path binaries() {
     try {
-      return unpackBinaries();
+      return PostgresBinaries.unpack();
     } catch (IOException e) {
       throw new UncheckedIOException("could not unpack the PostgreSQL binaries", e);
-    }
-  }
-
-  /** Unpacks the PostgreSQL binaries once per machine (under the temp dir), guarded by a file lock. */
-  private static Path unpackBinaries() throws IOException {
-    String version = Optional.ofNullable(EmbeddedPostgres.class.getPackage().getImplementationVersion()).orElse("dev");
-    Path dir = Path.of(System.getProperty("java.io.tmpdir"), "runnel-postgres-17.6.0");
-    Path ready = dir.resolve(".ready");
-    if (Files.exists(ready)) {
-      return dir;
-    }
-    Files.createDirectories(dir);
-    try (FileChannel ch = FileChannel.open(dir.resolveSibling("runnel-postgres-17.6.0.lock"),
-        StandardOpenOption.CREATE, StandardOpenOption.WRITE); FileLock ignored = ch.lock()) {
-      if (Files.exists(ready)) {
-        return dir;
-      }
-      LOG.info("unpacking the PostgreSQL binaries into {} (runnel {})", dir, version);
-      try (InputStream archive = DefaultPostgresBinaryResolver.INSTANCE.getPgBinary("Linux", "x86_64");
-           TarArchiveInputStream tar = new TarArchiveInputStream(new XZInputStream(new BufferedInputStream(archive)))) {
-        TarArchiveEntry entry;
-        while ((entry = tar.getNextEntry()) != null) {
-          Path target = dir.resolve(entry.getName()).normalize();
-          if (!target.startsWith(dir)) {
-            throw new IOException("archive entry outside the target directory: " + entry.getName());
-          }
-          if (entry.isDirectory()) {
-            Files.createDirectories(target);
-          } else if (entry.isSymbolicLink()) {
-            Files.createDirectories(target.getParent());
-            Files.deleteIfExists(target);
-            Files.createSymbolicLink(target, Path.of(entry.getLinkName()));
-          } else {
-            Files.createDirectories(target.getParent());
-            Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
-            if ((entry.getMode() & 0100) != 0) {
-              target.toFile().setExecutable(true, false);
-            }
-          }
-        }
-      }
-      Files.createFile(ready);
-      return dir;
-    }
-  }
-
-  private static void deleteRecursively(Path path) throws IOException {
-    if (!Files.exists(path)) {
-      return;
-    }
-    try (var walk = Files.walk(path)) {
-      for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-        Files.delete(p);
-      }
     }
   }
 }

@@ -23,6 +23,6 @@ final class Acquisitions {
       return false;
     }
     boolean lockTimedOut = err instanceof DatabaseException db && "55P03".equals(db.getSqlState());
-    return lockTimedOut || !PartitionWriter.rolledBack(err);
+    return lockTimedOut || !WriteOutcome.rolledBack(err);
   }
 }

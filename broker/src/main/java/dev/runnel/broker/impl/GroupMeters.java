@@ -13,7 +13,8 @@ import java.util.List;
  * The meters of one consumer group on one topic, shared by the group's state machines of the topic's partitions and
  * looked up once, when the group first works on the topic. Counters are counted where the outcome takes effect (a
  * dead letter once it is stored). The lag gauges read what the group's tick last published ({@link #publishLag}, on
- * the group's context): a scrape never looks into a state machine, which belongs to the group's context.
+ * the group's context): a scrape never looks into a state machine, which belongs to the group's context. Counted and
+ * sampled on the group's context; read by scrapes on any thread.
  */
 final class GroupMeters {
 
@@ -31,20 +32,54 @@ final class GroupMeters {
 
   /** The topic's name. */
   final String topic;
-  private final InstantSource clock;
+  private final Lag lag;
   private final List<Meter> meters;
-  /** Published by the group's tick, read by scrapes. */
-  private volatile long lagRecords;
-  /** The append time of the oldest record not yet done, or -1 when there is none. */
-  private volatile long oldestTimestamp = -1;
 
-  // The tick's sums over the topic's partitions; the group's context only.
-  private long sumRecords;
-  private long minTimestamp;
+  /**
+   * The lag gauges' values: summed over the topic's partitions by the group's tick (on the group's context), then
+   * published for scrapes (any thread).
+   */
+  private static final class Lag {
+    private final InstantSource clock;
+    /** Published by the group's tick, read by scrapes. */
+    private volatile long records;
+    /** The append time of the oldest record not yet done, or -1 when there is none. */
+    private volatile long oldestTimestamp = -1;
+
+    // The tick's sums over the topic's partitions; the group's context only.
+    private long sumRecords;
+    private long minTimestamp;
+
+    Lag(InstantSource clock) {
+      this.clock = clock;
+    }
+
+    double oldestAgeSeconds() {
+      long ts = oldestTimestamp;
+      return ts < 0 ? 0 : Math.max(0, clock.millis() - ts) / 1000.0;
+    }
+
+    void start() {
+      sumRecords = 0;
+      minTimestamp = Long.MAX_VALUE;
+    }
+
+    void add(long records, long oldestTimestamp) {
+      sumRecords += records;
+      if (oldestTimestamp >= 0 && oldestTimestamp < minTimestamp) {
+        minTimestamp = oldestTimestamp;
+      }
+    }
+
+    void publish() {
+      records = sumRecords;
+      oldestTimestamp = sumRecords == 0 || minTimestamp == Long.MAX_VALUE ? -1 : minTimestamp;
+    }
+  }
 
   GroupMeters(MeterRegistry registry, InstantSource clock, String group, String topic) {
-    this.clock = clock;
     this.topic = topic;
+    this.lag = new Lag(clock);
     delivered = counter(registry, "runnel.delivered.records", group, topic,
         "Deliveries handed to the group's consumers (every attempt counts)");
     acked = counter(registry, "runnel.acked.records", group, topic, "Deliveries acked");
@@ -61,17 +96,17 @@ final class GroupMeters {
         .description("Time from a record's append to its first delivery to the group (a redriven record's first "
             + "delivery after the redrive included)")
         .serviceLevelObjectives(ProduceMeters.LATENCY_BUCKETS).register(registry);
-    Gauge lag = Gauge.builder("runnel.group.lag.records", this, m -> m.lagRecords)
+    Gauge records = Gauge.builder("runnel.group.lag.records", lag, l -> l.records)
         .tag("group", group).tag("topic", topic).strongReference(true)
         .description("Records of the topic the group has not finished: past its committed offsets, plus parked retries "
             + "(sampled by the group's tick)")
         .register(registry);
-    Gauge age = Gauge.builder("runnel.group.lag.oldest.age", this, GroupMeters::oldestAgeSeconds)
+    Gauge age = Gauge.builder("runnel.group.lag.oldest.age", lag, Lag::oldestAgeSeconds)
         .tag("group", group).tag("topic", topic).baseUnit("seconds").strongReference(true)
         .description("Age of the oldest record of the topic the group has not finished (0 when none)")
         .register(registry);
     meters = List.of(delivered, acked, nacked, rejected, deadLetteredRejected, deadLetteredMaxRetries,
-        deadLetteredExpired, leaseExpired, deliveryLatency, lag, age);
+        deadLetteredExpired, leaseExpired, deliveryLatency, records, age);
   }
 
   /** Counts a dead letter once it is stored. */
@@ -102,28 +137,18 @@ final class GroupMeters {
     return Counter.builder(name).tag("group", group).tag("topic", topic).description(description).register(registry);
   }
 
-  private double oldestAgeSeconds() {
-    long ts = oldestTimestamp;
-    return ts < 0 ? 0 : Math.max(0, clock.millis() - ts) / 1000.0;
-  }
-
   /** Starts a tick's sample. */
   void startLag() {
-    sumRecords = 0;
-    minTimestamp = Long.MAX_VALUE;
+    lag.start();
   }
 
   /** One partition's lag: its records not done, and the append time of its oldest (-1: none, or not known yet). */
   void addLag(long records, long oldestTimestamp) {
-    sumRecords += records;
-    if (oldestTimestamp >= 0 && oldestTimestamp < minTimestamp) {
-      minTimestamp = oldestTimestamp;
-    }
+    lag.add(records, oldestTimestamp);
   }
 
   /** Ends a tick's sample: what the gauges show until the next tick. */
   void publishLag() {
-    lagRecords = sumRecords;
-    oldestTimestamp = sumRecords == 0 || minTimestamp == Long.MAX_VALUE ? -1 : minTimestamp;
+    lag.publish();
   }
 }

@@ -1,0 +1,117 @@
+package dev.runnel.broker.impl;
+
+import dev.runnel.durability.GroupLease;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.internal.ContextInternal;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.function.Supplier;
+
+/**
+ * Whether a group's runtime serves its group (DESIGN.md section 6): it holds the group's lease, taken at its first call,
+ * whose epoch fences every write of the group's state, and it has not ended. It ends when the lease is found lost (ran
+ * out unrenewed, or taken: then it stops at once) or when the group is deleted; calls that come after go to the
+ * group's next runtime. Confined to the group's context.
+ */
+final class GroupOwnership {
+
+  private static final Logger LOG = LoggerFactory.getLogger(GroupOwnership.class);
+
+  private final String group;
+  private final ContextInternal context;
+  private final Supplier<Future<GroupLease>> acquire;
+  private final Runnable onLost;
+  private GroupLease lease;
+  private Future<Void> leasing;
+  /** Set when the runtime ends (deleted, or its lease lost); completes once it is no longer the engine's. */
+  private Future<Void> end;
+
+  /**
+   * @param acquire takes the group's lease (failing UNAVAILABLE, naming the owner, while another node holds it)
+   * @param onLost  stops the runtime at once, on the group's context, when its lease is found lost
+   */
+  GroupOwnership(String group, ContextInternal context, Supplier<Future<GroupLease>> acquire, Runnable onLost) {
+    this.group = group;
+    this.context = context;
+    this.acquire = acquire;
+    this.onLost = onLost;
+  }
+
+  /**
+   * Holds the group's lease: takes it at the first call (one acquisition for the calls that wait for it). A lease
+   * found lost ends the runtime ({@link #lose}) and completes: the caller, seeing {@link #ended}, goes to the next
+   * runtime, which takes the lease again and loads the group's state from storage.
+   */
+  Future<Void> owned() {
+    if (lease != null && lease.isCurrent()) {
+      return Future.succeededFuture();
+    }
+    if (lease != null) {
+      lose();
+      return Future.succeededFuture();
+    }
+    if (leasing == null) {
+      Promise<Void> taken = context.promise();
+      leasing = taken.future();
+      acquire.get().onComplete(ar -> context.emit(v -> {
+        leasing = null;
+        if (ar.succeeded()) {
+          lease = ar.result();
+          taken.complete();
+        } else {
+          taken.fail(ar.cause());
+        }
+      }));
+    }
+    return leasing;
+  }
+
+  /**
+   * The lease ran out unrenewed or was taken: stop handing out and accepting outcomes at once ({@code onLost}); what
+   * was saved under the lease is what the next owner loads.
+   */
+  private void lose() {
+    LOG.warn("group {} lost its lease ({}): its members must join again", group, lease);
+    end = Future.succeededFuture();
+    onLost.run();
+  }
+
+  /** False when the runtime ended or its lease is held no longer (then it ends now): the caller hands out nothing. */
+  boolean stillOwned() {
+    if (lease != null && !lease.isCurrent() && end == null) {
+      lose();
+    }
+    return end == null;
+  }
+
+  /** Whether the runtime ended (deleted or being deleted, or its lease lost). */
+  boolean ended() {
+    return end != null;
+  }
+
+  /** Completes once the ended runtime is no longer the engine's; only when {@link #ended}. */
+  Future<Void> end() {
+    return end;
+  }
+
+  /** The runtime ends for a deletion: calls wait until the caller completes the promise (the engine forgot it). */
+  Promise<Void> endForDeletion() {
+    Promise<Void> gone = context.promise();
+    end = gone.future();
+    return gone;
+  }
+
+  /** Gives the lease up (a deleted group): the next runtime of the group's name takes it again. */
+  void release() {
+    if (lease != null) {
+      lease.release();
+    }
+  }
+
+  /** The lease's epoch, which fences every write of the group's state; -1 before the lease is taken. */
+  long epoch() {
+    return lease == null ? -1 : lease.epoch();
+  }
+}

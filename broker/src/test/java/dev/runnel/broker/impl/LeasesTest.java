@@ -68,4 +68,47 @@ class LeasesTest {
     assertThat(leases.pollDue(Long.MAX_VALUE)).isNull();
     assertThat(leases.wasAcked(id)).isTrue();
   }
+
+  @Test
+  void aLinkBoundMembersLeaveIsFreeOnlyMaxFreeReleasesTimesPerRecord() {
+    Leases<String> leases = new Leases<>();
+    Leases.Lease<String> lease = leases.lease("r", "link-1", 100, null);
+    assertThat(lease.member()).isEqualTo("link-1");
+    assertThat(lease.leaveCountsAttempt(2)).as("never given back yet").isFalse();
+    Leases.Lease<String> ended = leases.releasedFree(lease);
+    assertThat(leases.pollDue(Long.MAX_VALUE)).as("a free release ends the lease").isNull();
+    lease = leases.lease("r", "link-2", 200, ended);  // the record's next lease
+    assertThat(lease.id()).isNotEqualTo(ended.id());
+    assertThat(lease.leaveCountsAttempt(2)).as("once given back for free").isFalse();
+    lease = leases.lease("r", "link-3", 300, leases.releasedFree(lease));
+    assertThat(lease.freeReleases()).isEqualTo(2);
+    assertThat(lease.leaveCountsAttempt(2)).as("given back for free twice: this leave counts").isTrue();
+    assertThat(lease.leaveCountsAttempt(3)).as("a member allowed three").isFalse();
+    assertThat(leases.lease("other", "link-3", 300, null).leaveCountsAttempt(2)).as("another record's count")
+        .isFalse();
+  }
+
+  @Test
+  void aLeaveOfAMemberOfItsOwnNeverCountsAnAttempt() {
+    Leases<String> leases = new Leases<>();
+    Leases.Lease<String> lease = leases.lease("r", "http-member", 100, null);
+    for (int i = 0; i < 1000; i++) {
+      assertThat(lease.leaveCountsAttempt(Leases.OWN_MEMBER)).isFalse();
+      lease = leases.lease("r", "http-member", 100, leases.releasedFree(lease));
+    }
+    assertThat(lease.leaveCountsAttempt(0)).as("a link-bound member allowed none").isTrue();
+  }
+
+  @Test
+  void anExtensionKeepsTheLeaseItsMemberAndItsRecordsFreeReleases() {
+    Leases<String> leases = new Leases<>();
+    Leases.Lease<String> lease = leases.lease("r", "m", 100, leases.releasedFree(leases.lease("r", "m", 50, null)));
+    Leases.Lease<String> extended = leases.extend(lease, 500);
+    assertThat(extended.id()).isEqualTo(lease.id());
+    assertThat(extended.member()).isEqualTo("m");
+    assertThat(extended.freeReleases()).isEqualTo(1);
+    assertThat(leases.pollDue(400)).as("not due at its old deadline").isNull();
+    assertThat(leases.pollDue(500)).isEqualTo("r");
+    assertThat(leases.inQueue()).isZero();
+  }
 }

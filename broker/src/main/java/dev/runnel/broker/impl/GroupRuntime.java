@@ -78,11 +78,13 @@ final class GroupRuntime implements DeadLetterAdmin.Group {
     // emit, not execute: the action runs with the group's context as the current one (even inline, from another
     // context or none on this thread), so every future it starts completes back here, never on a writer's thread.
     context.emit(v -> {
+      Future<T> result;
       try {
-        action.get().onComplete(promise);
+        result = action.get();
       } catch (RuntimeException e) {
-        promise.fail(e);
+        result = Future.failedFuture(e);
       }
+      result.onComplete(promise);  // outside the try: a failure to deliver the result is not the action's failure
     });
     return promise.future();
   }

@@ -17,10 +17,8 @@ import io.vertx.core.eventbus.MessageConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.Collection;
 import java.util.HashSet;
 import java.util.Set;
-import java.util.function.LongConsumer;
 
 /**
  * Loads a state machine's records from storage: its stored position and parked rows once, then the window's records

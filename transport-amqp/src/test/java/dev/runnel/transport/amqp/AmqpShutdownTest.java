@@ -5,7 +5,6 @@ import dev.runnel.broker.JoinRequest;
 import dev.runnel.broker.Membership;
 import dev.runnel.broker.ProduceRecord;
 import dev.runnel.durability.test.TestPostgres;
-import io.vertx.core.Promise;
 import io.vertx.proton.ProtonClient;
 import io.vertx.proton.ProtonConnection;
 import io.vertx.proton.ProtonDelivery;
@@ -23,7 +22,6 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;

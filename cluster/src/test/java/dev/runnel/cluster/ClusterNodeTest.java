@@ -1,0 +1,86 @@
+package dev.runnel.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.Promise;
+import io.vertx.core.VertxOptions;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Three real Hazelcast members in this JVM, on loopback ports of their own. */
+class ClusterNodeTest {
+  private final List<ClusterNode> started = new ArrayList<>();
+
+  @AfterEach
+  void stopAll() throws Exception {
+    for (ClusterNode node : started) {
+      node.close().await(30, TimeUnit.SECONDS);
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+
+  private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);  // generous: a loaded 2-core box
+    while (!condition.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("waited for %s", what).isLessThan(deadline);
+      Thread.sleep(50);
+    }
+  }
+
+  @Test
+  void membersSeeEachOtherByNodeNameAndALeaverGoesFromEveryView() throws Exception {
+    List<Integer> ports = List.of(freePort(), freePort(), freePort());
+    List<String> members = ports.stream().map(p -> "127.0.0.1:" + p).toList();
+    List<List<String>> viewsSeenByA = new CopyOnWriteArrayList<>();
+    List<Boolean> onEventLoop = new CopyOnWriteArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      ClusterOptions options = new ClusterOptions().setNodeName("node-" + (char) ('a' + i)).setHost("127.0.0.1")
+          .setPort(ports.get(i)).setMembers(members);
+      ClusterNode node = ClusterNode.start(options, new VertxOptions()).await(60, TimeUnit.SECONDS);
+      started.add(node);
+      if (i == 0) {
+        node.onViewChange(v -> {
+          onEventLoop.add(io.vertx.core.Context.isOnEventLoopThread());
+          viewsSeenByA.add(v.nodes());
+        });
+      }
+      assertThat(node.view().contains(node.nodeName())).as("a started node sees itself").isTrue();
+    }
+    for (ClusterNode node : started) {
+      await(node.nodeName() + " to see three", () -> node.view().size() == 3);
+      assertThat(node.view().nodes()).containsExactly("node-a", "node-b", "node-c");  // oldest first
+    }
+
+    // The event bus is clustered: a message sent on node-c reaches a consumer on node-a.
+    Promise<String> received = Promise.promise();
+    started.get(0).vertx().eventBus().<String>consumer("test.hello", m -> received.tryComplete(m.body()))
+        .completion().await(30, TimeUnit.SECONDS);
+    await("node-c to know node-a's consumer", () -> {
+      started.get(2).vertx().eventBus().send("test.hello", "from c");
+      return received.future().isComplete();
+    });
+    assertThat(received.future().result()).isEqualTo("from c");
+
+    ClusterNode leaving = started.remove(1);
+    leaving.close().await(30, TimeUnit.SECONDS);
+    for (ClusterNode node : started) {
+      await(node.nodeName() + " to see node-b go", () -> node.view().size() == 2);
+      assertThat(node.view().nodes()).containsExactly("node-a", "node-c");
+    }
+    assertThat(viewsSeenByA).last().isEqualTo(List.of("node-a", "node-c"));
+    assertThat(viewsSeenByA).contains(List.of("node-a", "node-b", "node-c"));
+    assertThat(onEventLoop).as("listeners run on the node's context, not Hazelcast's threads").containsOnly(true);
+  }
+}

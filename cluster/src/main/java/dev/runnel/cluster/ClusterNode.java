@@ -78,13 +78,10 @@ public final class ClusterNode {
         }
       });
       return null;
-    }).compose(v -> {
-      Future<Void> refreshed = Future.future(p -> context.runOnContext(x -> {
-        refresh();
-        p.complete();
-      }));
-      return refreshed;
-    });
+    }).compose(v -> Future.future(p -> context.runOnContext(x -> {  // the view as it is once events are heard
+      refresh();
+      p.complete();
+    })));
   }
 
   /** On this node's context: reads the members from Hazelcast and tells the listeners if the view changed. */

@@ -35,7 +35,7 @@ public final class ClusterNode {
   private final String nodeName;
   private final List<Consumer<ClusterView>> listeners = new CopyOnWriteArrayList<>();
   private volatile ClusterView view = new ClusterView(List.of());
-  private UUID registration;
+  private volatile UUID registration;  // set on a worker thread, read by close() on any
 
   private ClusterNode(Vertx vertx, HazelcastInstance hazelcast, String nodeName) {
     this.vertx = vertx;

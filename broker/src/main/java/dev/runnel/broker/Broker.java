@@ -1,6 +1,7 @@
 package dev.runnel.broker;
 
 import dev.runnel.broker.impl.LocalBroker;
+import dev.runnel.cluster.ClusterNode;
 import dev.runnel.durability.LogStore;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -19,7 +20,15 @@ public interface Broker {
   }
 
   static Broker create(Vertx vertx, LogStore store, BrokerOptions options) {
-    return new LocalBroker(vertx, store, options);
+    return new LocalBroker(vertx, store, options, null);
+  }
+
+  /**
+   * A broker that is one node of {@code cluster} (DESIGN.md section 6): it serves the partitions and groups the view
+   * places on it and forwards the rest to the nodes that hold them. Runs on the cluster's Vert.x.
+   */
+  static Broker create(ClusterNode cluster, LogStore store, BrokerOptions options) {
+    return new LocalBroker(cluster.vertx(), store, options, cluster);
   }
 
   /** Creates a topic; an identical existing topic answers {@code created == false}, a different one TOPIC_EXISTS. */

@@ -33,14 +33,16 @@ public final class ClusterNode {
   private final HazelcastInstance hazelcast;
   private final Context context;
   private final String nodeName;
+  private final int minMembers;
   private final List<Consumer<ClusterView>> listeners = new CopyOnWriteArrayList<>();
   private volatile ClusterView view = new ClusterView(List.of());
   private volatile UUID registration;  // set on a worker thread, read by close() on any
 
-  private ClusterNode(Vertx vertx, HazelcastInstance hazelcast, String nodeName) {
+  private ClusterNode(Vertx vertx, HazelcastInstance hazelcast, String nodeName, int minMembers) {
     this.vertx = vertx;
     this.hazelcast = hazelcast;
     this.nodeName = nodeName;
+    this.minMembers = minMembers;
     this.context = vertx.getOrCreateContext();
   }
 
@@ -59,7 +61,8 @@ public final class ClusterNode {
         .setClusterPublicHost(options.getHost());
     return Vertx.builder().with(vertxOptions).withClusterManager(manager).buildClustered()
         .compose(vertx -> {
-          ClusterNode node = new ClusterNode(vertx, manager.getHazelcastInstance(), options.getNodeName());
+          ClusterNode node = new ClusterNode(vertx, manager.getHazelcastInstance(), options.getNodeName(),
+              options.minMembers());
           return node.listen().map(node);
         });
   }
@@ -116,6 +119,11 @@ public final class ClusterNode {
 
   public String nodeName() {
     return nodeName;
+  }
+
+  /** The fewest members a view may hold for this node to serve ({@link ClusterOptions#minMembers()}). */
+  public int minMembers() {
+    return minMembers;
   }
 
   /** The latest view, from any thread. */

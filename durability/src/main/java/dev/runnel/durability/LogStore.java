@@ -5,6 +5,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.UnaryOperator;
 
@@ -54,6 +55,19 @@ public interface LogStore {
 
   /** The partition's log; its writer acquires the partition's lease on first use. */
   PartitionLog partition(TopicMetadata topic, int partition);
+
+  /**
+   * The partitions this store has a writer for (it holds their leases, or takes them at their next use): a clustered
+   * node walks them when its view changes, to give back what another node should lead.
+   */
+  Set<TopicPartition> writing();
+
+  /**
+   * Gives a partition back (a cluster hand-off): its writer takes no more appends, lets the queued ones commit,
+   * releases the lease (another node need not wait for it to expire) and is forgotten; the next {@link #partition}
+   * call makes a new writer, which acquires again. Completes once the lease is released; at once when there is none.
+   */
+  Future<Void> release(TopicPartition partition);
 
   /** Consumer-group state kept beside the log. */
   GroupStateStore groupState();

@@ -108,6 +108,29 @@ class IncarnationTest {
     assertThat(batches()).extracting(Batch::writerEpoch).isSorted();
   }
 
+  @Test
+  void aPartitionGivenBackIsTakenAtOnceByAnotherNodeAndTheGiverCanTakeItAgainLater() throws Exception {
+    LogStore giver = open(Incarnation.start("giver"));
+    topic = giver.createTopic("handed-off", 1, TopicConfig.DEFAULT).await().topic();
+    PartitionLog before = giver.partition(topic, 0);
+    before.append(List.of(record("before"))).await();
+    TopicPartition tp = new TopicPartition(topic.id(), 0);
+    assertThat(giver.writing()).containsExactly(tp);
+
+    giver.release(tp).await();  // a cluster hand-off: no expiry to wait for
+    assertThat(giver.writing()).isEmpty();
+    assertThatThrownBy(() -> before.append(List.of(record("late"))).await())
+        .isInstanceOfSatisfying(StorageException.class, e -> assertThat(e.failure()).isEqualTo(StorageFailure.UNAVAILABLE));
+    LogStore taker = open(Incarnation.start("taker"));
+    PartitionLog taken = taker.partition(topic, 0);
+    taken.append(List.of(record("taken"))).await();
+
+    taker.release(tp).await();  // and back: the giver's next use makes a new writer that acquires again
+    giver.partition(topic, 0).append(List.of(record("back"))).await();
+    assertThat(storedValues()).containsExactly("before", "taken", "back");
+    assertThat(batches()).extracting(Batch::writerEpoch).isSorted().doesNotHaveDuplicates();
+  }
+
   private LogStore open(Incarnation incarnation) {
     LogStore store = LogStore.open(vertx, PG.options().setLeaseMs(60_000).setIncarnation(incarnation)).await();
     stores.add(store);

@@ -51,7 +51,7 @@ final class GroupDeletion {
           + membership.size() + " member(s) " + membership.ids() + ": they must leave first, or delete with force"));
     }
     boolean known = !membership.isEmpty() || !partitions.isEmpty();
-    Promise<Void> gone = ownership.endForDeletion();
+    Promise<Void> gone = ownership.ending();
     stopServing.run();
     return drained(System.nanoTime() + DRAIN_MS * 1_000_000)
         .compose(v -> states.deleteGroup(group, ownership.epoch()))

@@ -96,18 +96,19 @@ final class GroupOwnership {
     return end;
   }
 
-  /** The runtime ends for a deletion: calls wait until the caller completes the promise (the engine forgot it). */
-  Promise<Void> endForDeletion() {
+  /**
+   * The runtime ends (a deletion, a hand-over): calls wait until the caller completes the promise (the engine forgot
+   * the runtime), then go to the next runtime; or, when it fails, fail with its cause.
+   */
+  Promise<Void> ending() {
     Promise<Void> gone = context.promise();
     end = gone.future();
     return gone;
   }
 
-  /** Gives the lease up (a deleted group): the next runtime of the group's name takes it again. */
-  void release() {
-    if (lease != null) {
-      lease.release();
-    }
+  /** Gives the lease up (a deleted or handed-over group): the next runtime of the group's name takes it again. */
+  Future<Void> release() {
+    return lease != null ? lease.release() : Future.succeededFuture();
   }
 
   /** The lease's epoch, which fences every write of the group's state; -1 before the lease is taken. */

@@ -19,6 +19,9 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.internal.ContextInternal;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +39,10 @@ import java.util.function.Supplier;
  * Every method runs on the group's context except {@link #call} and {@link #callLive}, which any thread may call.
  */
 final class GroupRuntime implements DeadLetterAdmin.Group {
+
+  private static final Logger LOG = LoggerFactory.getLogger(GroupRuntime.class);
+  /** How long a hand-over waits for the group's changes to be saved. */
+  private static final long HAND_OVER_SAVE_MS = 10_000;
 
   final String name;
   private final DeliveryEngine engine;
@@ -95,8 +102,52 @@ final class GroupRuntime implements DeadLetterAdmin.Group {
    * replaced it (a call that comes during a deletion waits for its end).
    */
   <T> Future<T> callLive(Function<GroupRuntime, Future<T>> action) {
-    return call(() -> ownership.ended() ? ownership.end().transform(v -> engine.group(name).callLive(action))
-        : ownership.owned().compose(v -> ownership.ended() ? engine.group(name).callLive(action) : action.apply(this)));
+    return call(() -> ownership.ended() ? next(action)
+        : ownership.owned().compose(v -> ownership.ended() ? next(action) : action.apply(this)));
+  }
+
+  /** Once this runtime has ended, the call goes to the next one; a group handed to another node fails NotHere. */
+  private <T> Future<T> next(Function<GroupRuntime, Future<T>> action) {
+    return ownership.end().transform(ar -> ar.failed() ? Future.failedFuture(ar.cause())
+        : engine.group(name).callLive(action));
+  }
+
+  /**
+   * Hands the group to another node (DESIGN.md section 6): hand-outs stop and calls wait, what is unsaved is saved
+   * (for up to {@link #HAND_OVER_SAVE_MS}), the members go, the lease is released so the next owner takes it at once,
+   * and the waiting calls fail {@link NotHere}, so the routes send them to the next owner. Deliveries in flight come
+   * back from the next owner once their leases end, as after a failure; the members join again (UNKNOWN_MEMBER).
+   */
+  Future<Void> handOver() {
+    if (ownership.ended()) {
+      return Future.succeededFuture();
+    }
+    Promise<Void> moved = ownership.ending();
+    return saved(System.nanoTime() + HAND_OVER_SAVE_MS * 1_000_000).transform(ar -> {
+      if (ar.failed()) {
+        LOG.warn("group {} is handed over with changes unsaved after {} ms: {}", name, HAND_OVER_SAVE_MS,
+            ar.cause().getMessage());
+      }
+      stopServing();
+      engine.forget(this);
+      return ownership.release().transform(released -> {
+        moved.fail(new NotHere("group " + name + " was handed to another node"));
+        return Future.<Void>succeededFuture();
+      });
+    });
+  }
+
+  /** Completes once every change is saved and no storage work is in flight. */
+  private Future<Void> saved(long giveUpAt) {
+    if (partitions.idle(true)) {
+      return Future.succeededFuture();
+    }
+    if (System.nanoTime() - giveUpAt > 0) {
+      return Future.failedFuture(new IllegalStateException("still saving"));
+    }
+    Promise<Void> later = context.promise();
+    context.setTimer(2, id -> saved(giveUpAt).onComplete(later));
+    return later.future();
   }
 
   /** Members removed (their long polls fail UNKNOWN_MEMBER), state machines closed: it serves nothing more. */

@@ -22,6 +22,7 @@ import dev.runnel.broker.TopicCreated;
 import dev.runnel.broker.TopicDescription;
 import dev.runnel.broker.TopicNames;
 import dev.runnel.broker.TopicStats;
+import dev.runnel.cluster.ClusterNode;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
@@ -50,16 +51,26 @@ public final class LocalBroker implements Broker {
   private final DeliveryEngine engine;
   private final Topics topics;
   private final Routes routes;
+  /** This node's routes in a cluster; null on a single node. */
+  private final ClusteredRoutes clustered;
   private final TopicAdmin admin;
   private final ProduceRouter producer;
   private final Readiness readiness;
 
+  /** A single node's broker. */
   public LocalBroker(Vertx vertx, LogStore store, BrokerOptions options) {
+    this(vertx, store, options, null);
+  }
+
+  /** @param cluster the cluster this node is one of, or null for a single node */
+  public LocalBroker(Vertx vertx, LogStore store, BrokerOptions options, ClusterNode cluster) {
     this.store = store;
     CommitNotices notices = new CommitNotices(vertx);
     this.engine = new DeliveryEngine(vertx, store, this, options, notices);
     this.topics = new Topics(store, engine::topicChanged);
-    this.routes = new LocalRoutes(store, engine, notices);
+    LocalRoutes local = new LocalRoutes(store, engine, notices);
+    this.clustered = cluster == null ? null : new ClusteredRoutes(cluster, store, engine, local);
+    this.routes = clustered != null ? clustered : local;
     this.admin = new TopicAdmin(store, topics, routes, engine);
     this.producer = new ProduceRouter(topics, routes, options.getMeterRegistry());
     this.readiness = new Readiness(store, routes, engine);
@@ -321,6 +332,9 @@ public final class LocalBroker implements Broker {
 
   @Override
   public void close() {
+    if (clustered != null) {
+      clustered.close();
+    }
     engine.close();
     producer.close();
   }

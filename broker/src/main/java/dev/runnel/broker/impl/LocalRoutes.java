@@ -3,13 +3,14 @@ package dev.runnel.broker.impl;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.TopicMetadata;
 import dev.runnel.durability.TopicPartition;
+import io.vertx.core.Future;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The routes of a single node: it leads every partition and owns every group, so each route is a local unit (a
- * partition's writer with its commit notices, a group's runtime). Thread-safe.
+ * The routes to this node's own units (a partition's writer with its commit notices, a group's runtime): a single
+ * node's routes, since it leads every partition and owns every group, and a clustered node's share. Thread-safe.
  */
 final class LocalRoutes implements Routes {
 
@@ -36,5 +37,30 @@ final class LocalRoutes implements Routes {
   @Override
   public GroupOwner owner(String group) {
     return new LocalGroupOwner(engine, store, group);
+  }
+
+  @Override
+  public boolean leadsHere(TopicMetadata topic, int partition) {
+    return true;
+  }
+
+  @Override
+  public boolean ownsHere(String group) {
+    return true;
+  }
+
+  @Override
+  public Future<Void> ready() {
+    return Future.succeededFuture();
+  }
+
+  /**
+   * Gives a partition back (a cluster hand-off): the store's writer drains and releases; its unit is dropped after, so
+   * a call that comes meanwhile fails on the closing writer rather than making a unit over it again.
+   */
+  Future<Void> release(TopicPartition partition) {
+    Future<Void> released = store.release(partition);
+    leaders.remove(partition);
+    return released;
   }
 }

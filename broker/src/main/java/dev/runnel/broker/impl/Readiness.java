@@ -13,7 +13,8 @@ import java.util.List;
 
 /**
  * Whether this node holds what it leads and owns (DESIGN.md section 6). On one node that is every partition and
- * every group with stored state: their leases are taken at the first check (a restart that could not prove its
+ * every group with stored state; in a cluster, this node's share of them by the view at the first check. Their leases
+ * are taken at the first check (a restart that could not prove its
  * predecessor dead waits here for the predecessor's leases); the first check answers when they are held, or fails
  * with what is missing, and the next check tries again. Once held, new topics and groups are taken when first used.
  * Any context may call it.
@@ -35,7 +36,7 @@ final class Readiness {
   }
 
   Future<Void> check() {
-    return store.ping().compose(v -> holdsWhatItLeads());
+    return store.ping().compose(v -> routes.ready()).compose(v -> holdsWhatItLeads());
   }
 
   private Future<Void> holdsWhatItLeads() {
@@ -52,6 +53,9 @@ final class Readiness {
       List<Future<?>> all = new ArrayList<>();
       for (TopicMetadata topic : list) {
         for (int p = 0; p < topic.partitions(); p++) {
+          if (!routes.leadsHere(topic, p)) {
+            continue;
+          }
           all.add(routes.leader(topic, p).offsets().recover(err -> gone(err) ? Future.succeededFuture()
               : Future.failedFuture(err)));
         }
@@ -60,7 +64,7 @@ final class Readiness {
     });
     Future<Void> groups = engine.ready().compose(v -> store.groupState().committedOffsets()).compose(stored -> {
       List<Future<?>> all = new ArrayList<>();
-      stored.keySet().forEach(group -> all.add(routes.owner(group).own()));
+      stored.keySet().stream().filter(routes::ownsHere).forEach(group -> all.add(routes.owner(group).own()));
       return Future.all(all).mapEmpty();
     });
     return Future.all(partitions, groups).<Void>mapEmpty()

@@ -1,6 +1,7 @@
 package dev.runnel.broker.impl;
 
 import dev.runnel.durability.TopicMetadata;
+import io.vertx.core.Future;
 
 /**
  * The seam between the broker's API and the units behind it: where a partition's leader and a group's owner are.
@@ -12,4 +13,13 @@ interface Routes {
   PartitionLeader leader(TopicMetadata topic, int partition);
 
   GroupOwner owner(String group);
+
+  /** Whether this node should lead the partition (it takes the lease when it gets ready). */
+  boolean leadsHere(TopicMetadata topic, int partition);
+
+  /** Whether this node should own the group. */
+  boolean ownsHere(String group);
+
+  /** Completes once the routes serve (a cluster's: once other nodes can reach this one's units). */
+  Future<Void> ready();
 }

@@ -110,7 +110,7 @@ class GroupOwnershipTest {
   @Test
   void aDeletionEndsTheRuntimeUntilItCompletesAndGivesTheLeaseUp() throws Exception {
     FakeLease lease = held();
-    Promise<Void> gone = onContext(ownership::endForDeletion);
+    Promise<Void> gone = onContext(ownership::ending);
     assertThat(onContext(ownership::stillOwned)).isFalse();
     assertThat(onContext(() -> ownership.end().isComplete())).isFalse();
     onContext(() -> {

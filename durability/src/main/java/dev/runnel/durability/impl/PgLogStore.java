@@ -315,6 +315,17 @@ public final class PgLogStore implements LogStore {
 
 
   @Override
+  public Set<TopicPartition> writing() {
+    return Set.copyOf(writers.keySet());
+  }
+
+  @Override
+  public Future<Void> release(TopicPartition partition) {
+    PartitionWriter writer = writers.remove(partition);
+    return writer == null ? Future.succeededFuture() : writer.close();
+  }
+
+  @Override
   public GroupStateStore groupState() {
     return groupState;
   }

@@ -1,0 +1,347 @@
+package dev.runnel.broker.impl;
+
+import dev.runnel.broker.BrokerError;
+import dev.runnel.broker.BrokerException;
+import dev.runnel.broker.DeadLetter;
+import dev.runnel.broker.Delivery;
+import dev.runnel.broker.GroupConfig;
+import dev.runnel.broker.GroupDescription;
+import dev.runnel.broker.JoinRequest;
+import dev.runnel.broker.Membership;
+import dev.runnel.broker.OutcomeResult;
+import dev.runnel.broker.Outcomes;
+import dev.runnel.broker.SeekPosition;
+import dev.runnel.broker.SeekResult;
+import dev.runnel.cluster.ClusterNode;
+import dev.runnel.cluster.ClusterView;
+import dev.runnel.cluster.Rendezvous;
+import dev.runnel.durability.AppendResult;
+import dev.runnel.durability.DeadLetterOrigin;
+import dev.runnel.durability.LogRecord;
+import dev.runnel.durability.LogStore;
+import dev.runnel.durability.PartitionOffsets;
+import dev.runnel.durability.ReadResult;
+import dev.runnel.durability.TopicMetadata;
+import dev.runnel.durability.TopicPartition;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+
+/**
+ * The routes of a clustered node (DESIGN.md section 6). Who should lead a partition or own a group is rendezvous
+ * hashing of {@code <topic id>/<partition>} or {@code group/<name>} over the stable node names of this node's view;
+ * this node's share is served by its {@link LocalRoutes}, the rest goes to the node that should hold it through the
+ * {@link Forwarder}. Postgres leases decide who does hold: a node that no longer should hands what it holds over at
+ * once when its view changes (and checks again every second, for a unit taken up by a call that raced the change),
+ * and the new owner acquires when first called. A call that meets a node that does not hold the unit ({@link
+ * NotHere}) is routed again a bounded number of times, as views settle. A view with fewer than {@code minMembers}
+ * members serves nothing: the node steps down. Thread-safe.
+ */
+final class ClusteredRoutes implements Routes {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ClusteredRoutes.class);
+  /** Routing again after a NotHere: delays of 20, 40, 80 ... ms, about 5 s over all, longer than a view settles. */
+  private static final int ATTEMPTS = 9;
+  private static final long FIRST_RETRY_MS = 20;
+  private static final long SETTLE_EVERY_MS = 1000;
+  /** A forwarded call's timeout (a long poll's wait comes on top). */
+  private static final long FORWARD_TIMEOUT_MS = 15_000;
+  /** Calls outstanding to one node at most; past it, OVERLOADED. */
+  private static final int MAX_OUTSTANDING_PER_NODE = 10_000;
+
+  private final Vertx vertx;
+  private final ClusterNode cluster;
+  private final String self;
+  private final int minMembers;
+  private final LogStore store;
+  private final DeliveryEngine engine;
+  private final LocalRoutes local;
+  private final Forwarder forwarder;
+  private final ForwardedCalls receiver;
+  private final Future<Void> started;
+  private final long timer;
+  /** Who should hold what under the current view, computed once per key and view. */
+  private volatile Placement placement;
+
+  /** The view's nodes and the owners computed under it. */
+  private record Placement(List<String> nodes, boolean serving, Map<String, String> owners) {
+    String owner(String key) {
+      return owners.computeIfAbsent(key, k -> Rendezvous.owner(k, nodes));
+    }
+  }
+
+  ClusteredRoutes(ClusterNode cluster, LogStore store, DeliveryEngine engine, LocalRoutes local) {
+    this.vertx = cluster.vertx();
+    this.cluster = cluster;
+    this.self = cluster.nodeName();
+    this.minMembers = cluster.minMembers();
+    this.store = store;
+    this.engine = engine;
+    this.local = local;
+    this.forwarder = new Forwarder(vertx, FORWARD_TIMEOUT_MS, MAX_OUTSTANDING_PER_NODE);
+    this.placement = placementOf(cluster.view());
+    cluster.onViewChange(this::viewChanged);
+    this.receiver = new ForwardedCalls(vertx, self, this);
+    this.started = receiver.start();
+    this.timer = vertx.setPeriodic(SETTLE_EVERY_MS, id -> handOver());
+  }
+
+  private Placement placementOf(ClusterView view) {
+    return new Placement(view.nodes(), view.size() >= minMembers, new ConcurrentHashMap<>());
+  }
+
+  private void viewChanged(ClusterView view) {
+    Placement next = placementOf(view);
+    placement = next;
+    if (!next.serving) {
+      LOG.warn("node {} sees {} of the {} members it needs ({}): it steps down and serves nothing until it sees more",
+          self, view.size(), minMembers, view.nodes());
+    }
+    forwarder.keepOnly(next.nodes);
+    handOver();
+  }
+
+  /** Gives back every partition and group this node holds but should not (another node should, or it steps down). */
+  private void handOver() {
+    for (TopicPartition partition : store.writing()) {
+      if (!leadsHere(partition.topicId(), partition.partition())) {
+        LOG.info("node {} hands partition {}/{} over", self, partition.topicId(), partition.partition());
+        local.release(partition);
+      }
+    }
+    for (GroupRuntime group : engine.groups()) {
+      if (!ownsHere(group.name)) {
+        group.call(group::handOver);
+      }
+    }
+  }
+
+  /** Completes once other nodes can reach this one's leaders and owners. */
+  @Override
+  public Future<Void> ready() {
+    return started;
+  }
+
+  LocalRoutes local() {
+    return local;
+  }
+
+  boolean leadsHere(UUID topicId, int partition) {
+    Placement p = placement;
+    return p.serving && self.equals(p.owner(topicId + "/" + partition));
+  }
+
+  @Override
+  public boolean ownsHere(String group) {
+    Placement p = placement;
+    return p.serving && self.equals(p.owner("group/" + group));
+  }
+
+  @Override
+  public boolean leadsHere(TopicMetadata topic, int partition) {
+    return leadsHere(topic.id(), partition);
+  }
+
+  @Override
+  public PartitionLeader leader(TopicMetadata topic, int partition) {
+    return new RoutedLeader(topic, partition);
+  }
+
+  @Override
+  public GroupOwner owner(String group) {
+    return new RoutedOwner(group);
+  }
+
+  void close() {
+    vertx.cancelTimer(timer);
+    receiver.stop();
+  }
+
+  /**
+   * Runs {@code call} on the unit that should serve {@code key} now ({@code unitOn} the node that should: this node's
+   * own unit, or a route to another).
+   * A NotHere routes it again after a pause, a bounded number of times; then the call fails UNAVAILABLE.
+   */
+  private <U, T> Future<T> route(String key, Function<String, U> unitOn, Function<U, Future<T>> call, int attempt) {
+    Placement p = placement;
+    if (!p.serving) {
+      return Future.failedFuture(new BrokerException(BrokerError.UNAVAILABLE, "node " + self + " sees fewer than "
+          + minMembers + " cluster members and serves nothing; retry on another node"));
+    }
+    String owner = p.owner(key);
+    Future<T> result;
+    try {
+      result = call.apply(unitOn.apply(owner));
+    } catch (RuntimeException e) {
+      result = Future.failedFuture(e);
+    }
+    return result.recover(err -> {
+      if (!(err instanceof NotHere)) {
+        return Future.failedFuture(err);
+      }
+      if (attempt >= ATTEMPTS) {
+        return Future.failedFuture(new BrokerException(BrokerError.UNAVAILABLE, "no node serves it yet ("
+            + err.getMessage() + "); retry"));
+      }
+      ContextInternal caller = ContextInternal.current();
+      Promise<T> again = caller != null ? caller.promise() : Promise.promise();
+      vertx.setTimer(FIRST_RETRY_MS << (attempt - 1),
+          id -> route(key, unitOn, call, attempt + 1).onComplete(again));
+      return again.future();
+    });
+  }
+
+  /** A partition's leader wherever it is now, chosen again at every call. */
+  private final class RoutedLeader implements PartitionLeader {
+    private final TopicMetadata topic;
+    private final int partition;
+    private final String key;
+
+    RoutedLeader(TopicMetadata topic, int partition) {
+      this.topic = topic;
+      this.partition = partition;
+      this.key = topic.id() + "/" + partition;
+    }
+
+    private <T> Future<T> route(Function<PartitionLeader, Future<T>> call) {
+      return ClusteredRoutes.this.route(key, node -> self.equals(node) ? local.leader(topic, partition)
+          : new RemotePartitionLeader(forwarder, node, topic, partition), call, 1);
+    }
+
+    @Override
+    public Future<AppendResult> append(List<LogRecord> records, boolean deduplicate) {
+      return route(l -> l.append(records, deduplicate));
+    }
+
+    @Override
+    public Future<AppendResult> appendDeadLetters(List<LogRecord> records, List<DeadLetterOrigin> origins,
+                                                  long groupEpoch) {
+      return route(l -> l.appendDeadLetters(records, origins, groupEpoch));
+    }
+
+    @Override
+    public Future<ReadResult> read(long offset, int maxRecords, int maxBytes) {
+      return route(l -> l.read(offset, maxRecords, maxBytes));
+    }
+
+    @Override
+    public Future<PartitionOffsets> offsets() {
+      return route(PartitionLeader::offsets);
+    }
+
+    @Override
+    public Future<Long> offsetForTimestamp(long timestamp) {
+      return route(l -> l.offsetForTimestamp(timestamp));
+    }
+  }
+
+  /** A group's owner wherever it is now, chosen again at every call. */
+  private final class RoutedOwner implements GroupOwner {
+    private final String group;
+    private final String key;
+
+    RoutedOwner(String group) {
+      this.group = group;
+      this.key = "group/" + group;
+    }
+
+    private <T> Future<T> route(Function<GroupOwner, Future<T>> call) {
+      return ClusteredRoutes.this.route(key, node -> self.equals(node) ? local.owner(group)
+          : new RemoteGroupOwner(forwarder, node, group), call, 1);
+    }
+
+    @Override
+    public Future<Void> own() {
+      return route(GroupOwner::own);
+    }
+
+    @Override
+    public Future<Membership> join(JoinRequest request) {
+      return route(o -> o.join(request));
+    }
+
+    @Override
+    public Future<Void> leave(String memberId) {
+      return route(o -> o.leave(memberId));
+    }
+
+    @Override
+    public Future<Void> heartbeat(String memberId) {
+      return route(o -> o.heartbeat(memberId));
+    }
+
+    @Override
+    public Future<List<Delivery>> fetch(String memberId, int maxRecords, int maxBytes, long maxWaitMs) {
+      return route(o -> o.fetch(memberId, maxRecords, maxBytes, maxWaitMs));
+    }
+
+    @Override
+    public Future<List<Delivery>> leased(String memberId) {
+      return route(o -> o.leased(memberId));
+    }
+
+    @Override
+    public Future<Integer> inFlight(String memberId) {
+      return route(o -> o.inFlight(memberId));
+    }
+
+    @Override
+    public Future<List<OutcomeResult>> settle(Outcomes outcomes) {
+      return route(o -> o.settle(outcomes));
+    }
+
+    @Override
+    public Future<List<SeekResult>> seek(String topic, List<SeekPosition> positions, boolean dryRun) {
+      return route(o -> o.seek(topic, positions, dryRun));
+    }
+
+    @Override
+    public Future<Void> configure(GroupConfig config) {
+      return route(o -> o.configure(config));
+    }
+
+    @Override
+    public Future<List<String>> topics() {
+      return route(GroupOwner::topics);
+    }
+
+    @Override
+    public Future<GroupDescription> describe() {
+      return route(GroupOwner::describe);
+    }
+
+    @Override
+    public Future<Void> delete(boolean force) {
+      return route(o -> o.delete(force));
+    }
+
+    @Override
+    public Future<List<DeadLetter>> deadLetters(String topic, int limit) {
+      return route(o -> o.deadLetters(topic, limit));
+    }
+
+    @Override
+    public Future<Integer> deleteDeadLetters(String topic, Integer partition, List<Long> offsets) {
+      return route(o -> o.deleteDeadLetters(topic, partition, offsets));
+    }
+
+    @Override
+    public Future<Integer> redrive(String topic, boolean toGroup, Integer partition, List<Long> offsets) {
+      return route(o -> o.redrive(topic, toGroup, partition, offsets));
+    }
+
+    @Override
+    public Future<Void> expireParked(TopicMetadata topic, int partition, List<Long> offsets) {
+      return route(o -> o.expireParked(topic, partition, offsets));
+    }
+  }
+}

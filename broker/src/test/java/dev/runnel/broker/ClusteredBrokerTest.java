@@ -1,0 +1,273 @@
+package dev.runnel.broker;
+
+import dev.runnel.cluster.ClusterNode;
+import dev.runnel.cluster.ClusterOptions;
+import dev.runnel.cluster.Rendezvous;
+import dev.runnel.durability.Incarnation;
+import dev.runnel.durability.LogStore;
+import dev.runnel.durability.test.TestPostgres;
+import io.vertx.core.Future;
+import io.vertx.core.VertxOptions;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Brokers clustered through real Hazelcast members in this JVM, on one Postgres (DESIGN.md section 6): every call
+ * reaches the node that should serve it from any node, the leases in Postgres follow rendezvous placement over the
+ * view, and when a node leaves or joins, what moves is handed over and served again with nothing acknowledged lost.
+ * Bounds are generous and nothing asserts a time.
+ */
+class ClusteredBrokerTest {
+
+  @RegisterExtension
+  static final TestPostgres PG = new TestPostgres();
+  private static final int PARTITIONS = 12;
+
+  private final List<Node> nodes = new ArrayList<>();
+  private List<String> members;
+  private List<Integer> ports;
+
+  /** One node: its cluster membership, its store under its own incarnation, and its broker. */
+  private record Node(String name, ClusterNode cluster, LogStore store, Broker broker) {
+    void close() throws Exception {
+      broker.close();
+      store.close().await(30, TimeUnit.SECONDS);
+      cluster.close().await(30, TimeUnit.SECONDS);
+    }
+  }
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (Node node : nodes) {
+      node.close();
+    }
+  }
+
+  private void plan(int count) throws IOException {
+    ports = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      try (ServerSocket socket = new ServerSocket(0)) {
+        ports.add(socket.getLocalPort());
+      }
+    }
+    members = ports.stream().map(p -> "127.0.0.1:" + p).toList();
+  }
+
+  private Node start(int index) throws Exception {
+    String name = "node-" + (char) ('a' + index);
+    ClusterOptions options = new ClusterOptions().setNodeName(name).setHost("127.0.0.1").setPort(ports.get(index))
+        .setMembers(members).setMinMembers(1);
+    ClusterNode cluster = ClusterNode.start(options, new VertxOptions()).await(60, TimeUnit.SECONDS);
+    LogStore store = LogStore.open(cluster.vertx(), PG.options().setIncarnation(Incarnation.start(name)))
+        .await(60, TimeUnit.SECONDS);
+    Node node = new Node(name, cluster, store, Broker.create(cluster, store, new BrokerOptions()));
+    nodes.add(node);
+    return node;
+  }
+
+  private void awaitViews(int size) throws InterruptedException {
+    for (Node node : nodes) {
+      await(node.name + " to see " + size + " members", () -> node.cluster.view().size() == size);
+    }
+  }
+
+  @Test
+  void everyCallReachesTheNodeThatShouldServeItFromAnyNode() throws Exception {
+    plan(3);
+    for (int i = 0; i < 3; i++) {
+      start(i);
+    }
+    awaitViews(3);
+    Broker a = nodes.get(0).broker;
+    a.createTopic("spread", PARTITIONS, TopicConfig.DEFAULT).await(30, TimeUnit.SECONDS);
+    UUID topicId = topicId("spread");
+    for (Node node : nodes) {
+      await(node.name + " to be ready", () -> succeeds(node.broker::checkReady));
+    }
+
+    // Through every node to every partition: each batch is forwarded whole to the partition's leader.
+    for (Node node : nodes) {
+      for (int p = 0; p < PARTITIONS; p++) {
+        List<ProduceResult> results = node.broker.produce("spread", List.of(record(node.name + "/" + p, p),
+            record(node.name + "/" + p + "/second", p)), false).await(30, TimeUnit.SECONDS);
+        assertThat(results).extracting(ProduceResult::partition).containsOnly(p);
+      }
+    }
+    for (int p = 0; p < PARTITIONS; p++) {
+      Broker reader = nodes.get(p % 3).broker;
+      assertThat(values(reader.read("spread", p, 0, 100, 1 << 20).await(30, TimeUnit.SECONDS)))
+          .containsExactly("node-a/" + p, "node-a/" + p + "/second", "node-b/" + p, "node-b/" + p + "/second",
+              "node-c/" + p, "node-c/" + p + "/second");
+    }
+    Map<Integer, String> leaders = leaders(topicId);
+    List<String> names = nodes.stream().map(Node::name).toList();
+    for (int p = 0; p < PARTITIONS; p++) {
+      assertThat(leaders.get(p)).as("the leader of partition %d", p)
+          .isEqualTo(Rendezvous.owner(topicId + "/" + p, names));
+    }
+    assertThat(new HashSet<>(leaders.values())).as("leaders spread over the nodes").hasSizeGreaterThan(1);
+
+    // A member joined through one node fetches through another and acknowledges through a third.
+    Membership member = nodes.get(1).broker.join("spread-readers", new JoinRequest(List.of("spread"),
+        GroupMode.SHARED, 30_000, 30_000, false)).await(30, TimeUnit.SECONDS);
+    Set<String> consumed = new HashSet<>();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (consumed.size() < 6 * PARTITIONS && System.nanoTime() < deadline) {
+      List<Delivery> batch = nodes.get(2).broker.fetch("spread-readers", member.memberId(), 50, 1 << 20, 1000)
+          .await(30, TimeUnit.SECONDS);
+      List<OutcomeResult> acked = a.settle("spread-readers", new Outcomes(batch.stream().map(Delivery::token).toList(),
+          List.of(), List.of(), List.of())).await(30, TimeUnit.SECONDS);
+      assertThat(acked).extracting(OutcomeResult::status).containsOnly(OutcomeResult.Status.OK);
+      batch.forEach(d -> consumed.add(new String(d.record().value(), StandardCharsets.UTF_8)));
+    }
+    assertThat(consumed).hasSize(6 * PARTITIONS);
+    assertThat(groupOwner("spread-readers")).isEqualTo(Rendezvous.owner("group/spread-readers", names));
+    GroupDescription described = nodes.get(0).broker.describeGroup("spread-readers").await(30, TimeUnit.SECONDS);
+    assertThat(described.members()).extracting(GroupDescription.Member::memberId).containsExactly(member.memberId());
+  }
+
+  @Test
+  void whatALeavingNodeHeldIsServedByTheOthersAndAJoiningNodeTakesItsShare() throws Exception {
+    plan(3);
+    start(0);
+    start(1);
+    awaitViews(2);
+    Broker a = nodes.get(0).broker;
+    a.createTopic("moving", PARTITIONS, TopicConfig.DEFAULT).await(30, TimeUnit.SECONDS);
+    UUID topicId = topicId("moving");
+    List<List<String>> acknowledged = new ArrayList<>();
+    for (int p = 0; p < PARTITIONS; p++) {
+      acknowledged.add(new ArrayList<>());
+    }
+    produceToAll("before", acknowledged);
+
+    // A third node joins: the two hand over its share at once, and it takes it when first called.
+    start(2);
+    awaitViews(3);
+    produceToAll("joined", acknowledged);
+    List<String> three = nodes.stream().map(Node::name).toList();
+    assertThat(leaders(topicId)).as("leases follow placement over three nodes")
+        .isEqualTo(placement(topicId, three));
+
+    // The node that leads the most leaves (a graceful stop): the others serve its partitions.
+    String busiest = busiest(leaders(topicId));
+    Node leaving = nodes.stream().filter(n -> n.name.equals(busiest)).findFirst().orElseThrow();
+    nodes.remove(leaving);
+    leaving.close();
+    awaitViews(2);
+    produceToAll("left", acknowledged);
+    List<String> two = nodes.stream().map(Node::name).toList();
+    assertThat(leaders(topicId)).isEqualTo(placement(topicId, two));
+    for (int p = 0; p < PARTITIONS; p++) {
+      assertThat(values(nodes.get(p % 2).broker.read("moving", p, 0, 100, 1 << 20).await(30, TimeUnit.SECONDS)))
+          .as("partition %d holds every acknowledged record, in order", p).isEqualTo(acknowledged.get(p));
+    }
+  }
+
+  /** One record to each partition through the nodes in turn; a call that meets a hand-over is tried again. */
+  private void produceToAll(String round, List<List<String>> acknowledged) throws InterruptedException {
+    for (int p = 0; p < PARTITIONS; p++) {
+      Broker through = nodes.get(p % nodes.size()).broker;
+      String value = round + "/" + p;
+      int partition = p;
+      await("a produce to partition " + p + " in round " + round, () -> succeeds(
+          () -> through.produce("moving", List.of(record(value, partition)), false)));
+      acknowledged.get(p).add(value);
+    }
+  }
+
+  private Map<Integer, String> placement(UUID topicId, List<String> names) {
+    Map<Integer, String> expected = new TreeMap<>();
+    for (int p = 0; p < PARTITIONS; p++) {
+      expected.put(p, Rendezvous.owner(topicId + "/" + p, names));
+    }
+    return expected;
+  }
+
+  private static String busiest(Map<Integer, String> leaders) {
+    Map<String, Integer> counts = new TreeMap<>();
+    leaders.values().forEach(n -> counts.merge(n, 1, Integer::sum));
+    return counts.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+  }
+
+  private static ProduceRecord record(String value, int partition) {
+    return new ProduceRecord(null, value.getBytes(StandardCharsets.UTF_8), "text/plain", List.of(), partition, null);
+  }
+
+  private static List<String> values(ReadResult result) {
+    return result.records().stream().map(r -> new String(r.value(), StandardCharsets.UTF_8)).toList();
+  }
+
+  private static UUID topicId(String name) throws Exception {
+    try (Connection c = PG.jdbc();
+         PreparedStatement s = c.prepareStatement("SELECT topic_id FROM topics WHERE name = ?")) {
+      s.setString(1, name);
+      try (ResultSet rows = s.executeQuery()) {
+        assertThat(rows.next()).as("topic %s is stored", name).isTrue();
+        return rows.getObject(1, UUID.class);
+      }
+    }
+  }
+
+  /** The leader each partition's lease row names (null when released). */
+  private static Map<Integer, String> leaders(UUID topicId) throws Exception {
+    Map<Integer, String> leaders = new TreeMap<>();
+    try (Connection c = PG.jdbc();
+         PreparedStatement s = c.prepareStatement("SELECT partition, leader FROM partitions WHERE topic_id = ?")) {
+      s.setObject(1, topicId);
+      try (ResultSet rows = s.executeQuery()) {
+        while (rows.next()) {
+          leaders.put(rows.getInt(1), rows.getString(2));
+        }
+      }
+    }
+    return leaders;
+  }
+
+  private static String groupOwner(String group) throws Exception {
+    try (Connection c = PG.jdbc();
+         PreparedStatement s = c.prepareStatement("SELECT owner FROM group_leases WHERE group_name = ?")) {
+      s.setString(1, group);
+      try (ResultSet rows = s.executeQuery()) {
+        return rows.next() ? rows.getString(1) : null;
+      }
+    }
+  }
+
+  private static boolean succeeds(Supplier<Future<?>> call) {
+    try {
+      call.get().await(30, TimeUnit.SECONDS);
+      return true;
+    } catch (Exception e) {
+      return false;
+    }
+  }
+
+  private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);  // generous: a loaded 2-core box
+    while (!condition.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("waited for %s", what).isLessThan(deadline);
+      Thread.sleep(50);
+    }
+  }
+}

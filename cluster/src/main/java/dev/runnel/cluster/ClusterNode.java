@@ -7,6 +7,7 @@ import com.hazelcast.core.HazelcastInstance;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.ArrayList;
@@ -16,6 +17,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,6 +53,12 @@ public final class ClusterNode {
    * cluster; completes once this node sees itself in its view.
    */
   public static Future<ClusterNode> start(ClusterOptions options, VertxOptions vertxOptions) {
+    return start(options, vertxOptions, builder -> builder);
+  }
+
+  /** As {@link #start(ClusterOptions, VertxOptions)}, with more set on the Vert.x builder ({@code metrics}). */
+  public static Future<ClusterNode> start(ClusterOptions options, VertxOptions vertxOptions,
+                                          UnaryOperator<VertxBuilder> more) {
     HazelcastClusterManager manager;
     try {
       manager = new HazelcastClusterManager(HazelcastSettings.config(options));
@@ -59,7 +67,7 @@ public final class ClusterNode {
     }
     vertxOptions.getEventBusOptions().setHost(options.getHost()).setPort(options.getEventBusPort())
         .setClusterPublicHost(options.getHost());
-    return Vertx.builder().with(vertxOptions).withClusterManager(manager).buildClustered()
+    return more.apply(Vertx.builder()).with(vertxOptions).withClusterManager(manager).buildClustered()
         .compose(vertx -> {
           ClusterNode node = new ClusterNode(vertx, manager.getHazelcastInstance(), options.getNodeName(),
               options.minMembers());

@@ -24,8 +24,34 @@ public class RunnelConfig {
   public Storage storage = new Storage();
   public Auth auth = new Auth();
   public Metrics metrics = new Metrics();
+  public Cluster cluster = new Cluster();
   /** Signed webhook sources by name: {@code POST /webhooks/<name>}. */
   public Map<String, Webhook> webhooks = new LinkedHashMap<>();
+
+  /**
+   * Several nodes on one external Postgres, through Hazelcast (DESIGN.md section 6; docs/cluster.md). Off: a single
+   * node, and no Hazelcast class is loaded.
+   */
+  public static class Cluster {
+    public boolean enabled = false;
+    /** Hazelcast's cluster name: members of another name never join. */
+    public String name = "runnel";
+    /** The interface Hazelcast and the clustered event bus bind to (a private one: Hazelcast's port has no TLS). */
+    public String host = "127.0.0.1";
+    /** Hazelcast's TCP-IP join list, {@code host:port} each (every node lists the same). */
+    public List<String> members = new ArrayList<>(List.of("127.0.0.1:5701"));
+    /** This node's Hazelcast port (one of {@link #members}). */
+    public int port = 5701;
+    /** The clustered event bus's port; 0: any free one. */
+    public int eventBusPort = 0;
+    /** The fewest members a node's view may hold and still serve; null: a majority (1 for one or two members). */
+    public Integer minMembers;
+    public int heartbeatSeconds = 1;
+    /** A member silent this long leaves the view (at least 5 s: a loaded box pauses for seconds). */
+    public int maxNoHeartbeatSeconds = 5;
+    /** The partition and group lease length in a cluster ({@code storage.leaseMs} is a single node's). */
+    public long leaseMs = 3_000;
+  }
 
   /** API keys (DESIGN.md section 8). Keys come only from the file; their strings may be {@code ${ENV}} references. */
   public static class Auth {

@@ -38,6 +38,10 @@ public final class RunnelMain implements Callable<Integer> {
   @Option(names = "--amqp-port", description = "AMQP 1.0 port (default 5672)")
   Integer amqpPort;
 
+  @Option(names = "--cluster-members", description = "Hazelcast members to join, host:port,host:port "
+      + "(with cluster.enabled; default 127.0.0.1:5701)")
+  String clusterMembers;
+
   @Option(names = "--pg-url", description = "External PostgreSQL URL, e.g. postgresql://user:pw@host:5432/db "
       + "(default: an embedded PostgreSQL under the data dir)")
   String pgUrl;
@@ -58,6 +62,7 @@ public final class RunnelMain implements Callable<Integer> {
     putIfSet(flags, "http.port", httpPort == null ? null : httpPort.toString());
     putIfSet(flags, "amqp.port", amqpPort == null ? null : amqpPort.toString());
     putIfSet(flags, "postgres.url", pgUrl);
+    putIfSet(flags, "cluster.members", clusterMembers);
     RunnelNode node;
     try {
       node = new RunnelNode(ConfigLoader.load(configFile, System.getenv(), flags));

@@ -7,6 +7,8 @@ import dev.runnel.broker.auth.ApiKey;
 import dev.runnel.broker.auth.ApiKeys;
 import dev.runnel.broker.auth.Grant;
 import dev.runnel.broker.auth.Right;
+import dev.runnel.cluster.ClusterNode;
+import dev.runnel.cluster.ClusterOptions;
 import dev.runnel.durability.EmbeddedPostgres;
 import dev.runnel.durability.Incarnation;
 import dev.runnel.durability.LogStore;
@@ -21,6 +23,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxBuilder;
+import io.vertx.core.spi.VertxMetricsFactory;
 import io.vertx.core.VertxOptions;
 import io.vertx.micrometer.Label;
 import io.vertx.micrometer.MetricsDomain;
@@ -43,6 +46,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 
 /**
  * One running Runnel node: Postgres (embedded or external), the log store, the broker and its transports.
@@ -61,6 +65,8 @@ public final class RunnelNode {
   private DataDirLock dataDirLock;
   private FreeSpaceWatch freeSpace;
   private Vertx vertx;
+  /** This node's membership when {@code cluster.enabled}; null on a single node. */
+  private ClusterNode cluster;
   private LogStore store;
   private Broker broker;
   private final List<Transport> transports = new ArrayList<>();
@@ -83,6 +89,10 @@ public final class RunnelNode {
   }
 
   public RunnelNode start() {
+    if (config.cluster.enabled && config.postgres.isEmbedded()) {
+      throw new IllegalArgumentException("cluster.enabled needs an external PostgreSQL that every node shares: set "
+          + "postgres.url (RUNNEL_PG_URL, --pg-url); an embedded one lives and dies with its node");
+    }
     Path dataDir = Path.of(config.dataDir).toAbsolutePath().normalize();
     dataDirLock = DataDirLock.take(dataDir);  // first: a second process on this directory must not touch its Postgres
     String nodeId = config.nodeId != null && !config.nodeId.isBlank() ? config.nodeId : persistentNodeId(dataDir);
@@ -109,14 +119,14 @@ public final class RunnelNode {
         .setTailCacheBytes(config.storage.tailCacheBytes)
         .setMaxWriteBytes(config.storage.maxWriteBytes)
         .setMaxQueuedBytesPerPartition(config.storage.maxQueuedBytesPerPartition)
-        .setLeaseMs(config.storage.leaseMs)
+        .setLeaseMs(config.cluster.enabled ? config.cluster.leaseMs : config.storage.leaseMs)
         .setRetentionCheckMs(config.storage.retentionCheckMs)
         .setRequireDurable(config.storage.requireDurable)
         .setUnwritable(freeSpace::problem)
         .setClock(clock);
     // vertx-pg-client reaches a Unix-domain socket only on the native transport (epoll); TCP stays on NIO
     VertxOptions vertxOptions = new VertxOptions().setPreferNativeTransport(storeOptions.isUnixSocket());
-    VertxBuilder builder = Vertx.builder();
+    MicrometerMetricsFactory metricsFactory = null;
     BrokerOptions brokerOptions = new BrokerOptions().setClock(clock);
     if (tickMs != null) {
       brokerOptions.setTickMs(tickMs);
@@ -124,13 +134,21 @@ public final class RunnelNode {
     if (config.metrics.enabled) {
       meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
       vertxOptions.setMetricsOptions(vertxMetrics(nodeId));
-      builder.withMetrics(new MicrometerMetricsFactory(meters));
+      metricsFactory = new MicrometerMetricsFactory(meters);
       storeOptions.setMeterRegistry(meters);
       brokerOptions.setMeterRegistry(meters);
     }
-    vertx = builder.with(vertxOptions).build();
+    VertxMetricsFactory metrics = metricsFactory;
+    UnaryOperator<VertxBuilder> withMetrics = b -> metrics == null ? b : b.withMetrics(metrics);
+    if (config.cluster.enabled) {
+      cluster = await(ClusterNode.start(clusterOptions(config.cluster, nodeId), vertxOptions, withMetrics),
+          "join the cluster " + config.cluster.members);
+      vertx = cluster.vertx();
+    } else {
+      vertx = withMetrics.apply(Vertx.builder()).with(vertxOptions).build();
+    }
     store = await(LogStore.open(vertx, storeOptions), "open the log store");
-    broker = Broker.create(vertx, store, brokerOptions);
+    broker = cluster != null ? Broker.create(cluster, store, brokerOptions) : Broker.create(vertx, store, brokerOptions);
     if (config.http.enabled) {
       http = HttpTransport.create(vertx, new HttpTransportOptions()
           .setHost(config.http.host)
@@ -168,10 +186,12 @@ public final class RunnelNode {
     for (Transport t : transports) {
       await(t.start(broker), "start the " + t.name() + " transport");
     }
-    LOG.info("Runnel node {} ready: HTTP on {}:{}, AMQP on {}:{}, PostgreSQL {} ({})", nodeId, config.http.host,
+    LOG.info("Runnel node {} ready: HTTP on {}:{}, AMQP on {}:{}, PostgreSQL {} ({}), {}", nodeId, config.http.host,
         http == null ? "-" : http.actualPort(), config.amqp.host, amqp == null ? "-" : amqp.actualPort(),
         storeOptions.address(),
-        embedded != null ? "embedded, data in " + dataDir.resolve("postgres") : "external");
+        embedded != null ? "embedded, data in " + dataDir.resolve("postgres") : "external",
+        cluster == null ? "single node" : "cluster member on " + config.cluster.host + ":" + config.cluster.port
+            + " seeing " + cluster.view().nodes());
     return this;
   }
 
@@ -192,6 +212,15 @@ public final class RunnelNode {
         MetricsDomain.HTTP_CLIENT)) {
       options.addDisabledMetricsCategory(unused);
     }
+    return options;
+  }
+
+  /** The cluster settings of the config, checked (a bad one refuses to start, naming its key). */
+  static ClusterOptions clusterOptions(RunnelConfig.Cluster c, String nodeId) {
+    ClusterOptions options = new ClusterOptions().setNodeName(nodeId).setClusterName(c.name).setHost(c.host)
+        .setPort(c.port).setEventBusPort(c.eventBusPort).setMembers(c.members).setMinMembers(c.minMembers)
+        .setHeartbeatSeconds(c.heartbeatSeconds).setMaxNoHeartbeatSeconds(c.maxNoHeartbeatSeconds);
+    options.validate();
     return options;
   }
 
@@ -264,7 +293,9 @@ public final class RunnelNode {
     if (store != null) {
       step(() -> store.close(), "drain and close the log store");
     }
-    if (vertx != null) {
+    if (cluster != null) {
+      step(() -> cluster.close(), "leave the cluster and close Vert.x");
+    } else if (vertx != null) {
       step(() -> vertx.close(), "close Vert.x");
     }
     if (meters != null) {

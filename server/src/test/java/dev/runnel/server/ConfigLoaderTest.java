@@ -42,6 +42,39 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void clusterKeysComeFromTheFileTheEnvironmentAndTheMembersFlag() throws Exception {
+    Path file = tmp.resolve("cluster.yaml");
+    Files.writeString(file, """
+        cluster:
+          enabled: true
+          host: 10.0.0.1
+          minMembers: 2
+        """);
+    RunnelConfig config = ConfigLoader.load(file, Map.of("RUNNEL_CLUSTER_EVENT_BUS_PORT", "5801",
+        "RUNNEL_CLUSTER_MEMBERS", "10.0.0.1:5701,10.0.0.2:5701"), Map.of());
+    assertThat(config.cluster.enabled).isTrue();
+    assertThat(config.cluster.host).isEqualTo("10.0.0.1");
+    assertThat(config.cluster.members).containsExactly("10.0.0.1:5701", "10.0.0.2:5701");
+    assertThat(config.cluster.eventBusPort).isEqualTo(5801);
+    assertThat(config.cluster.minMembers).isEqualTo(2);
+    assertThat(config.cluster.leaseMs).isEqualTo(3000);
+    RunnelConfig flagged = ConfigLoader.load(file, Map.of(), Map.of("cluster.members", "a:1,b:2,c:3"));
+    assertThat(flagged.cluster.members).containsExactly("a:1", "b:2", "c:3");
+    assertThat(RunnelNode.clusterOptions(flagged.cluster, "node-a").minMembers()).isEqualTo(2);
+    assertThatThrownBy(() -> RunnelNode.clusterOptions(
+        ConfigLoader.load(null, Map.of("RUNNEL_CLUSTER_MEMBERS", "no-port"), Map.of()).cluster, "node-a"))
+        .hasMessageContaining("cluster.members");
+  }
+
+  @Test
+  void aClusteredNodeIsRefusedWithTheEmbeddedPostgres() {
+    RunnelConfig config = ConfigLoader.load(null, Map.of("RUNNEL_CLUSTER_ENABLED", "true",
+        "RUNNEL_DATA_DIR", tmp.toString()), Map.of());
+    assertThatThrownBy(() -> new RunnelNode(config).start()).hasMessageContaining("postgres.url");
+    assertThat(tmp.resolve("postgres")).doesNotExist();  // refused before anything started
+  }
+
+  @Test
   void environmentNamesFollowTheKeyPath() {
     assertThat(ConfigLoader.envName("http.maxBodyBytes")).isEqualTo("RUNNEL_HTTP_MAX_BODY_BYTES");
     assertThat(ConfigLoader.envName("dataDir")).isEqualTo("RUNNEL_DATA_DIR");

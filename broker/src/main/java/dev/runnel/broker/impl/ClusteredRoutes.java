@@ -67,6 +67,7 @@ final class ClusteredRoutes implements Routes {
   private final LocalRoutes local;
   private final Forwarder forwarder;
   private final ForwardedCalls receiver;
+  private final ForwardedDeliveries handed;
   private final Future<Void> started;
   private final long timer;
   /** Who should hold what under the current view, computed once per key and view. */
@@ -87,10 +88,11 @@ final class ClusteredRoutes implements Routes {
     this.store = store;
     this.engine = engine;
     this.local = local;
-    this.forwarder = new Forwarder(vertx, FORWARD_TIMEOUT_MS, MAX_OUTSTANDING_PER_NODE);
+    this.forwarder = new Forwarder(vertx, self, FORWARD_TIMEOUT_MS, MAX_OUTSTANDING_PER_NODE);
+    this.handed = new ForwardedDeliveries(() -> engine.options().getClock().millis());
     this.placement = placementOf(cluster.view());
     cluster.onViewChange(this::viewChanged);
-    this.receiver = new ForwardedCalls(vertx, self, this);
+    this.receiver = new ForwardedCalls(vertx, self, this, handed);
     this.started = receiver.start();
     this.timer = vertx.setPeriodic(SETTLE_EVERY_MS, id -> handOver());
   }
@@ -100,14 +102,34 @@ final class ClusteredRoutes implements Routes {
   }
 
   private void viewChanged(ClusterView view) {
+    Placement previous = placement;
     Placement next = placementOf(view);
     placement = next;
+    for (String node : previous.nodes) {
+      if (!next.nodes.contains(node)) {
+        releaseHandedThrough(node);
+      }
+    }
     if (!next.serving) {
       LOG.warn("node {} sees {} of the {} members it needs ({}): it steps down and serves nothing until it sees more",
           self, view.size(), minMembers, view.nodes());
     }
     forwarder.keepOnly(next.nodes);
     handOver();
+  }
+
+  /** Deliveries that went out through a node that left may never have arrived: they come back now, no attempt counted. */
+  private void releaseHandedThrough(String node) {
+    handed.nodeLeft(node).forEach((group, tokens) -> {
+      if (!ownsHere(group)) {
+        return;  // handed over meanwhile: its tokens are void here, and its next owner redelivers what they held
+      }
+      LOG.info("node {} left: {} deliveries of group {} handed out through it are released", node, tokens.size(),
+          group);
+      local.owner(group).settle(new Outcomes(List.of(), List.of(), List.of(), List.of(), tokens))
+          .onFailure(err -> LOG.warn("could not release the deliveries of group {} handed out through node {}: {}",
+              group, node, err.getMessage()));
+    });
   }
 
   /** Gives back every partition and group this node holds but should not (another node should, or it steps down). */

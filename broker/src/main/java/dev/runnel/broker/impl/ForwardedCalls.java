@@ -31,11 +31,13 @@ final class ForwardedCalls {
   private final String self;
   private final ClusteredRoutes routes;
   private final List<MessageConsumer<Buffer>> consumers = new ArrayList<>();
+  private final ForwardedDeliveries handed;
 
-  ForwardedCalls(Vertx vertx, String self, ClusteredRoutes routes) {
+  ForwardedCalls(Vertx vertx, String self, ClusteredRoutes routes, ForwardedDeliveries handed) {
     this.vertx = vertx;
     this.self = self;
     this.routes = routes;
+    this.handed = handed;
   }
 
   /** Registers the consumers; completes once the cluster knows them. */
@@ -110,7 +112,10 @@ final class ForwardedCalls {
         case JOIN -> owner.join(r.joinRequest()).map(out::membership);
         case LEAVE -> owner.leave(r.str()).map(v -> out);
         case HEARTBEAT -> owner.heartbeat(r.str()).map(v -> out);
-        case FETCH -> owner.fetch(r.str(), r.i32(), r.i32(), r.i64()).map(out::deliveries);
+        case FETCH -> owner.fetch(r.str(), r.i32(), r.i32(), r.i64()).map(deliveries -> {
+          handed.handed(message.headers().get(Forwarder.FROM), group, deliveries);
+          return out.deliveries(deliveries);
+        });
         case LEASED -> owner.leased(r.str()).map(out::deliveries);
         case IN_FLIGHT -> owner.inFlight(r.str()).map(out::i32);
         case SETTLE -> owner.settle(r.outcomes()).map(out::outcomeResults);

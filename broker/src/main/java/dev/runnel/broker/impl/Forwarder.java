@@ -30,8 +30,11 @@ final class Forwarder {
   static final int FAILED = 1;
   /** The failure code of an answer from a node that does not lead or own what was asked. */
   static final int NOT_HERE = 2;
+  /** The header naming the node a call comes from. */
+  static final String FROM = "runnel-from";
 
   private final Vertx vertx;
+  private final String self;
   private final long timeoutMs;
   private final int maxOutstanding;
   private final Map<String, Set<Call>> outstanding = new ConcurrentHashMap<>();
@@ -39,8 +42,9 @@ final class Forwarder {
   private record Call(Promise<Wire.Reader> answer, boolean write) {
   }
 
-  Forwarder(Vertx vertx, long timeoutMs, int maxOutstanding) {
+  Forwarder(Vertx vertx, String self, long timeoutMs, int maxOutstanding) {
     this.vertx = vertx;
+    this.self = self;
     this.timeoutMs = timeoutMs;
     this.maxOutstanding = maxOutstanding;
   }
@@ -65,7 +69,7 @@ final class Forwarder {
     Call call = new Call(answer, write);
     calls.add(call);
     vertx.eventBus().<Buffer>request(address(node, unit), request.buffer,
-            new DeliveryOptions().setSendTimeout(timeoutMs + extraMs))
+            new DeliveryOptions().setSendTimeout(timeoutMs + extraMs).addHeader(FROM, self))
         .onComplete(ar -> {
           calls.remove(call);
           if (ar.succeeded()) {

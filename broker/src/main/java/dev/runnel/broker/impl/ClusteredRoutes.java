@@ -147,10 +147,12 @@ final class ClusteredRoutes implements Routes {
     }
   }
 
-  /** Completes once other nodes can reach this one's leaders and owners. */
+  /** Completes once other nodes can reach this one's leaders and owners, and while its view lets it serve. */
   @Override
   public Future<Void> ready() {
-    return started;
+    return started.compose(v -> placement.serving ? Future.succeededFuture()
+        : Future.failedFuture(new BrokerException(BrokerError.UNAVAILABLE, "node " + self + " sees " + placement.nodes
+            + ", fewer than the " + minMembers + " members it needs to serve")));
   }
 
   LocalRoutes local() {

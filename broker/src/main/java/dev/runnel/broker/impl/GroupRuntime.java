@@ -18,7 +18,6 @@ import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.internal.ContextInternal;
-
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -13,8 +13,8 @@ import java.util.List;
 
 /**
  * Whether this node holds what it leads and owns (DESIGN.md section 6). On one node that is every partition and
- * every group with stored state; in a cluster, this node's share of them by the view at the first check. Their leases
- * are taken at the first check (a restart that could not prove its
+ * every group with stored state; in a cluster, this node's share of them by the view at the first check, and only
+ * while the view lets it serve. Their leases are taken at the first check (a restart that could not prove its
  * predecessor dead waits here for the predecessor's leases); the first check answers when they are held, or fails
  * with what is missing, and the next check tries again. Once held, new topics and groups are taken when first used.
  * Any context may call it.

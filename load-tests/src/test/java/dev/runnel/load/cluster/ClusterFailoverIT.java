@@ -52,6 +52,14 @@ class ClusterFailoverIT {
         "--size", "256", "--warmup", "2s", "--duration", duration, "--drain-timeout", "30s");
   }
 
+  /** Three nodes, and the load tool running on {@code topic} through all of them, its partitions and group placed. */
+  private void startUnderLoad(String topic, String duration) throws Exception {
+    cluster = new ClusterProcesses(PG, dir, 3).startAll();
+    load = load(topic, duration);
+    awaitPlaced(topic);
+    Thread.sleep(3000);  // load flowing through every node
+  }
+
   /** Waits until the run's topic has a leader for every partition and its group an owner, in Postgres. */
   private void awaitPlaced(String topic) throws Exception {
     await("the load's partitions and group to be placed", () -> {
@@ -67,11 +75,8 @@ class ClusterFailoverIT {
 
   @Test
   void aKilledGroupOwnerAndLeaderIsServedByTheSurvivorsWithNothingLost() throws Exception {
-    cluster = new ClusterProcesses(PG, dir, 3).startAll();
     String topic = "kill-nine";
-    load = load(topic, "25s");
-    awaitPlaced(topic);
-    Thread.sleep(3000);  // load flowing through every node
+    startUnderLoad(topic, "25s");
     String owner = cluster.groupOwners().values().stream().filter(Objects::nonNull).findFirst().orElseThrow();
     int victim = IntStream.range(0, 3).filter(i -> ClusterProcesses.name(i).equals(owner)).findFirst().orElseThrow();
     long led = cluster.leaders(topic).values().stream().filter(owner::equals).count();
@@ -104,6 +109,31 @@ class ClusterFailoverIT {
     assertThat(exit).as("the load tool's exit; its output:\n%s", load.output()).isZero();
     assertVerified(load.result());
     assertThat(cluster.epochsGoingBack(topic)).as("never two writers for a partition").isEmpty();
+  }
+
+  @Test
+  void aLeaderPausedPastFailureDetectionLosesItsPartitionsAndWritesNothingAfterItsSuccessor() throws Exception {
+    String topic = "paused";
+    startUnderLoad(topic, "35s");
+    String busiest = cluster.leaders(topic).values().stream().collect(Collectors.groupingBy(n -> n, Collectors.counting()))
+        .entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+    int victim = IntStream.range(0, 3).filter(i -> ClusterProcesses.name(i).equals(busiest)).findFirst().orElseThrow();
+    cluster.signal(victim, "STOP");
+    // Past failure detection (5 s) and its leases (3 s): the others take its partitions while it is frozen.
+    await("the paused node's partitions to move", () -> {
+      try {
+        return cluster.leaders(topic).values().stream().noneMatch(busiest::equals);
+      } catch (Exception e) {
+        return false;
+      }
+    });
+    cluster.signal(victim, "CONT");
+
+    int exit = load.await();
+    assertThat(exit).as("the load tool's exit; its output:\n%s", load.output()).isZero();
+    assertVerified(load.result());
+    assertThat(cluster.epochsGoingBack(topic))
+        .as("no batch of the paused leader's old epoch lands at or after its successor's first").isEmpty();
   }
 
   private static void assertVerified(JsonNode result) {

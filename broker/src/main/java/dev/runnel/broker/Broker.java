@@ -98,6 +98,12 @@ public interface Broker {
    */
   Future<ReadResult> read(String topic, int partition, long offset, int maxRecords, int maxBytes);
 
+  /**
+   * The cluster as this node sees it ({@code GET /cluster}): its members, and the leases of every partition and group
+   * read from Postgres now. A single node answers with itself as the only member.
+   */
+  Future<ClusterState> clusterState();
+
   /** Succeeds when storage answers. */
   Future<Void> checkReady();
 

@@ -4,6 +4,8 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 
 import java.time.InstantSource;
+import java.util.Map;
+import java.util.function.Supplier;
 
 /** Options of the delivery engine. */
 public class BrokerOptions {
@@ -15,6 +17,7 @@ public class BrokerOptions {
   private long tickMs = 50;
   private long maxFetchWaitMs = 30_000;
   private MeterRegistry meterRegistry = new CompositeMeterRegistry();
+  private Supplier<Map<String, String>> endpoints = Map::of;
 
   /** Retry schedules, lease deadlines and session timeouts read this clock; tests inject their own. */
   public InstantSource getClock() { return clock; }
@@ -42,6 +45,17 @@ public class BrokerOptions {
   public MeterRegistry getMeterRegistry() { return meterRegistry; }
   public BrokerOptions setMeterRegistry(MeterRegistry meterRegistry) {
     this.meterRegistry = java.util.Objects.requireNonNull(meterRegistry, "meterRegistry");
+    return this;
+  }
+
+  /**
+   * Where a single node's transports listen, by transport name ({@code http}, {@code amqp}: {@code host:port}), read
+   * when {@code GET /cluster} asks (so a port bound at start is told as bound). A clustered node tells the cluster its
+   * own through the card it joins with instead. Default: none.
+   */
+  public Supplier<Map<String, String>> getEndpoints() { return endpoints; }
+  public BrokerOptions setEndpoints(Supplier<Map<String, String>> endpoints) {
+    this.endpoints = java.util.Objects.requireNonNull(endpoints, "endpoints");
     return this;
   }
 }

@@ -11,8 +11,10 @@ import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -108,7 +110,13 @@ public final class ClusterNode {
             member.getAddress(), node == null ? "no" : "a duplicate", node);
         continue;
       }
-      live.add(new ClusterView.Member(node, member.getUuid().toString(), member.getAddress().toString()));
+      Map<String, String> card = new HashMap<>();
+      member.getAttributes().forEach((name, value) -> {
+        if (name.startsWith(HazelcastSettings.CARD)) {
+          card.put(name.substring(HazelcastSettings.CARD.length()), value);
+        }
+      });
+      live.add(new ClusterView.Member(node, member.getUuid().toString(), member.getAddress().toString(), card));
     }
     ClusterView next = new ClusterView(live);
     if (next.equals(view)) {

@@ -1,6 +1,7 @@
 package dev.runnel.cluster;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -19,6 +20,7 @@ public final class ClusterOptions {
   private Integer minMembers;
   private int heartbeatSeconds = 1;
   private int maxNoHeartbeatSeconds = 5;
+  private Map<String, String> card = Map.of();
 
   /** The node's stable name (it names lease holders and placement); required. */
   public String getNodeName() {
@@ -117,6 +119,19 @@ public final class ClusterOptions {
 
   public ClusterOptions setMaxNoHeartbeatSeconds(int maxNoHeartbeatSeconds) {
     this.maxNoHeartbeatSeconds = maxNoHeartbeatSeconds;
+    return this;
+  }
+
+  /**
+   * What this node tells the others about itself for as long as it is a member (its incarnation, where its transports
+   * listen): every member's card is in {@link ClusterView.Member#card()}. Fixed at join.
+   */
+  public Map<String, String> getCard() {
+    return card;
+  }
+
+  public ClusterOptions setCard(Map<String, String> card) {
+    this.card = Map.copyOf(card);
     return this;
   }
 

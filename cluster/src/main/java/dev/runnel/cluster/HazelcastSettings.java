@@ -15,6 +15,8 @@ import java.util.List;
 public final class HazelcastSettings {
   /** The member attribute that carries a member's stable node name. */
   public static final String NODE_ATTRIBUTE = "runnel.node";
+  /** The prefix of the member attributes that carry a node's card ({@link ClusterOptions#getCard()}). */
+  static final String CARD = "runnel.card.";
 
   private HazelcastSettings() {
   }
@@ -24,6 +26,7 @@ public final class HazelcastSettings {
     Config config = ConfigUtil.loadConfig();
     config.setClusterName(options.getClusterName());
     config.getMemberAttributeConfig().setAttribute(NODE_ATTRIBUTE, options.getNodeName());
+    options.getCard().forEach((name, value) -> config.getMemberAttributeConfig().setAttribute(CARD + name, value));
 
     config.setProperty("hazelcast.logging.type", "slf4j");
     config.setProperty("hazelcast.phone.home.enabled", "false");

@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -47,7 +48,7 @@ class ClusterNodeTest {
     List<Boolean> onEventLoop = new CopyOnWriteArrayList<>();
     for (int i = 0; i < 3; i++) {
       ClusterOptions options = new ClusterOptions().setNodeName("node-" + (char) ('a' + i)).setHost("127.0.0.1")
-          .setPort(ports.get(i)).setMembers(members);
+          .setPort(ports.get(i)).setMembers(members).setCard(Map.of("http", "127.0.0.1:" + (8080 + i)));
       ClusterNode node = ClusterNode.start(options, new VertxOptions()).await(60, TimeUnit.SECONDS);
       started.add(node);
       if (i == 0) {
@@ -61,6 +62,9 @@ class ClusterNodeTest {
     for (ClusterNode node : started) {
       await(node.nodeName() + " to see three", () -> node.view().size() == 3);
       assertThat(node.view().nodes()).containsExactly("node-a", "node-b", "node-c");  // oldest first
+      assertThat(node.view().members()).extracting(m -> m.card().get("http"))
+          .as("every member's card, as it joined with it").containsExactly("127.0.0.1:8080", "127.0.0.1:8081",
+              "127.0.0.1:8082");
     }
 
     // The event bus is clustered: a message sent on node-c reaches a consumer on node-a.

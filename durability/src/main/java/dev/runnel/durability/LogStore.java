@@ -78,6 +78,12 @@ public interface LogStore {
   /** Drops every segment that the retention settings of its topic no longer keep. */
   Future<Void> enforceRetention();
 
+  /** Whose leases this store holds. */
+  Incarnation incarnation();
+
+  /** Every partition's and group's lease row, read from Postgres now (topics by name, then partition; groups by name). */
+  Future<LeaseTable> leases();
+
   /** Succeeds when Postgres answers a query and appends are not refused ({@link StoreOptions#setUnwritable}). */
   Future<Void> ping();
 

@@ -138,10 +138,12 @@ public final class RunnelNode {
       storeOptions.setMeterRegistry(meters);
       brokerOptions.setMeterRegistry(meters);
     }
+    brokerOptions.setEndpoints(this::endpoints);
     VertxMetricsFactory metrics = metricsFactory;
     UnaryOperator<VertxBuilder> withMetrics = b -> metrics == null ? b : b.withMetrics(metrics);
     if (config.cluster.enabled) {
-      cluster = await(ClusterNode.start(clusterOptions(config.cluster, nodeId), vertxOptions, withMetrics),
+      ClusterOptions clusterOptions = clusterOptions(config.cluster, nodeId).setCard(card(config, incarnation));
+      cluster = await(ClusterNode.start(clusterOptions, vertxOptions, withMetrics),
           "join the cluster " + config.cluster.members);
       vertx = cluster.vertx();
     } else {
@@ -213,6 +215,47 @@ public final class RunnelNode {
       options.addDisabledMetricsCategory(unused);
     }
     return options;
+  }
+
+  /** Where this node's transports listen now, as GET /cluster tells it. */
+  private Map<String, String> endpoints() {
+    Map<String, String> endpoints = new LinkedHashMap<>();
+    if (http != null) {
+      endpoints.put("http", advertised(config.http.host, config) + ":" + http.actualPort());
+    }
+    if (amqp != null) {
+      endpoints.put("amqp", advertised(config.amqp.host, config) + ":" + amqp.actualPort());
+    }
+    return endpoints;
+  }
+
+  /**
+   * What a clustered node tells the others about itself (GET /cluster on any node lists it): its incarnation and
+   * where its transports listen. Fixed at join, so a clustered node's ports must be fixed too.
+   */
+  static Map<String, String> card(RunnelConfig config, Incarnation incarnation) {
+    Map<String, String> card = new LinkedHashMap<>();
+    card.put("incarnation", incarnation.id());
+    if (config.http.enabled) {
+      card.put("http", advertised(config.http.host, config) + ":" + fixedPort("http.port", config.http.port));
+    }
+    if (config.amqp.enabled) {
+      card.put("amqp", advertised(config.amqp.host, config) + ":" + fixedPort("amqp.port", config.amqp.port));
+    }
+    return card;
+  }
+
+  private static int fixedPort(String key, int port) {
+    if (port == 0) {
+      throw new IllegalArgumentException(key + " is 0 (any free port), but a clustered node needs a fixed one: the "
+          + "other nodes tell clients where it listens");
+    }
+    return port;
+  }
+
+  /** A transport's host as clients are told it: {@code cluster.host} when it binds every interface. */
+  private static String advertised(String host, RunnelConfig config) {
+    return host.equals("0.0.0.0") || host.equals("::") || host.isBlank() ? config.cluster.host : host;
   }
 
   /** The cluster settings of the config, checked (a bad one refuses to start, naming its key). */

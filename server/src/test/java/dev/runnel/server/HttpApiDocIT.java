@@ -49,7 +49,8 @@ class HttpApiDocIT {
 
   /** Fields whose values change from run to run: only their presence (and null or not) is compared. */
   static final Set<String> RUN_DEPENDENT = Set.of("token", "memberId", "assignedTo", "timestamp", "leaseExpiresAt",
-      "deadLetteredAt", "oldestAgeMs", "detail", "runnel.dlq.first-failure", "runnel.dlq.last-failure");
+      "deadLetteredAt", "oldestAgeMs", "detail", "runnel.dlq.first-failure", "runnel.dlq.last-failure",
+      "node", "incarnation", "http", "amqp");
 
   private static final Pattern FENCE = Pattern.compile("^```([A-Za-z]*)\\s*$");
   private static final Pattern EXPECT = Pattern.compile("^<!-- expect: (\\d{3}) -->$");

@@ -2,6 +2,7 @@ package dev.runnel.broker.impl;
 
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
+import dev.runnel.broker.ClusterState;
 import dev.runnel.broker.DeadLetter;
 import dev.runnel.broker.Delivery;
 import dev.runnel.broker.GroupConfig;
@@ -160,14 +161,30 @@ final class ClusteredRoutes implements Routes {
   }
 
   boolean leadsHere(UUID topicId, int partition) {
-    Placement p = placement;
-    return p.serving && self.equals(p.owner(topicId + "/" + partition));
+    return self.equals(leaderOf(topicId, partition));
   }
 
   @Override
   public boolean ownsHere(String group) {
+    return self.equals(ownerOf(group));
+  }
+
+  @Override
+  public String leaderOf(UUID topicId, int partition) {
     Placement p = placement;
-    return p.serving && self.equals(p.owner("group/" + group));
+    return p.serving ? p.owner(topicId + "/" + partition) : null;
+  }
+
+  @Override
+  public String ownerOf(String group) {
+    Placement p = placement;
+    return p.serving ? p.owner("group/" + group) : null;
+  }
+
+  /** The members of this node's view, each as its card tells it. */
+  List<ClusterState.Member> members() {
+    return cluster.view().members().stream().map(m -> new ClusterState.Member(m.node(), m.card().get("incarnation"),
+        m.card().get("http"), m.card().get("amqp"))).toList();
   }
 
   @Override

@@ -4,6 +4,7 @@ import dev.runnel.broker.Broker;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.BrokerOptions;
+import dev.runnel.broker.ClusterState;
 import dev.runnel.broker.DeadLetter;
 import dev.runnel.broker.Delivery;
 import dev.runnel.broker.GroupConfig;
@@ -56,6 +57,7 @@ public final class LocalBroker implements Broker {
   private final TopicAdmin admin;
   private final ProduceRouter producer;
   private final Readiness readiness;
+  private final Supplier<Map<String, String>> endpoints;
 
   /** A single node's broker. */
   public LocalBroker(Vertx vertx, LogStore store, BrokerOptions options) {
@@ -74,6 +76,7 @@ public final class LocalBroker implements Broker {
     this.admin = new TopicAdmin(store, topics, routes, engine);
     this.producer = new ProduceRouter(topics, routes, options.getMeterRegistry());
     this.readiness = new Readiness(store, routes, engine);
+    this.endpoints = options.getEndpoints();
     store.setRetentionGuard(this::beforeRetentionDrops);
   }
 
@@ -84,6 +87,30 @@ public final class LocalBroker implements Broker {
     } catch (BrokerException e) {
       return Future.failedFuture(e);
     }
+  }
+
+  // ---- the cluster -------------------------------------------------------------------------------------------------
+
+  @Override
+  public Future<ClusterState> clusterState() {
+    return checked(() -> store.leases().map(leases -> {
+      List<ClusterState.Member> members;
+      if (clustered != null) {
+        members = clustered.members();
+      } else {
+        Map<String, String> here = endpoints.get();
+        members = List.of(new ClusterState.Member(store.incarnation().node(), store.incarnation().id(),
+            here.get("http"), here.get("amqp")));
+      }
+      List<ClusterState.Partition> partitions = leases.partitions().stream()
+          .map(p -> new ClusterState.Partition(p.topic(), p.partition(), p.leader(), p.epoch(), p.leaseUntil(),
+              routes.leaderOf(p.topicId(), p.partition())))
+          .toList();
+      List<ClusterState.Group> groups = leases.groups().stream()
+          .map(g -> new ClusterState.Group(g.group(), g.owner(), g.epoch(), g.leaseUntil(), routes.ownerOf(g.group())))
+          .toList();
+      return new ClusterState(store.incarnation().node(), members, partitions, groups);
+    }));
   }
 
   // ---- topics ------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import dev.runnel.durability.TopicPartition;
 import io.vertx.core.Future;
 
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -47,6 +48,16 @@ final class LocalRoutes implements Routes {
   @Override
   public boolean ownsHere(String group) {
     return true;
+  }
+
+  @Override
+  public String leaderOf(UUID topicId, int partition) {
+    return store.incarnation().node();
+  }
+
+  @Override
+  public String ownerOf(String group) {
+    return store.incarnation().node();
   }
 
   @Override

@@ -1,6 +1,8 @@
 package dev.runnel.durability.impl;
 
 import dev.runnel.durability.GroupStateStore;
+import dev.runnel.durability.Incarnation;
+import dev.runnel.durability.LeaseTable;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.PartitionLog;
 import dev.runnel.durability.RetentionGuard;
@@ -30,6 +32,8 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -343,6 +347,37 @@ public final class PgLogStore implements LogStore {
   }
 
   // ---- lifecycle -----------------------------------------------------------------------------------------------
+
+  @Override
+  public Incarnation incarnation() {
+    return options.getIncarnation();
+  }
+
+  @Override
+  public Future<LeaseTable> leases() {
+    Future<List<LeaseTable.Partition>> partitions = client.query(
+        "SELECT p.topic_id, t.name, p.partition, p.leader, p.incarnation, p.epoch, p.lease_until FROM partitions p"
+            + " JOIN topics t USING (topic_id) ORDER BY t.name, p.partition").execute()
+        .map(rows -> {
+          List<LeaseTable.Partition> all = new ArrayList<>(rows.size());
+          rows.forEach(r -> all.add(new LeaseTable.Partition(r.getUUID(0), r.getString(1), r.getInteger(2),
+              r.getString(3), r.getString(4), r.getLong(5), instant(r.getOffsetDateTime(6)))));
+          return all;
+        });
+    Future<List<LeaseTable.Group>> groups = client.query(
+        "SELECT group_name, owner, incarnation, epoch, lease_until FROM group_leases ORDER BY group_name").execute()
+        .map(rows -> {
+          List<LeaseTable.Group> all = new ArrayList<>(rows.size());
+          rows.forEach(r -> all.add(new LeaseTable.Group(r.getString(0), r.getString(1), r.getString(2), r.getLong(3),
+              instant(r.getOffsetDateTime(4)))));
+          return all;
+        });
+    return Future.all(partitions, groups).map(v -> new LeaseTable(partitions.result(), groups.result()));
+  }
+
+  private static Instant instant(OffsetDateTime time) {
+    return time == null ? null : time.toInstant();
+  }
 
   @Override
   public Future<Void> ping() {

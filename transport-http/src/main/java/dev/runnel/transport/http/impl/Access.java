@@ -93,6 +93,17 @@ final class Access {
     };
   }
 
+  /** The check of a route that shows every topic and group ({@code what}): {@code admin} on every topic. */
+  static Handler<RoutingContext> adminOfAll(String what) {
+    return ctx -> {
+      ApiKey key = key(ctx);
+      if (!key.mayOnEveryTopic(Right.ADMIN)) {
+        throw forbidden(key, Right.ADMIN, "every topic ('*'), which " + what + " needs");
+      }
+      ctx.next();
+    };
+  }
+
   /** The request's key ({@link ApiKey#ANONYMOUS} with auth off); a public route has none. */
   static ApiKey key(RoutingContext ctx) {
     ApiKey key = ctx.get(KEY);

@@ -3,6 +3,7 @@ package dev.runnel.transport.http.impl;
 import dev.runnel.broker.Broker;
 import dev.runnel.broker.BrokerError;
 import dev.runnel.broker.BrokerException;
+import dev.runnel.broker.ClusterState;
 import dev.runnel.broker.TopicNames;
 import dev.runnel.broker.auth.Right;
 import dev.runnel.transport.http.HttpTransportOptions;
@@ -10,6 +11,7 @@ import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -110,6 +112,7 @@ final class HttpApi {
     route(router, HttpMethod.GET, "/topics/:topic/stats", access.onTopic(Right.ADMIN), topics::stats);
     route(router, HttpMethod.GET, "/openapi.yaml", PUBLIC, this::contract);
     route(router, HttpMethod.GET, "/metrics", access.metrics(), this::metrics);
+    route(router, HttpMethod.GET, "/cluster", Access.adminOfAll("/cluster"), this::cluster);
     route(router, HttpMethod.POST, "/topics/:topic", access.onTopic(Right.PRODUCE), records::produceBody);
     route(router, HttpMethod.POST, "/topics/:topic/records", access.onTopic(Right.PRODUCE), records::produce);
     route(router, HttpMethod.GET, "/topics/:topic/partitions/:partition/records", access.onTopic(Right.CONSUME),
@@ -330,6 +333,32 @@ final class HttpApi {
       } else {
         ctx.fail(new BrokerException(BrokerError.UNAVAILABLE, "not ready: " + BrokerException.from(ar.cause()).getMessage()));
       }
+    });
+  }
+
+  /** The members this node sees and every partition's and group's lease, as Postgres holds them (DESIGN.md 6). */
+  private void cluster(RoutingContext ctx) {
+    broker.clusterState().onComplete(ar -> {
+      if (ar.failed()) {
+        ctx.fail(ar.cause());
+        return;
+      }
+      ClusterState state = ar.result();
+      JsonArray members = new JsonArray();
+      state.members().forEach(m -> members.add(new JsonObject().put("node", m.node())
+          .put("incarnation", m.incarnation()).put("http", m.http()).put("amqp", m.amqp())));
+      JsonArray partitions = new JsonArray();
+      state.partitions().forEach(p -> partitions.add(new JsonObject().put("topic", p.topic())
+          .put("partition", p.partition()).put("leader", p.leader()).put("epoch", p.epoch())
+          .put("leaseExpiresAt", p.leaseExpiresAt() == null ? null : p.leaseExpiresAt().toEpochMilli())
+          .put("placedOn", p.placedOn())));
+      JsonArray groups = new JsonArray();
+      state.groups().forEach(g -> groups.add(new JsonObject().put("group", g.group()).put("owner", g.owner())
+          .put("epoch", g.epoch())
+          .put("leaseExpiresAt", g.leaseExpiresAt() == null ? null : g.leaseExpiresAt().toEpochMilli())
+          .put("placedOn", g.placedOn())));
+      Answers.json(ctx, 200, new JsonObject().put("node", state.node()).put("members", members)
+          .put("partitions", partitions).put("groups", groups));
     });
   }
 

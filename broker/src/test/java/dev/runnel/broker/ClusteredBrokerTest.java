@@ -185,6 +185,57 @@ class ClusteredBrokerTest {
   }
 
   /** One record to each partition through the nodes in turn; a call that meets a hand-over is tried again. */
+  @Test
+  void aTopicChangedThroughOneNodeIsTakenByTheOthers() throws Exception {
+    plan(3);
+    for (int i = 0; i < 3; i++) {
+      start(i);
+    }
+    awaitViews(3);
+    nodes.get(0).broker.createTopic("changing", 2, TopicConfig.DEFAULT).await(30, TimeUnit.SECONDS);
+    for (Node node : nodes) {  // each node has the topic in memory
+      await(node.name + " to produce", () -> succeeds(() -> node.broker.produce("changing",
+          List.of(record(node.name, 0)), false)));
+    }
+
+    // A smaller record limit set through node-a: every node refuses what it no longer accepts.
+    nodes.get(0).broker.updateTopicConfig("changing", new io.vertx.core.json.JsonObject().put("maxRecordBytes", 100))
+        .await(30, TimeUnit.SECONDS);
+    String large = "x".repeat(200);
+    for (Node node : nodes) {
+      await(node.name + " to refuse a record over the new limit", () -> error(() -> node.broker.produce("changing",
+          List.of(record(large, 1)), false)) == BrokerError.RECORD_TOO_LARGE);
+    }
+    // Grown through node-b: every node produces to and reads the new partitions.
+    nodes.get(1).broker.growPartitions("changing", 4).await(30, TimeUnit.SECONDS);
+    for (Node node : nodes) {
+      await(node.name + " to produce to a new partition", () -> succeeds(() -> node.broker.produce("changing",
+          List.of(record("grown/" + node.name, 3)), false)));
+    }
+    assertThat(values(nodes.get(2).broker.read("changing", 3, 0, 10, 1 << 20).await(30, TimeUnit.SECONDS)))
+        .containsExactly("grown/node-a", "grown/node-b", "grown/node-c");
+    // Deleted through node-c: every node answers that it is gone.
+    nodes.get(2).broker.deleteTopic("changing").await(30, TimeUnit.SECONDS);
+    for (Node node : nodes) {
+      await(node.name + " to know the topic is gone", () -> error(() -> node.broker.describeTopic("changing"))
+          == BrokerError.TOPIC_NOT_FOUND);
+      assertThat(error(() -> node.broker.produce("changing", List.of(record("after", 0)), false)))
+          .isEqualTo(BrokerError.TOPIC_NOT_FOUND);
+    }
+  }
+
+  /** The broker error a call fails with, or null when it succeeds. */
+  private static BrokerError error(Supplier<Future<?>> call) {
+    try {
+      call.get().await(30, TimeUnit.SECONDS);
+      return null;
+    } catch (BrokerException e) {
+      return e.error();
+    } catch (Exception e) {
+      return e.getCause() instanceof BrokerException b ? b.error() : null;
+    }
+  }
+
   private void produceToAll(String round, List<List<String>> acknowledged) throws InterruptedException {
     for (int p = 0; p < PARTITIONS; p++) {
       Broker through = nodes.get(p % nodes.size()).broker;

@@ -78,6 +78,13 @@ public interface LogStore {
   /** Drops every segment that the retention settings of its topic no longer keep. */
   Future<Void> enforceRetention();
 
+  /**
+   * Reads the topic {@code held} describes again, after another node changed or deleted it: if it is still there
+   * (same id), this store's writers of it take the new metadata; if not, they fail TOPIC_NOT_FOUND. Answers what its
+   * name holds now (null for nothing, or another topic of that name).
+   */
+  Future<TopicMetadata> refresh(TopicMetadata held);
+
   /** Whose leases this store holds. */
   Incarnation incarnation();
 

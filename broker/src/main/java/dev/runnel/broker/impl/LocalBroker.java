@@ -29,6 +29,8 @@ import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.Collection;
@@ -47,6 +49,8 @@ import java.util.function.Supplier;
  * it; futures complete on the caller's context.
  */
 public final class LocalBroker implements Broker {
+
+  private static final Logger LOG = LoggerFactory.getLogger(LocalBroker.class);
 
   private final LogStore store;
   private final DeliveryEngine engine;
@@ -69,7 +73,8 @@ public final class LocalBroker implements Broker {
     this.store = store;
     CommitNotices notices = new CommitNotices(vertx);
     this.engine = new DeliveryEngine(vertx, store, this, options, notices);
-    this.topics = new Topics(store, engine::topicChanged);
+    TopicNotices topicNotices = cluster == null ? null : new TopicNotices(vertx, cluster.nodeName());
+    this.topics = new Topics(store, engine::topicChanged, topicNotices == null ? name -> { } : topicNotices::publish);
     LocalRoutes local = new LocalRoutes(store, engine, notices);
     this.clustered = cluster == null ? null : new ClusteredRoutes(cluster, store, engine, local);
     this.routes = clustered != null ? clustered : local;
@@ -78,6 +83,35 @@ public final class LocalBroker implements Broker {
     this.readiness = new Readiness(store, routes, engine);
     this.endpoints = options.getEndpoints();
     store.setRetentionGuard(this::beforeRetentionDrops);
+    if (topicNotices != null) {
+      topicNotices.subscribe(this::topicChangedElsewhere);
+    }
+  }
+
+  /**
+   * Another node changed, grew or deleted a topic: this node reads it again (only if it uses it: a topic not in
+   * memory is read when next used) and its caches, writers and groups take the change.
+   */
+  private void topicChangedElsewhere(String name) {
+    TopicMetadata held = topics.cached(name);
+    if (held == null) {
+      return;
+    }
+    store.refresh(held).onComplete(ar -> {
+      if (ar.failed()) {
+        LOG.warn("could not read topic {} again after another node changed it: {}", name, ar.cause().getMessage());
+        topics.forget(name);  // read afresh when next used
+        return;
+      }
+      TopicMetadata now = ar.result();
+      if (now != null && now.id().equals(held.id())) {
+        topics.take(now);
+      } else {
+        topics.forget(name);
+        producer.topicDeleted(name);
+        engine.topicDeleted(name);
+      }
+    });
   }
 
   /** Runs {@code call}, turning a thrown BrokerException (a refused input) and every failure into a failed future. */

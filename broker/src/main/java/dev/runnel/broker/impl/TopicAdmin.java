@@ -90,6 +90,7 @@ final class TopicAdmin {
         return Future.<Void>failedFuture(Topics.notFound(name));
       }
       engine.topicDeleted(name);
+      topics.deletedHere(name);
       return Future.<Void>succeededFuture();
     });
   }

@@ -17,11 +17,13 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
  * This node's view of the topic catalog: each topic's metadata, read from storage once and then answered from
- * memory, replaced only by this node's own changes. Thread-safe: any context may call it.
+ * memory, replaced only by changes (this node's own, or another node's once it is read again from storage).
+ * Thread-safe: any context may call it.
  */
 final class Topics {
 
@@ -31,10 +33,13 @@ final class Topics {
   private final Map<String, TopicMetadata> known = new ConcurrentHashMap<>();
   /** Tells this node's groups of a change: they take it before the change is answered. */
   private final Function<TopicMetadata, Future<Void>> groupsTake;
+  /** Tells the other nodes of a change made here, by the topic's name (a cluster's {@link TopicNotices}). */
+  private final Consumer<String> announce;
 
-  Topics(LogStore store, Function<TopicMetadata, Future<Void>> groupsTake) {
+  Topics(LogStore store, Function<TopicMetadata, Future<Void>> groupsTake, Consumer<String> announce) {
     this.store = store;
     this.groupsTake = groupsTake;
+    this.announce = announce;
   }
 
   /** The topic of that name (TOPIC_NOT_FOUND when there is none, INVALID_TOPIC_NAME for a bad name). */
@@ -74,8 +79,21 @@ final class Topics {
     return known.compute(read.name(), (k, held) -> held != null && held.id().equals(read.id()) ? held : read);
   }
 
-  /** This node's caches and groups take the topic's new metadata; completes once they have. */
+  /**
+   * A change made here: this node's caches and groups take the topic's new metadata (completes once they have), then
+   * the other nodes are told.
+   */
   Future<TopicMetadata> changed(TopicMetadata topic) {
+    return take(topic).onSuccess(t -> announce.accept(t.name()));
+  }
+
+  /** The topic was deleted here: the other nodes are told. */
+  void deletedHere(String name) {
+    announce.accept(name);
+  }
+
+  /** This node's caches and groups take the topic's new metadata (a change made here or on another node). */
+  Future<TopicMetadata> take(TopicMetadata topic) {
     known.compute(topic.name(), (k, held) -> held == null || held.id().equals(topic.id()) ? topic : held);
     return groupsTake.apply(topic)
         .recover(err -> {

@@ -349,6 +349,11 @@ public final class PgLogStore implements LogStore {
   // ---- lifecycle -----------------------------------------------------------------------------------------------
 
   @Override
+  public Future<TopicMetadata> refresh(TopicMetadata held) {
+    return catalog.refresh(held);
+  }
+
+  @Override
   public Incarnation incarnation() {
     return options.getIncarnation();
   }

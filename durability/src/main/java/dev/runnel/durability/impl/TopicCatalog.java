@@ -205,6 +205,24 @@ final class TopicCatalog {
         (int) segments.result()[1]));
   }
 
+  /**
+   * Reads {@code held}'s topic again after another node changed it: when it is still there, this store's writers take
+   * its new metadata; when it is gone (or its name is now another topic's), its writers fail TOPIC_NOT_FOUND. Answers
+   * what the name holds now, or null.
+   */
+  Future<TopicMetadata> refresh(TopicMetadata held) {
+    return topic(held.name()).compose(now -> {
+      if (now != null && now.id().equals(held.id())) {
+        return topicChanged(now).map(now);
+      }
+      changedTopics.remove(held.id());
+      store.abortWriters(held.id(), new StorageException(StorageFailure.TOPIC_NOT_FOUND, "topic " + held.name()
+          + " was deleted"));
+      WriteMeters.remove(store.options().getMeterRegistry(), held.name());
+      return Future.succeededFuture(now);
+    });
+  }
+
   Future<Boolean> deleteTopic(String name) {
     return topic(name).compose(topic -> {
       if (topic == null) {

@@ -2,12 +2,16 @@ package dev.runnel.load.cluster;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.runnel.durability.test.TestPostgres;
+import dev.runnel.durability.StoreOptions;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
@@ -145,6 +149,75 @@ class ClusterFailoverIT {
     assertVerified(load.result());
     assertThat(cluster.epochsGoingBack(topic))
         .as("no batch of the paused leader's old epoch lands at or after its successor's first").isEmpty();
+  }
+
+  @Test
+  void aNodeCutOffFromTheOthersStepsDownWhileTheMajorityServesAndNoPartitionHasTwoWriters() throws Exception {
+    String why = NetworkCut.unavailable();
+    if (why != null) {
+      System.out.println("skipped the network-cut test: " + why);
+    }
+    Assumptions.assumeTrue(why == null, () -> "skipped: " + why);
+    String topic = "cut";
+    int cutOff = 2;
+    String cutName = ClusterProcesses.name(cutOff);
+    StoreOptions db = TestPostgres.server().storeOptions();
+    Path sockets = Files.createDirectories(dir.resolve("pg"));
+    // node-c lives in a namespace of its own; it reaches Postgres through a Unix socket, which no cut touches.
+    try (NetworkCut net = NetworkCut.create();
+         UnixRelay relay = new UnixRelay(sockets.resolve(".s.PGSQL." + db.getPort()),
+             new InetSocketAddress(db.getHost(), db.getPort()))) {
+      cluster = new ClusterProcesses(PG, dir, 3).host(0, net.outside).host(1, net.outside).host(cutOff, net.inside)
+          .inside(cutOff, net.exec(), "postgresql://" + db.getUser() + "@/" + db.getDatabase() + "?host=" + sockets
+              + "&port=" + db.getPort());
+      cluster.startAll();
+      earlierGroups = cluster.groupOwners().keySet();
+      load = load(topic, "40s");
+      awaitPlaced(topic);
+      Thread.sleep(3000);  // load flowing through every node
+      long led = cluster.leaders(topic).values().stream().filter(cutName::equals).count();
+      System.out.printf("cutting %s off: it leads %d of %d partitions%n", cutName, led, PARTITIONS);
+      net.cut();
+
+      Set<String> majority = Set.of(ClusterProcesses.name(0), ClusterProcesses.name(1));
+      await("the majority to lead every partition and own the group", () -> {
+        try {
+          return cluster.leaders(topic).values().stream().allMatch(majority::contains)
+              && runOwners().values().stream().allMatch(majority::contains);
+        } catch (Exception e) {
+          return false;
+        }
+      });
+      // The majority serves a topic made during the cut, on every partition, through either node.
+      assertThat(cluster.send(0, "PUT", "/topics/cut-probe", "{\"partitions\":4}").statusCode()).isEqualTo(201);
+      for (int node = 0; node < 2; node++) {
+        for (int p = 0; p < 4; p++) {
+          var answer = cluster.send(node, "POST", "/topics/cut-probe/records",
+              "{\"records\":[{\"partition\":" + p + ",\"value\":{\"during\":\"the cut\"}}]}");
+          assertThat(answer.statusCode()).as("a produce to partition %d through %s: %s", p,
+              ClusterProcesses.name(node), answer.body()).isEqualTo(200);
+        }
+      }
+      await("the cut-off node to step down", () -> {
+        try {
+          return Files.readString(cluster.log(cutOff)).contains("it steps down");
+        } catch (Exception e) {
+          return false;
+        }
+      });
+      Thread.sleep(3000);  // the cut-off node's leases have ended; anything it still tried must be fenced
+      net.heal();
+
+      int exit = load.await();
+      assertThat(exit).as("the load tool's exit; its output:\n%s", load.output()).isZero();
+      assertVerified(load.result());
+      assertThat(cluster.epochsGoingBack(topic)).as("per partition, batch epochs never decrease: never two writers")
+          .isEmpty();
+    } finally {
+      if (cluster != null) {
+        cluster.close();  // before its namespace goes
+      }
+    }
   }
 
   private static void assertVerified(JsonNode result) {

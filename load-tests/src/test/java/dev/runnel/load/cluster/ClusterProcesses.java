@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 /**
  * Runnel nodes clustered in child processes on loopback (each {@code -Xmx256m}, started from the server's jar with the
@@ -38,16 +39,39 @@ final class ClusterProcesses implements AutoCloseable {
   private final List<Integer> httpPorts = new ArrayList<>();
   private final List<Integer> amqpPorts = new ArrayList<>();
   private final Process[] processes;
+  /** Per node: the address its Hazelcast, event bus and HTTP bind to. */
+  private final String[] hosts;
+  /** Per node: what its command runs under (a network namespace), or nothing. */
+  private final List<List<String>> prefixes = new ArrayList<>();
+  /** Per node: its Postgres URL when not the test server's on loopback. */
+  private final String[] pgUrls;
 
   ClusterProcesses(TestPostgres pg, Path dir, int size) throws IOException {
     this.pg = pg;
     this.dir = dir;
     this.processes = new Process[size];
+    this.hosts = new String[size];
+    this.pgUrls = new String[size];
     for (int i = 0; i < size; i++) {
       hazelcastPorts.add(freePort());
       httpPorts.add(freePort());
       amqpPorts.add(freePort());
+      hosts[i] = "127.0.0.1";
+      prefixes.add(List.of());
     }
+  }
+
+  /** Binds {@code node}'s Hazelcast, event bus and HTTP to {@code host} (before it starts). */
+  ClusterProcesses host(int node, String host) {
+    hosts[node] = host;
+    return this;
+  }
+
+  /** Runs {@code node}'s command under {@code prefix} (a network namespace), reaching Postgres at {@code pgUrl}. */
+  ClusterProcesses inside(int node, List<String> prefix, String pgUrl) {
+    prefixes.set(node, List.copyOf(prefix));
+    pgUrls[node] = pgUrl;
+    return this;
   }
 
   int size() {
@@ -60,11 +84,11 @@ final class ClusterProcesses implements AutoCloseable {
 
   /** The HTTP URL of every node, comma-separated: the load tool's target for this cluster. */
   String httpTarget() {
-    return httpPorts.stream().map(p -> "http://127.0.0.1:" + p).collect(Collectors.joining(","));
+    return IntStream.range(0, size()).mapToObj(this::httpUrl).collect(Collectors.joining(","));
   }
 
   String httpUrl(int node) {
-    return "http://127.0.0.1:" + httpPorts.get(node);
+    return "http://" + hosts[node] + ":" + httpPorts.get(node);
   }
 
   /** Starts every node; returns once each answers ready. */
@@ -86,19 +110,24 @@ final class ClusterProcesses implements AutoCloseable {
 
   private void launch(int node) throws IOException {
     StoreOptions db = TestPostgres.server().storeOptions();
-    String members = hazelcastPorts.stream().map(p -> "127.0.0.1:" + p).collect(Collectors.joining(","));
+    String members = IntStream.range(0, size()).mapToObj(i -> hosts[i] + ":" + hazelcastPorts.get(i))
+        .collect(Collectors.joining(","));
     String java = ProcessHandle.current().info().command().orElse("java");
-    ProcessBuilder builder = new ProcessBuilder(java, "-Xmx256m", "-jar", RUNNEL_JAR.toAbsolutePath().toString(),
+    String pgUrl = pgUrls[node] != null ? pgUrls[node]
+        : "postgresql://" + db.getUser() + "@" + db.getHost() + ":" + db.getPort() + "/" + db.getDatabase();
+    List<String> command = new ArrayList<>(prefixes.get(node));
+    command.addAll(List.of(java, "-Xmx256m", "-jar", RUNNEL_JAR.toAbsolutePath().toString(),
         "--data-dir", dir.resolve(name(node)).toString(), "--node-id", name(node),
-        "--http-host", "127.0.0.1", "--http-port", Integer.toString(httpPorts.get(node)),
-        "--amqp-port", Integer.toString(amqpPorts.get(node)), "--cluster-members", members,
-        "--pg-url", "postgresql://" + db.getUser() + "@" + db.getHost() + ":" + db.getPort() + "/" + db.getDatabase())
+        "--http-host", hosts[node], "--http-port", Integer.toString(httpPorts.get(node)),
+        "--amqp-port", Integer.toString(amqpPorts.get(node)), "--cluster-members", members, "--pg-url", pgUrl));
+    ProcessBuilder builder = new ProcessBuilder(command)
         .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log(node).toFile()));
     Map<String, String> env = builder.environment();
     env.put("RUNNEL_POSTGRES_PASSWORD", db.getPassword());
     env.put("RUNNEL_POSTGRES_SCHEMA", pg.schema());
     env.put("RUNNEL_CLUSTER_ENABLED", "true");
     env.put("RUNNEL_CLUSTER_PORT", Integer.toString(hazelcastPorts.get(node)));
+    env.put("RUNNEL_CLUSTER_HOST", hosts[node]);
     env.put("RUNNEL_AMQP_HOST", "127.0.0.1");
     env.put("RUNNEL_HTTP_SHUTDOWN_GRACE_MS", "2000");
     env.put("RUNNEL_AMQP_SHUTDOWN_GRACE_MS", "2000");

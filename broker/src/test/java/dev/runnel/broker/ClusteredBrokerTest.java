@@ -130,6 +130,12 @@ class ClusteredBrokerTest {
     // A member joined through one node fetches through another and acknowledges through a third.
     Membership member = nodes.get(1).broker.join("spread-readers", new JoinRequest(List.of("spread"),
         GroupMode.SHARED, 30_000, 30_000, false)).await(30, TimeUnit.SECONDS);
+    for (Node node : nodes) {  // before it has stored anything: listed through any node, with its member
+      assertThat(node.broker.listGroups().await(30, TimeUnit.SECONDS)).as("groups listed through %s", node.name)
+          .filteredOn(g -> g.name().equals("spread-readers")).singleElement()
+          .satisfies(g -> assertThat(g.members()).extracting(GroupDescription.Member::memberId)
+              .containsExactly(member.memberId()));
+    }
     Set<String> consumed = new HashSet<>();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (consumed.size() < 6 * PARTITIONS && System.nanoTime() < deadline) {

@@ -45,6 +45,7 @@ public final class LoadRun {
   private final AtomicLong ackedTotal = new AtomicLong();
   private final AtomicLong consumedTotal = new AtomicLong();
   private final AtomicLong errors = new AtomicLong();
+  private final Outages outages;
   private final AtomicLong unanswered = new AtomicLong();
   private final AtomicReference<String> firstError = new AtomicReference<>();
   private final List<Pacer> pacers = new ArrayList<>();
@@ -58,6 +59,7 @@ public final class LoadRun {
     this.driver = driver;
     this.out = out;
     this.quiet = quiet;
+    this.outages = new Outages(workload.outageThresholdValue().toMillis(), System::currentTimeMillis);
   }
 
   /** The group names of this run. */
@@ -184,7 +186,8 @@ public final class LoadRun {
     problems.addAll(driver.notes());
     return new TargetResult(target, round, o.produced(), o.acked(), o.unacknowledged(), o.consumed(), o.lost(),
         o.reordered(), o.duplicates(), late, skipped, errors.get(), produceRate, consumeRate, produceRate * w.size / 1e6,
-        consumeRate * w.size / 1e6, LatencySummary.of(produceAck), LatencySummary.of(endToEnd), problems);
+        consumeRate * w.size / 1e6, LatencySummary.of(produceAck), LatencySummary.of(endToEnd), problems,
+        outages.all());
   }
 
   private void startConsumers(List<String> groups, Verifier verifier, List<ConsumerClient> consumers) {
@@ -198,6 +201,7 @@ public final class LoadRun {
               return;
             }
             verifier.received(group, id.producer(), id.sequence(), partition, offset);
+            outages.consumed(partition);
             consumedTotal.incrementAndGet();
             if (at >= measureStart && at < end) {
               consumedInWindow.incrementAndGet();
@@ -329,6 +333,7 @@ public final class LoadRun {
             Ack ack = acks.get(j);
             if (ack.placed()) {
               verifier.acked(producer, first + j, ack.partition(), ack.offset(), done);
+              outages.produced(ack.partition());
             } else {
               verifier.ackedWithoutPosition(producer, first + j, done);  // AMQP: the receptions will place it
             }

@@ -47,6 +47,11 @@ public final class Report {
       latency(lat.putObject("endToEnd"), r.endToEnd());
       ArrayNode problems = t.putArray("problems");
       r.problems().forEach(problems::add);
+      ArrayNode outages = t.putArray("outages");
+      for (Outages.Outage o : r.outages()) {
+        outages.addObject().put("kind", o.kind()).put("partition", o.partition()).put("fromMs", o.fromMs())
+            .put("toMs", o.toMs());
+      }
     }
     ArrayNode ratios = root.putArray("ratios");
     for (Map.Entry<String, double[]> e : ratios(results).entrySet()) {

@@ -142,6 +142,12 @@ public final class RunCommand implements Callable<Integer> {
           + " what is missing counts as lost (default 10s).")
   String drainTimeout;
 
+  @Option(names = "--outage-threshold", paramLabel = "DURATION",
+      description = "A partition with no acknowledged produce (or no record received) for longer than this has an"
+          + " outage, listed with its wall-clock start and end in the JSON result's outages (default 250ms): with a"
+          + " fault's time, the time to serve again after it.")
+  String outageThreshold;
+
   @Option(names = "--catch-up",
       description = "Consumers join only after the producers stop, from the earliest offset; the consume rate is the"
           + " backlog drained per second, until every group has every record (a catch-up read).")
@@ -179,6 +185,7 @@ public final class RunCommand implements Callable<Integer> {
     if (webhook != null) w.webhook = webhook;
     if (webhookSecret != null) w.webhookSecret = webhookSecret;
     if (drainTimeout != null) w.drainTimeout = drainTimeout;
+    if (outageThreshold != null) w.outageThreshold = outageThreshold;
     if (catchUp != null) w.catchUp = catchUp;
     if (mode != null) {
       try {

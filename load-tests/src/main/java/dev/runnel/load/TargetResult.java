@@ -9,7 +9,17 @@ import java.util.List;
 public record TargetResult(String target, int round, long produced, long acked, long unacknowledged, long consumed,
                            long lost, long reordered, long duplicates, long late, long skipped, long errors,
                            double produceMsgsPerS, double consumeMsgsPerS, double produceMBPerS, double consumeMBPerS,
-                           LatencySummary produceAck, LatencySummary endToEnd, List<String> problems) {
+                           LatencySummary produceAck, LatencySummary endToEnd, List<String> problems,
+                           List<Outages.Outage> outages) {
+
+  /** A result with no outages recorded. */
+  public TargetResult(String target, int round, long produced, long acked, long unacknowledged, long consumed,
+                      long lost, long reordered, long duplicates, long late, long skipped, long errors,
+                      double produceMsgsPerS, double consumeMsgsPerS, double produceMBPerS, double consumeMBPerS,
+                      LatencySummary produceAck, LatencySummary endToEnd, List<String> problems) {
+    this(target, round, produced, acked, unacknowledged, consumed, lost, reordered, duplicates, late, skipped, errors,
+        produceMsgsPerS, consumeMsgsPerS, produceMBPerS, consumeMBPerS, produceAck, endToEnd, problems, List.of());
+  }
 
   public boolean failed() {
     return lost != 0 || reordered != 0;

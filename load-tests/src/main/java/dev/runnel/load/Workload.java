@@ -83,6 +83,8 @@ public class Workload {
   public String drainTimeout = "10s";
   /** How often the progress line is printed. */
   public String progressInterval = "5s";
+  /** A partition without a success for longer than this has an outage in the result ({@link Outages}). */
+  public String outageThreshold = "250ms";
 
   private static final ObjectMapper YAML = YAMLMapper.builder()
       .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -104,6 +106,10 @@ public class Workload {
 
   public Duration drainTimeoutValue() {
     return parseDuration(drainTimeout, "drainTimeout");
+  }
+
+  public Duration outageThresholdValue() {
+    return parseDuration(outageThreshold, "outageThreshold");
   }
 
   public Duration progressIntervalValue() {
@@ -145,6 +151,7 @@ public class Workload {
     warmupValue();
     drainTimeoutValue();
     progressIntervalValue();
+    outageThresholdValue();
   }
 
   /** The {@link #adminUrl} nodes, or null when none is set; a usage error unless each is {@code http://host:port}. */

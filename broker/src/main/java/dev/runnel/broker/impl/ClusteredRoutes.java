@@ -24,6 +24,8 @@ import dev.runnel.durability.PartitionOffsets;
 import dev.runnel.durability.ReadResult;
 import dev.runnel.durability.TopicMetadata;
 import dev.runnel.durability.TopicPartition;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -71,6 +73,8 @@ final class ClusteredRoutes implements Routes {
   private final ForwardedDeliveries handed;
   private final Future<Void> started;
   private final long timer;
+  /** Calls routed, by unit (leader, owner) and where they went (this node's unit, or forwarded): [unit][forwarded]. */
+  private final Counter[][] calls = new Counter[2][2];
   /** Who should hold what under the current view, computed once per key and view. */
   private volatile Placement placement;
 
@@ -92,6 +96,16 @@ final class ClusteredRoutes implements Routes {
     this.forwarder = new Forwarder(vertx, self, FORWARD_TIMEOUT_MS, MAX_OUTSTANDING_PER_NODE);
     this.handed = new ForwardedDeliveries(() -> engine.options().getClock().millis());
     this.placement = placementOf(cluster.view());
+    MeterRegistry meters = engine.options().getMeterRegistry();
+    for (int unit = 0; unit < 2; unit++) {
+      for (int forwarded = 0; forwarded < 2; forwarded++) {
+        calls[unit][forwarded] = Counter.builder("runnel.cluster.calls")
+            .description("Calls to partition leaders and group owners by where they were served: on this node, or"
+                + " forwarded to the node that holds the unit (a retry after NOT_HERE is not counted again)")
+            .tag("unit", unit == 0 ? "leader" : "owner").tag("route", forwarded == 0 ? "local" : "forwarded")
+            .register(meters);
+      }
+    }
     cluster.onViewChange(this::viewChanged);
     this.receiver = new ForwardedCalls(vertx, self, this, handed);
     this.started = receiver.start();
@@ -219,6 +233,9 @@ final class ClusteredRoutes implements Routes {
           + minMembers + " cluster members and serves nothing; retry on another node"));
     }
     String owner = p.owner(key);
+    if (attempt == 1) {
+      calls[key.startsWith("group/") ? 1 : 0][self.equals(owner) ? 0 : 1].increment();
+    }
     Future<T> result;
     try {
       result = call.apply(unitOn.apply(owner));

@@ -59,6 +59,12 @@ final class GroupOwnership {
         leasing = null;
         if (ar.succeeded()) {
           lease = ar.result();
+          if (end != null) {
+            // Ended (handed over, deleted) while the lease was being taken, so nothing released it: give it straight
+            // back, or the store would renew it for no runtime and keep the group from the node it is placed on.
+            LOG.info("group {} ended while its lease was being taken: {} is given back", group, lease);
+            lease.release();
+          }
           taken.complete();
         } else {
           taken.fail(ar.cause());

@@ -366,8 +366,12 @@ public final class LocalBroker implements Broker {
 
   @Override
   public Future<List<GroupDescription>> listGroups() {
-    return checked(() -> engine.ready().compose(v -> store.groupState().committedOffsets()).compose(stored -> {
-      Set<String> names = new TreeSet<>(stored.keySet());
+    return checked(() -> engine.ready().compose(v -> ownedInCluster()).compose(owned -> store.groupState()
+        .committedOffsets().map(stored -> {
+          Set<String> names = new TreeSet<>(stored.keySet());
+          names.addAll(owned);
+          return names;
+        })).compose(names -> {
       for (GroupRuntime g : engine.groups()) {
         if (!g.isEmpty()) {
           names.add(g.name);
@@ -379,6 +383,15 @@ public final class LocalBroker implements Broker {
       }
       return Future.all(all).map(cf -> cf.<GroupDescription>list());
     }));
+  }
+
+  /** In a cluster, the groups some node owns now (their lease rows): their members may all be on other nodes. */
+  private Future<List<String>> ownedInCluster() {
+    if (clustered == null) {
+      return Future.succeededFuture(List.of());
+    }
+    return store.leases().map(leases -> leases.groups().stream().filter(g -> g.owner() != null)
+        .map(dev.runnel.durability.LeaseTable.Group::group).toList());
   }
 
   @Override

@@ -123,6 +123,25 @@ class GroupOwnershipTest {
     assertThat(lost).as("a deletion is not a lost lease").isZero();
   }
 
+  @Test
+  void aLeaseThatArrivesAfterTheRuntimeEndedIsGivenStraightBack() throws Exception {
+    // A hand-over (the view changed) while the first call's acquisition is in flight: the runtime is forgotten with
+    // no lease to release; the lease that arrives after must not stay held (renewed for no runtime, it would keep the
+    // group from the node it is placed on for ever).
+    Future<Void> owned = onContext(ownership::owned);
+    Promise<Void> gone = onContext(ownership::ending);
+    onContext(() -> {
+      ownership.release();
+      gone.complete();
+      return null;
+    });
+    FakeLease late = new FakeLease();
+    acquisitions.get(0).complete(late);
+    await(owned);
+    assertThat(late.released).as("released as it arrived").isEqualTo(1);
+    assertThat(onContext(ownership::stillOwned)).isFalse();
+  }
+
   private FakeLease held() throws Exception {
     Future<Void> owned = onContext(ownership::owned);
     FakeLease lease = new FakeLease();

@@ -37,6 +37,10 @@ final class LoadProcess {
     return new LoadProcess(p, result, log);
   }
 
+  boolean alive() {
+    return process.isAlive();
+  }
+
   /** Waits for the run's end (bounded); its exit code. */
   int await() throws Exception {
     if (!process.waitFor(5, TimeUnit.MINUTES)) {

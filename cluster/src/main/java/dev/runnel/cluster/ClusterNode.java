@@ -9,6 +9,10 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.eventbus.EventBusOptions;
+import io.vertx.core.http.ClientAuth;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
 import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -67,8 +71,15 @@ public final class ClusterNode {
     } catch (RuntimeException e) {
       return Future.failedFuture(e);
     }
-    vertxOptions.getEventBusOptions().setHost(options.getHost()).setPort(options.getEventBusPort())
-        .setClusterPublicHost(options.getHost());
+    EventBusOptions bus = vertxOptions.getEventBusOptions().setHost(options.getHost())
+        .setPort(options.getEventBusPort()).setClusterPublicHost(options.getHost());
+    if (options.isTls()) {
+      // Mutual TLS: a node accepts only peers whose certificate it trusts, and talks only to such peers.
+      bus.setSsl(true).setClientAuth(ClientAuth.REQUIRED)
+          .setKeyCertOptions(new PemKeyCertOptions().setCertPath(options.getTlsCertPath())
+              .setKeyPath(options.getTlsKeyPath()))
+          .setTrustOptions(new PemTrustOptions().addCertPath(options.getTlsTrustPath()));
+    }
     return more.apply(Vertx.builder()).with(vertxOptions).withClusterManager(manager).buildClustered()
         .compose(vertx -> {
           ClusterNode node = new ClusterNode(vertx, manager.getHazelcastInstance(), options.getNodeName(),

@@ -21,6 +21,9 @@ public final class ClusterOptions {
   private int heartbeatSeconds = 1;
   private int maxNoHeartbeatSeconds = 5;
   private Map<String, String> card = Map.of();
+  private String tlsCertPath;
+  private String tlsKeyPath;
+  private String tlsTrustPath;
 
   /** The node's stable name (it names lease holders and placement); required. */
   public String getNodeName() {
@@ -135,12 +138,46 @@ public final class ClusterOptions {
     return this;
   }
 
+  /**
+   * Mutual TLS on the clustered event bus: this node's certificate chain and key (PEM), and the certificates a peer's
+   * must be or be signed by (null: this node's own, for nodes that share one). All null: the event bus is plain.
+   */
+  public ClusterOptions setTls(String certPath, String keyPath, String trustPath) {
+    this.tlsCertPath = certPath;
+    this.tlsKeyPath = keyPath;
+    this.tlsTrustPath = trustPath;
+    return this;
+  }
+
+  public boolean isTls() {
+    return tlsCertPath != null;
+  }
+
+  public String getTlsCertPath() {
+    return tlsCertPath;
+  }
+
+  public String getTlsKeyPath() {
+    return tlsKeyPath;
+  }
+
+  /** The trusted certificates: the configured ones, or this node's own. */
+  public String getTlsTrustPath() {
+    return tlsTrustPath != null ? tlsTrustPath : tlsCertPath;
+  }
+
   /** Fails with a message naming the first bad setting. */
   public void validate() {
     if (nodeName == null || nodeName.isBlank()) {
       throw new IllegalArgumentException("cluster: a node name is required (nodeName)");
     }
     Objects.requireNonNull(host, "cluster.host");
+    if ((tlsCertPath == null) != (tlsKeyPath == null)) {
+      throw new IllegalArgumentException("cluster.tls: certPath and keyPath go together");
+    }
+    if (tlsCertPath == null && tlsTrustPath != null) {
+      throw new IllegalArgumentException("cluster.tls.trustPath needs certPath and keyPath too");
+    }
     if (members.isEmpty()) {
       throw new IllegalArgumentException("cluster.members: at least one member is required");
     }

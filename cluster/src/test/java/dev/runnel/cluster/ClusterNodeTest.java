@@ -7,6 +7,7 @@ import io.vertx.core.VertxOptions;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.util.ArrayList;
+import io.vertx.core.net.SelfSignedCertificate;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -86,5 +87,45 @@ class ClusterNodeTest {
     assertThat(viewsSeenByA).last().isEqualTo(List.of("node-a", "node-c"));
     assertThat(viewsSeenByA).contains(List.of("node-a", "node-b", "node-c"));
     assertThat(onEventLoop).as("listeners run on the node's context, not Hazelcast's threads").containsOnly(true);
+  }
+
+  @Test
+  void theEventBusSpeaksMutualTlsOnlyWithPeersItTrusts() throws Exception {
+    SelfSignedCertificate shared = SelfSignedCertificate.create("127.0.0.1");
+    SelfSignedCertificate stranger = SelfSignedCertificate.create("127.0.0.1");
+    try {
+      List<Integer> ports = List.of(freePort(), freePort(), freePort());
+      List<String> members = ports.stream().map(p -> "127.0.0.1:" + p).toList();
+      for (int i = 0; i < 3; i++) {
+        SelfSignedCertificate own = i < 2 ? shared : stranger;  // node-c trusts only itself, and is trusted by nobody
+        ClusterOptions options = new ClusterOptions().setNodeName("tls-" + (char) ('a' + i)).setHost("127.0.0.1")
+            .setPort(ports.get(i)).setMembers(members)
+            .setTls(own.certificatePath(), own.privateKeyPath(), null);
+        started.add(ClusterNode.start(options, new VertxOptions()).await(60, TimeUnit.SECONDS));
+      }
+      for (ClusterNode node : started) {
+        await(node.nodeName() + " to see three", () -> node.view().size() == 3);  // Hazelcast's membership: no TLS
+      }
+      List<String> received = new CopyOnWriteArrayList<>();
+      started.get(0).vertx().eventBus().<String>consumer("test.tls", m -> received.add(m.body()))
+          .completion().await(30, TimeUnit.SECONDS);
+      await("a message from the trusted node-b", () -> {
+        started.get(1).vertx().eventBus().send("test.tls", "from b");
+        return received.contains("from b");
+      });
+      for (int i = 0; i < 10; i++) {
+        started.get(2).vertx().eventBus().send("test.tls", "from c");
+        Thread.sleep(100);
+      }
+      await("node-b's message sent after node-c's", () -> {
+        started.get(1).vertx().eventBus().send("test.tls", "after");
+        return received.contains("after");
+      });
+      Thread.sleep(500);
+      assertThat(received).as("nothing from the node whose certificate is not trusted").doesNotContain("from c");
+    } finally {
+      shared.delete();
+      stranger.delete();
+    }
   }
 }

@@ -51,6 +51,20 @@ public class RunnelConfig {
     public int maxNoHeartbeatSeconds = 5;
     /** The partition and group lease length in a cluster ({@code storage.leaseMs} is a single node's). */
     public long leaseMs = 3_000;
+    /**
+     * Mutual TLS on the clustered event bus (forwarded records cross it). Unset: the node's {@code http.tls}
+     * certificate and key when those are set; with neither, the event bus is plain (docs/cluster.md).
+     */
+    public ClusterTls tls = new ClusterTls();
+  }
+
+  public static class ClusterTls {
+    /** This node's certificate chain (PEM). */
+    public String certPath;
+    /** Its private key (PEM). */
+    public String keyPath;
+    /** The certificates (PEM) a peer's must be or be signed by; unset: this node's own certificate. */
+    public String trustPath;
   }
 
   /** API keys (DESIGN.md section 8). Keys come only from the file; their strings may be {@code ${ENV}} references. */

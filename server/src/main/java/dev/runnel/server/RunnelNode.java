@@ -143,6 +143,17 @@ public final class RunnelNode {
     UnaryOperator<VertxBuilder> withMetrics = b -> metrics == null ? b : b.withMetrics(metrics);
     if (config.cluster.enabled) {
       ClusterOptions clusterOptions = clusterOptions(config.cluster, nodeId).setCard(card(config, incarnation));
+      RunnelConfig.ClusterTls tls = config.cluster.tls;
+      if (tls.certPath != null || tls.keyPath != null || tls.trustPath != null) {
+        clusterOptions.setTls(tls.certPath, tls.keyPath, tls.trustPath);
+      } else if (config.http.tls.certPath != null) {
+        clusterOptions.setTls(config.http.tls.certPath, config.http.tls.keyPath, null);
+      }
+      clusterOptions.validate();
+      if (!clusterOptions.isTls()) {
+        LOG.warn("the clustered event bus on {} is plain TCP: forwarded records cross it in clear text; configure "
+            + "cluster.tls (or http.tls) for mutual TLS", config.cluster.host);
+      }
       cluster = await(ClusterNode.start(clusterOptions, vertxOptions, withMetrics),
           "join the cluster " + config.cluster.members);
       vertx = cluster.vertx();

@@ -13,6 +13,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -134,6 +135,44 @@ class GroupStateStoreTest {
     } finally {
       first.close().await();
       second.close().await();
+    }
+  }
+
+  @Test
+  void aLeaseSeenExpiredStaysLostWhenALateRenewalLandsAndItsRowIsGivenBack() throws Exception {
+    LogStore store = LogStore.open(vertx, PG.options().setNodeId("slow").setLeaseMs(600)).await();
+    try {
+      GroupLease lease = store.groupState().acquireGroup("revived").await();
+      try (Connection c = PG.jdbc()) {
+        c.setAutoCommit(false);
+        // The row locked: the renewals wait behind this transaction until the lease's local deadline has passed.
+        c.createStatement().execute("SELECT 1 FROM group_leases WHERE group_name = 'revived' FOR UPDATE");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (lease.isCurrent()) {
+          assertThat(System.nanoTime()).as("waited for the lease's local deadline").isLessThan(deadline);
+          Thread.sleep(20);
+        }
+        c.commit();  // the renewal that waited lands now
+      }
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (ownerOf("revived") != null) {
+        assertThat(System.nanoTime()).as("waited for the row to be given back").isLessThan(deadline);
+        Thread.sleep(50);
+      }
+      assertThat(lease.isCurrent()).as("lost for good").isFalse();
+      assertThat(store.groupState().acquireGroup("revived").await().isCurrent()).as("taken again at once").isTrue();
+    } finally {
+      store.close().await();
+    }
+  }
+
+  private static String ownerOf(String group) throws Exception {
+    try (Connection c = PG.jdbc(); var s = c.prepareStatement("SELECT owner FROM group_leases WHERE group_name = ?")) {
+      s.setString(1, group);
+      try (var rows = s.executeQuery()) {
+        assertThat(rows.next()).isTrue();
+        return rows.getString(1);
+      }
     }
   }
 

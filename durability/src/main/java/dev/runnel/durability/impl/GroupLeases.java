@@ -97,7 +97,13 @@ final class GroupLeases {
           Set<String> renewed = new HashSet<>();
           rows.forEach(r -> renewed.add(r.getString(0)));
           for (Held lease : current) {
-            if (renewed.contains(lease.group)) {
+            if (renewed.contains(lease.group) && !lease.isCurrent()) {
+              // Renewed in Postgres after its deadline passed here (the renewal was slow): its owner has stopped,
+              // so give the row back rather than hold it for no one.
+              LOG.warn("group {}'s lease (epoch {}) was renewed after its deadline passed: given back", lease.group,
+                  lease.epoch);
+              lease.release();
+            } else if (renewed.contains(lease.group)) {
               lease.deadlineNanos = sent + store.options().getLeaseMs() * 1_000_000;
             } else if (!lease.lost) {
               LOG.warn("group {} lost its lease (epoch {} no longer current)", lease.group, lease.epoch);
@@ -138,9 +144,17 @@ final class GroupLeases {
       return epoch;
     }
 
+    /**
+     * Once its local deadline has passed the lease is lost for good, even if a renewal that was in flight lands
+     * later: its owner stopped at the deadline, and a lease revived after would be renewed for no one.
+     */
     @Override
     public boolean isCurrent() {
-      return !lost && System.nanoTime() - deadlineNanos < 0;
+      if (!lost && System.nanoTime() - deadlineNanos >= 0) {
+        lost = true;
+        held.remove(group, this);  // never renewed again
+      }
+      return !lost;
     }
 
     @Override

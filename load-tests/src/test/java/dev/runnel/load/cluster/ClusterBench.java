@@ -161,6 +161,46 @@ class ClusterBench {
         + "batches, 4 consumers)", table.toString());
   }
 
+  /**
+   * The cost of one forwarded hop: two nodes, a topic of one partition, the same fixed-rate workload sent through the
+   * partition's leader (every produce served where it arrives) and through the other node (every produce forwarded),
+   * alternately, twice each. The consumers go through the same node, so the end-to-end figures include the group
+   * owner's placement as it falls.
+   */
+  @Test
+  void forwardedHopCost() throws Exception {
+    cluster = new ClusterProcesses(PG, dir, 2).startAll();
+    String topic = "hop";
+    int seconds = Integer.getInteger("bench.seconds", 30);
+    StringBuilder table = new StringBuilder("| run | through | produce-ack p50 / p99 / p99.9 | end-to-end p50 / p99 "
+        + "| acked |\n|---|---|---|---|---|\n");
+    String leader = null;
+    for (int run = 0; run < 5; run++) {
+      // Run 0 makes the topic (and warms both JVMs); then through the leader and through the other node in turn.
+      int through = leader == null ? 0 : (run % 2 == 1) == ClusterProcesses.name(0).equals(leader) ? 0 : 1;
+      load = LoadProcess.start(dir, topic + run, "--target", cluster.httpUrl(through), "--topic", topic,
+          "--partitions", "1", "--rate", "1000", "--producers", "2", "--consumers", "1", "--size", "1024",
+          "--warmup", "5s", "--duration", seconds + "s", "--drain-timeout", "30s");
+      int exit = load.await();
+      JsonNode r = load.result();
+      assertThat(exit).as("the load tool's exit; its output:\n%s", load.output()).isZero();
+      if (leader == null) {
+        leader = cluster.leaders(topic).get(0);
+        load = null;
+        continue;
+      }
+      table.append(String.format("| %d | %s (%s) | %.2f / %.2f / %.2f ms | %.2f / %.2f ms | %,d |%n", run,
+          ClusterProcesses.name(through), ClusterProcesses.name(through).equals(leader) ? "the leader: local"
+              : "forwarded to the leader",
+          r.at("/latency/produceAck/p50").asDouble(), r.at("/latency/produceAck/p99").asDouble(),
+          r.at("/latency/produceAck/p999").asDouble(), r.at("/latency/endToEnd/p50").asDouble(),
+          r.at("/latency/endToEnd/p99").asDouble(), r.get("acked").asLong()));
+      load = null;
+    }
+    report("The cost of a forwarded hop (2 nodes, 1 partition, 1,000 records/s of 1 KB, 2 producers, 1 consumer)",
+        table.toString());
+  }
+
   private static String share(long[] localAndForwarded) {
     long all = localAndForwarded[0] + localAndForwarded[1];
     return all == 0 ? "-" : String.format("%.0f%% of %,d", 100.0 * localAndForwarded[1] / all, all);

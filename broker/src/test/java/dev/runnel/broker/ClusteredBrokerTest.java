@@ -150,6 +150,22 @@ class ClusteredBrokerTest {
     assertThat(groupOwner("spread-readers")).isEqualTo(Rendezvous.owner("group/spread-readers", names));
     GroupDescription described = nodes.get(0).broker.describeGroup("spread-readers").await(30, TimeUnit.SECONDS);
     assertThat(described.members()).extracting(GroupDescription.Member::memberId).containsExactly(member.memberId());
+
+    // A group lease a node holds with nothing serving it (a leak) is given back, so its placed owner can take it.
+    String placedOn = Rendezvous.owner("group/stray", names);
+    Node holder = nodes.stream().filter(n -> !n.name.equals(placedOn)).findFirst().orElseThrow();
+    holder.store.groupState().acquireGroup("stray").await(30, TimeUnit.SECONDS);
+    assertThat(groupOwner("stray")).isEqualTo(holder.name);
+    await("the stray lease to be given back", () -> {
+      try {
+        return groupOwner("stray") == null;
+      } catch (Exception e) {
+        return false;
+      }
+    });
+    nodes.get(0).broker.join("stray", new JoinRequest(List.of("spread"), GroupMode.SHARED, 30_000, 30_000, false))
+        .await(30, TimeUnit.SECONDS);
+    assertThat(groupOwner("stray")).isEqualTo(placedOn);
   }
 
   @Test

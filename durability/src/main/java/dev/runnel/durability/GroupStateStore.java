@@ -21,6 +21,9 @@ public interface GroupStateStore {
    */
   Future<GroupLease> acquireGroup(String group);
 
+  /** The group leases this store holds and renews now, by group. */
+  Map<String, GroupLease> heldGroups();
+
   Future<GroupPartitionState> load(String group, UUID topicId, int partition);
 
   /**

@@ -155,11 +155,20 @@ final class ClusteredRoutes implements Routes {
         local.release(partition);
       }
     }
+    java.util.Set<String> running = new java.util.HashSet<>();
     for (GroupRuntime group : engine.groups()) {
+      running.add(group.name);
       if (!ownsHere(group.name)) {
         group.call(group::handOver);
       }
     }
+    // A lease held with no runtime to hand over (a leak) would keep the group from the node it is placed on for ever.
+    store.groupState().heldGroups().forEach((group, lease) -> {
+      if (!running.contains(group) && !ownsHere(group)) {
+        LOG.warn("node {} holds the lease of group {} with nothing serving it: given back", self, group);
+        lease.release();
+      }
+    });
   }
 
   /** Completes once other nodes can reach this one's leaders and owners, and while its view lets it serve. */

@@ -12,6 +12,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -113,6 +114,17 @@ final class GroupLeases {
           }
         })
         .onFailure(err -> LOG.warn("could not renew {} group leases: {}", current.size(), err.getMessage()));
+  }
+
+  /** The leases held and current now, by group. */
+  Map<String, GroupLease> held() {
+    Map<String, GroupLease> current = new HashMap<>();
+    held.forEach((group, lease) -> {
+      if (lease.isCurrent()) {
+        current.put(group, lease);
+      }
+    });
+    return current;
   }
 
   /** Releases every lease held (a graceful stop). */

@@ -65,6 +65,11 @@ final class PgGroupStateStore implements GroupStateStore {
     return leases.acquire(group);
   }
 
+  @Override
+  public Map<String, GroupLease> heldGroups() {
+    return leases.held();
+  }
+
   private static StorageException fenced(String group, long epoch, String what) {
     return new StorageException(StorageFailure.UNAVAILABLE, what + " of group " + group + " was fenced (epoch " + epoch
         + " is not current: another owner took the group)");

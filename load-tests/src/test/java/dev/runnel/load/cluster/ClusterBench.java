@@ -6,7 +6,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,10 +36,21 @@ class ClusterBench {
   private static final long OUTAGE_THRESHOLD_MS = 200;
   private static final Path REPORT = Path.of("target/cluster-bench.md");
 
-  @TempDir
+  /** Kept after the run (node logs, the load tool's output), unlike a temporary directory. */
   Path dir;
   private ClusterProcesses cluster;
   private LoadProcess load;
+
+  @org.junit.jupiter.api.BeforeEach
+  void workDir(org.junit.jupiter.api.TestInfo test) throws Exception {
+    dir = Path.of("target/cluster-bench", test.getTestMethod().orElseThrow().getName()).toAbsolutePath();
+    if (Files.exists(dir)) {
+      try (var files = Files.walk(dir)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      }
+    }
+    Files.createDirectories(dir);
+  }
 
   @AfterEach
   void stop() throws Exception {

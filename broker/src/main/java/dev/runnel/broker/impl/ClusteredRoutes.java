@@ -33,8 +33,10 @@ import io.vertx.core.internal.ContextInternal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
@@ -155,7 +157,7 @@ final class ClusteredRoutes implements Routes {
         local.release(partition);
       }
     }
-    java.util.Set<String> running = new java.util.HashSet<>();
+    Set<String> running = new HashSet<>();
     for (GroupRuntime group : engine.groups()) {
       running.add(group.name);
       if (!ownsHere(group.name)) {

@@ -24,6 +24,7 @@ import dev.runnel.broker.TopicDescription;
 import dev.runnel.broker.TopicNames;
 import dev.runnel.broker.TopicStats;
 import dev.runnel.cluster.ClusterNode;
+import dev.runnel.durability.LeaseTable;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
@@ -391,7 +392,7 @@ public final class LocalBroker implements Broker {
       return Future.succeededFuture(List.of());
     }
     return store.leases().map(leases -> leases.groups().stream().filter(g -> g.owner() != null)
-        .map(dev.runnel.durability.LeaseTable.Group::group).toList());
+        .map(LeaseTable.Group::group).toList());
   }
 
   @Override

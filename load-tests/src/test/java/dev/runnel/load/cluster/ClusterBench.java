@@ -84,7 +84,7 @@ class ClusterBench {
       String name = ClusterProcesses.name(victim);
       List<Integer> led = cluster.leaders(topic).entrySet().stream().filter(e -> name.equals(e.getValue()))
           .map(Map.Entry::getKey).toList();
-      boolean owned = owners(earlierGroups).containsValue(name);
+      boolean owned = cluster.groupOwnersExcept(earlierGroups).containsValue(name);
       long at = System.currentTimeMillis();
       cluster.kill(victim);
       done.add(new Kill(at, victim, led, owned));
@@ -230,17 +230,11 @@ class ClusterBench {
     return m.find() ? (long) Double.parseDouble(m.group(1)) : 0;
   }
 
-  private Map<String, String> owners(Set<String> earlierGroups) throws Exception {
-    Map<String, String> owners = new java.util.TreeMap<>(cluster.groupOwners());
-    owners.keySet().removeAll(earlierGroups);
-    return owners;
-  }
-
   private void awaitPlaced(String topic, Set<String> earlierGroups) throws Exception {
     await("the load's partitions and group to be placed", () -> {
       Map<Integer, String> leaders = cluster.leaders(topic);
       return leaders.size() == PARTITIONS && leaders.values().stream().allMatch(Objects::nonNull)
-          && owners(earlierGroups).values().stream().anyMatch(Objects::nonNull);
+          && cluster.groupOwnersExcept(earlierGroups).values().stream().anyMatch(Objects::nonNull);
     });
   }
 

@@ -69,9 +69,7 @@ class ClusterFailoverIT {
 
   /** The owners of this run's groups, by group. */
   private Map<String, String> runOwners() throws Exception {
-    Map<String, String> owners = new java.util.TreeMap<>(cluster.groupOwners());
-    owners.keySet().removeAll(earlierGroups);
-    return owners;
+    return cluster.groupOwnersExcept(earlierGroups);
   }
 
   /** Waits until the run's topic has a leader for every partition and its group an owner, in Postgres. */

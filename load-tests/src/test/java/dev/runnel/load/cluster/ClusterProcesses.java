@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -231,6 +232,13 @@ final class ClusterProcesses implements AutoCloseable {
         owners.put(rows.getString(1), rows.getString(2));
       }
     }
+    return owners;
+  }
+
+  /** Each group's owner, leaving out {@code earlier} (groups an earlier test left in the shared schema). */
+  Map<String, String> groupOwnersExcept(Set<String> earlier) throws Exception {
+    Map<String, String> owners = groupOwners();
+    owners.keySet().removeAll(earlier);
     return owners;
   }
 

@@ -53,7 +53,7 @@ final class GroupDeletion {
     boolean known = !membership.isEmpty() || !partitions.isEmpty();
     Promise<Void> gone = ownership.ending();
     stopServing.run();
-    return drained(System.nanoTime() + DRAIN_MS * 1_000_000)
+    return drained()
         .compose(v -> states.deleteGroup(group, ownership.epoch()))
         .transform(ar -> {
           forget.run();
@@ -68,16 +68,9 @@ final class GroupDeletion {
   }
 
   /** Completes once no state machine has storage work in flight; fails UNAVAILABLE after {@link #DRAIN_MS}. */
-  private Future<Void> drained(long giveUpAt) {
-    if (partitions.all().stream().allMatch(PartitionDelivery::idle)) {
-      return Future.succeededFuture();
-    }
-    if (System.nanoTime() - giveUpAt > 0) {
-      return Future.failedFuture(new BrokerException(BrokerError.UNAVAILABLE, "group " + group + " still had storage"
-          + " work in flight after " + DRAIN_MS + " ms; nothing was deleted: try again"));
-    }
-    Promise<Void> later = context.promise();
-    context.setTimer(2, id -> drained(giveUpAt).onComplete(later));
-    return later.future();
+  private Future<Void> drained() {
+    return Await.until(context, () -> partitions.all().stream().allMatch(PartitionDelivery::idle), DRAIN_MS,
+        () -> new BrokerException(BrokerError.UNAVAILABLE, "group " + group + " still had storage work in flight after "
+            + DRAIN_MS + " ms; nothing was deleted: try again"));
   }
 }

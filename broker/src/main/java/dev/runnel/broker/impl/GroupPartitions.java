@@ -292,6 +292,13 @@ final class GroupPartitions {
     return idle;
   }
 
+  /** Every state machine stops reading records (a hand-over: the saves then catch up while records keep arriving). */
+  void stopReading() {
+    for (PartitionDelivery pd : partitions.values()) {
+      pd.stopReading();
+    }
+  }
+
   /** Every state machine stops: no hand-out, outcome, read, save or dead letter more. */
   void close() {
     for (PartitionDelivery pd : partitions.values()) {

@@ -122,7 +122,9 @@ final class GroupRuntime implements DeadLetterAdmin.Group {
       return Future.succeededFuture();
     }
     Promise<Void> moved = ownership.ending();
-    return saved(System.nanoTime() + HAND_OVER_SAVE_MS * 1_000_000).transform(ar -> {
+    partitions.stopReading();  // else, under load, a read is always in flight and the saves never look finished
+    return Await.until(context, () -> partitions.idle(true), HAND_OVER_SAVE_MS,
+        () -> new IllegalStateException("still saving")).transform(ar -> {
       if (ar.failed()) {
         LOG.warn("group {} is handed over with changes unsaved after {} ms: {}", name, HAND_OVER_SAVE_MS,
             ar.cause().getMessage());
@@ -134,19 +136,6 @@ final class GroupRuntime implements DeadLetterAdmin.Group {
         return Future.<Void>succeededFuture();
       });
     });
-  }
-
-  /** Completes once every change is saved and no storage work is in flight. */
-  private Future<Void> saved(long giveUpAt) {
-    if (partitions.idle(true)) {
-      return Future.succeededFuture();
-    }
-    if (System.nanoTime() - giveUpAt > 0) {
-      return Future.failedFuture(new IllegalStateException("still saving"));
-    }
-    Promise<Void> later = context.promise();
-    context.setTimer(2, id -> saved(giveUpAt).onComplete(later));
-    return later.future();
   }
 
   /** Members removed (their long polls fail UNKNOWN_MEMBER), state machines closed: it serves nothing more. */

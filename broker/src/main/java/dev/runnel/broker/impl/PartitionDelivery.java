@@ -126,6 +126,11 @@ final class PartitionDelivery {
     return closed;
   }
 
+  /** Its group is being handed over: it reads no more records; outcomes, lease ends and saves go on until closed. */
+  void stopReading() {
+    loader.stopReading();
+  }
+
   /** Fails the redrives waiting for a save (nobody will save them now). */
   void failRedrives() {
     saver.failRedrives(new BrokerException(BrokerError.UNAVAILABLE, "group " + group + " stopped serving "

@@ -48,6 +48,8 @@ final class WindowLoader {
   private Future<Void> loaded;
   /** A window read or a skip to the log start is in flight. */
   private boolean reading;
+  /** Its group is being handed over: it starts no read, so the saves can catch up while records keep arriving. */
+  private boolean stopped;
 
   WindowLoader(PartitionDelivery machine, PartitionLeader log, GroupStateStore states, PartitionDelivery.Host host,
                RecordTable table, DeliveryWindow window, PositionSaver saver) {
@@ -123,7 +125,19 @@ final class WindowLoader {
   void close() {
     if (commitNotices != null) {
       commitNotices.unregister();
+      commitNotices = null;
     }
+  }
+
+  /** Its group is being handed over: no read is started from now on (what is in flight finishes). */
+  void stopReading() {
+    stopped = true;
+    close();
+  }
+
+  /** Whether it may start a read now. */
+  private boolean reads() {
+    return !machine.closed() && !stopped;
   }
 
   /** A redrive brings the record back: it is no longer done when it is read. */
@@ -138,7 +152,7 @@ final class WindowLoader {
 
   /** A commit notice, on the group's context. */
   private void onHighWatermark(long hw) {
-    if (!machine.closed() && window.raiseHighWatermark(hw)) {
+    if (reads() && window.raiseHighWatermark(hw)) {
       fill();
     }
   }
@@ -146,14 +160,14 @@ final class WindowLoader {
   /** Loads records into the window when it has room and the log has more ({@link DeliveryWindow#toRead}). */
   void fill() {
     int room = window.toRead(host.windowRecords());
-    if (machine.closed() || !isLoaded() || reading || room <= 0) {
+    if (!reads() || !isLoaded() || reading || room <= 0) {
       return;
     }
     reading = true;
     long from = window.loadedUpTo();
     log.read(from, room, READ_BYTES).onComplete(ar -> {
       reading = false;
-      if (machine.closed()) {
+      if (!reads()) {
         return;
       }
       if (ar.failed()) {
@@ -218,7 +232,7 @@ final class WindowLoader {
 
   /** Parked records whose turn has come but whose content is not in memory are read from the log. */
   void loadWaitingRecords() {
-    if (machine.closed()) {
+    if (!reads()) {
       return;
     }
     long now = host.now();

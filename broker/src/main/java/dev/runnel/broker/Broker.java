@@ -198,6 +198,13 @@ public interface Broker {
    */
   Future<Integer> redrive(String group, String topic, boolean toGroup, Integer partition, List<Long> offsets);
 
+  /**
+   * Before a graceful stop in a cluster: hands everything this node leads and owns to the other nodes (DESIGN.md
+   * section 6: each group drains its deliveries in flight for up to {@code drainMs} and passes its member sessions on).
+   * Completes once it is handed over; at once on a single node or a node alone in its view.
+   */
+  Future<Void> leaveCluster();
+
   /** Stops the group timers. */
   void close();
 }

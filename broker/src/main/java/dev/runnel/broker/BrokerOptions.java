@@ -16,6 +16,7 @@ public class BrokerOptions {
   private int maxParkedFactor = 10;
   private long tickMs = 50;
   private long maxFetchWaitMs = 30_000;
+  private long drainMs = 10_000;
   private MeterRegistry meterRegistry = new CompositeMeterRegistry();
   private Supplier<Map<String, String>> endpoints = Map::of;
 
@@ -36,6 +37,18 @@ public class BrokerOptions {
   public BrokerOptions setTickMs(long tickMs) { this.tickMs = tickMs; return this; }
   public long getMaxFetchWaitMs() { return maxFetchWaitMs; }
   public BrokerOptions setMaxFetchWaitMs(long maxFetchWaitMs) { this.maxFetchWaitMs = maxFetchWaitMs; return this; }
+  /**
+   * How long a group handed to another node keeps accepting outcomes for the deliveries it handed out, at most, before
+   * it saves, releases and passes its member sessions on ({@code cluster.drainMs}; DESIGN.md section 6).
+   */
+  public long getDrainMs() { return drainMs; }
+  public BrokerOptions setDrainMs(long drainMs) {
+    if (drainMs < 0) {
+      throw new IllegalArgumentException("drainMs must not be negative");
+    }
+    this.drainMs = drainMs;
+    return this;
+  }
 
   /**
    * Where the produce and consumer-group meters go ({@code runnel.produced.*}, {@code runnel.group.lag.*}, ...;

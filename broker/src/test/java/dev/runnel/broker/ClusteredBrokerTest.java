@@ -28,6 +28,7 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -74,13 +75,17 @@ class ClusteredBrokerTest {
   }
 
   private Node start(int index) throws Exception {
+    return start(index, new BrokerOptions());
+  }
+
+  private Node start(int index, BrokerOptions brokerOptions) throws Exception {
     String name = "node-" + (char) ('a' + index);
     ClusterOptions options = new ClusterOptions().setNodeName(name).setHost("127.0.0.1").setPort(ports.get(index))
         .setMembers(members).setMinMembers(1);
     ClusterNode cluster = ClusterNode.start(options, new VertxOptions()).await(60, TimeUnit.SECONDS);
     LogStore store = LogStore.open(cluster.vertx(), PG.options().setIncarnation(Incarnation.start(name)))
         .await(60, TimeUnit.SECONDS);
-    Node node = new Node(name, cluster, store, Broker.create(cluster, store, new BrokerOptions()));
+    Node node = new Node(name, cluster, store, Broker.create(cluster, store, brokerOptions));
     nodes.add(node);
     return node;
   }
@@ -204,6 +209,106 @@ class ClusteredBrokerTest {
       assertThat(values(nodes.get(p % 2).broker.read("moving", p, 0, 100, 1 << 20).await(30, TimeUnit.SECONDS)))
           .as("partition %d holds every acknowledged record, in order", p).isEqualTo(acknowledged.get(p));
     }
+  }
+
+  /**
+   * A group handed to a joining node drains: outcomes for its deliveries in flight are accepted by the old owner,
+   * whichever node they come through, and then its member sessions pass to the new owner, so the member goes on
+   * without joining again and what it acknowledged is not delivered again.
+   */
+  @Test
+  void aGroupHandedToAJoiningNodeTakesOutcomesWhileItDrainsAndPassesItsMembersOn() throws Exception {
+    plan(2);
+    BrokerOptions drainLong = new BrokerOptions().setDrainMs(60_000);  // the drain ends by the outcomes, not by time
+    Node a = start(0, drainLong);
+    awaitViews(1);
+    String group = IntStream.range(0, 100).mapToObj(i -> "handed-" + i)
+        .filter(g -> Rendezvous.owner("group/" + g, List.of("node-a", "node-b")).equals("node-b")).findFirst()
+        .orElseThrow();
+    a.broker.createTopic("handed", 1, TopicConfig.DEFAULT).await(30, TimeUnit.SECONDS);
+    for (int i = 1; i <= 4; i++) {
+      a.broker.produce("handed", List.of(record("r" + i, 0)), false).await(30, TimeUnit.SECONDS);
+    }
+    Membership member = a.broker.join(group, new JoinRequest(List.of("handed"), GroupMode.SHARED, 60_000, 60_000,
+        false)).await(30, TimeUnit.SECONDS);
+    List<Delivery> inFlight = a.broker.fetch(group, member.memberId(), 2, 1 << 20, 0).await(30, TimeUnit.SECONDS);
+    assertThat(inFlight).extracting(d -> new String(d.record().value(), StandardCharsets.UTF_8))
+        .containsExactly("r1", "r2");
+
+    Node b = start(1, drainLong);
+    awaitViews(2);
+    // node-a drains: an outcome through the new owner is passed to it, and one through node-a too.
+    assertThat(b.broker.settle(group, acks(inFlight.get(0))).await(30, TimeUnit.SECONDS))
+        .extracting(OutcomeResult::status).containsExactly(OutcomeResult.Status.OK);
+    assertThat(a.broker.settle(group, acks(inFlight.get(1))).await(30, TimeUnit.SECONDS))
+        .extracting(OutcomeResult::status).containsExactly(OutcomeResult.Status.OK);
+
+    // Nothing in flight: node-a saves and releases, passing the session on. The member fetches on, unknown to no one.
+    List<String> rest = new ArrayList<>();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (rest.size() < 2) {
+      assertThat(System.nanoTime()).as("waited for the rest through the new owner").isLessThan(deadline);
+      try {
+        List<Delivery> batch = b.broker.fetch(group, member.memberId(), 10, 1 << 20, 500).await(30, TimeUnit.SECONDS);
+        batch.forEach(d -> rest.add(new String(d.record().value(), StandardCharsets.UTF_8)));
+        b.broker.settle(group, new Outcomes(batch.stream().map(Delivery::token).toList(), List.of(), List.of(),
+            List.of())).await(30, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        Throwable cause = e instanceof BrokerException ? e : e.getCause();
+        assertThat(cause).as("only a hand-over still under way").isInstanceOfSatisfying(BrokerException.class,
+            x -> assertThat(x.error()).isEqualTo(BrokerError.UNAVAILABLE));
+        Thread.sleep(50);
+      }
+    }
+    assertThat(rest).as("what was acknowledged in the drain is not delivered again").containsExactly("r3", "r4");
+    assertThat(groupOwner(group)).isEqualTo("node-b");
+    assertThat(b.broker.describeGroup(group).await(30, TimeUnit.SECONDS).members())
+        .extracting(GroupDescription.Member::memberId).containsExactly(member.memberId());
+  }
+
+  /**
+   * A node stopped gracefully (SIGTERM) first leaves the cluster: its group drains, taking outcomes that come through
+   * the other node, and passes its member on; its partitions move. Nothing acknowledged is delivered again.
+   */
+  @Test
+  void aNodeThatLeavesGracefullyDrainsItsGroupsAndPassesTheirMembersOn() throws Exception {
+    plan(2);
+    BrokerOptions drainLong = new BrokerOptions().setDrainMs(60_000);
+    Node a = start(0, drainLong);
+    Node b = start(1, drainLong);
+    awaitViews(2);
+    String group = IntStream.range(0, 100).mapToObj(i -> "leaving-" + i)
+        .filter(g -> Rendezvous.owner("group/" + g, List.of("node-a", "node-b")).equals("node-a")).findFirst()
+        .orElseThrow();
+    b.broker.createTopic("left", 1, TopicConfig.DEFAULT).await(30, TimeUnit.SECONDS);
+    for (int i = 1; i <= 4; i++) {
+      b.broker.produce("left", List.of(record("r" + i, 0)), false).await(30, TimeUnit.SECONDS);
+    }
+    Membership member = b.broker.join(group, new JoinRequest(List.of("left"), GroupMode.SHARED, 60_000, 60_000,
+        false)).await(30, TimeUnit.SECONDS);
+    List<Delivery> inFlight = b.broker.fetch(group, member.memberId(), 2, 1 << 20, 0).await(30, TimeUnit.SECONDS);
+    assertThat(inFlight).hasSize(2);
+    assertThat(groupOwner(group)).isEqualTo("node-a");
+
+    Future<Void> left = a.broker.leaveCluster();
+    for (Delivery d : inFlight) {
+      assertThat(b.broker.settle(group, acks(d)).await(30, TimeUnit.SECONDS)).extracting(OutcomeResult::status)
+          .containsExactly(OutcomeResult.Status.OK);
+    }
+    left.await(60, TimeUnit.SECONDS);
+    assertThat(groupOwner(group)).as("released").isNull();
+    nodes.remove(a);
+    a.close();
+    awaitViews(1);
+
+    List<Delivery> rest = b.broker.fetch(group, member.memberId(), 10, 1 << 20, 5_000).await(30, TimeUnit.SECONDS);
+    assertThat(rest).extracting(d -> new String(d.record().value(), StandardCharsets.UTF_8))
+        .as("the member goes on; what it acknowledged in the drain is not delivered again").containsExactly("r3", "r4");
+    assertThat(groupOwner(group)).isEqualTo("node-b");
+  }
+
+  private static Outcomes acks(Delivery delivery) {
+    return new Outcomes(List.of(delivery.token()), List.of(), List.of(), List.of());
   }
 
   /** One record to each partition through the nodes in turn; a call that meets a hand-over is tried again. */

@@ -1,6 +1,7 @@
 package dev.runnel.durability;
 
 import io.vertx.core.Future;
+import io.vertx.core.json.JsonObject;
 
 /**
  * A consumer group's lease, held by this store's {@link Incarnation}: its epoch fences every write of the group's
@@ -19,6 +20,17 @@ public interface GroupLease {
    */
   boolean isCurrent();
 
+  /**
+   * The member sessions the group's previous owner passed on when it gave the lease up gracefully ({@link
+   * #release(JsonObject)}); null when it passed none (it failed, or had no members). Read once, at the acquisition.
+   */
+  JsonObject sessions();
+
   /** Gives the lease up, so another owner need not wait for it to expire; later writes under its epoch are fenced. */
-  Future<Void> release();
+  default Future<Void> release() {
+    return release(null);
+  }
+
+  /** As {@link #release()}, passing {@code sessions} (null: none) to whoever acquires the lease next. */
+  Future<Void> release(JsonObject sessions);
 }

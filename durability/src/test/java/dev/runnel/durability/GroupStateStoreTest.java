@@ -2,6 +2,7 @@ package dev.runnel.durability;
 
 import dev.runnel.durability.test.TestPostgres;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -11,6 +12,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -139,6 +141,33 @@ class GroupStateStoreTest {
   }
 
   @Test
+  void sessionsPassedOnAtAReleaseAreTakenOnceByTheNextAcquisition() {
+    LogStore first = LogStore.open(vertx, PG.options().setNodeId("old-owner")).await();
+    LogStore second = LogStore.open(vertx, PG.options().setNodeId("new-owner")).await();
+    try {
+      JsonObject sessions = new JsonObject().put("generation", 3).put("members", new JsonArray().add("m-1"));
+      first.groupState().acquireGroup("passed").await().release(sessions).await();
+      GroupLease taken = second.groupState().acquireGroup("passed").await();
+      assertThat(taken.sessions()).as("passed on").isEqualTo(sessions);
+      taken.release().await();
+      assertThat(first.groupState().acquireGroup("passed").await().sessions()).as("taken once; a plain release passes"
+          + " none").isNull();
+
+      first.groupState().acquireGroup("fenced").await().release().await();
+      GroupLease stale = second.groupState().acquireGroup("fenced").await();
+      stale.release().await();
+      GroupLease current = first.groupState().acquireGroup("fenced").await();
+      stale.release(sessions).await();
+      assertThat(current.isCurrent()).isTrue();
+      assertThat(stored("SELECT sessions::text, owner FROM group_leases WHERE group_name = 'fenced'"))
+          .as("a release under an old epoch changes nothing").containsExactly(null, "old-owner");
+    } finally {
+      first.close().await();
+      second.close().await();
+    }
+  }
+
+  @Test
   void aLeaseSeenExpiredStaysLostWhenALateRenewalLandsAndItsRowIsGivenBack() throws Exception {
     LogStore store = LogStore.open(vertx, PG.options().setNodeId("slow").setLeaseMs(600)).await();
     try {
@@ -163,6 +192,20 @@ class GroupStateStoreTest {
       assertThat(store.groupState().acquireGroup("revived").await().isCurrent()).as("taken again at once").isTrue();
     } finally {
       store.close().await();
+    }
+  }
+
+  /** The columns of the one row {@code sql} answers, as text. */
+  private static List<String> stored(String sql) {
+    try (Connection c = PG.jdbc(); ResultSet rows = c.createStatement().executeQuery(sql)) {
+      assertThat(rows.next()).isTrue();
+      List<String> columns = new ArrayList<>();
+      for (int i = 1; i <= rows.getMetaData().getColumnCount(); i++) {
+        columns.add(rows.getString(i));
+      }
+      return columns;
+    } catch (SQLException e) {
+      throw new AssertionError(e);
     }
   }
 

@@ -52,6 +52,11 @@ public class RunnelConfig {
     /** The partition and group lease length in a cluster ({@code storage.leaseMs} is a single node's). */
     public long leaseMs = 3_000;
     /**
+     * How long a group handed to another node keeps accepting outcomes for the deliveries it handed out, at most,
+     * before it saves, releases and passes its members' sessions on (DESIGN.md section 6).
+     */
+    public long drainMs = 10_000;
+    /**
      * Mutual TLS on the clustered event bus (forwarded records cross it). Unset: the node's {@code http.tls}
      * certificate and key when those are set; with neither, the event bus is plain (docs/cluster.md).
      */

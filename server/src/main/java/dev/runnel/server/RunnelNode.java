@@ -127,7 +127,7 @@ public final class RunnelNode {
     // vertx-pg-client reaches a Unix-domain socket only on the native transport (epoll); TCP stays on NIO
     VertxOptions vertxOptions = new VertxOptions().setPreferNativeTransport(storeOptions.isUnixSocket());
     MicrometerMetricsFactory metricsFactory = null;
-    BrokerOptions brokerOptions = new BrokerOptions().setClock(clock);
+    BrokerOptions brokerOptions = new BrokerOptions().setClock(clock).setDrainMs(config.cluster.drainMs);
     if (tickMs != null) {
       brokerOptions.setTickMs(tickMs);
     }
@@ -340,6 +340,12 @@ public final class RunnelNode {
         Math.max(config.http.shutdownGraceMs, config.amqp.shutdownGraceMs));
     // All at once: each closes its listener as the stop begins (DESIGN.md section 7 for AMQP), none waits for another's
     // grace to end.
+    if (broker != null && cluster != null) {
+      // First, while this node still serves its clients' calls by forwarding them: its groups drain and pass their
+      // members on, its partitions go to their next leaders.
+      step(() -> broker.leaveCluster(), "hand over to the other nodes", STEP_TIMEOUT_S
+          + TimeUnit.MILLISECONDS.toSeconds(config.cluster.drainMs + 10_000));
+    }
     step(() -> Future.join(transports.stream().map(Transport::stop).toList()), "stop the transports", transportTimeoutS);
     if (broker != null) {
       broker.close();

@@ -18,6 +18,7 @@ import dev.runnel.cluster.ClusterView;
 import dev.runnel.cluster.Rendezvous;
 import dev.runnel.durability.AppendResult;
 import dev.runnel.durability.DeadLetterOrigin;
+import dev.runnel.durability.HeldElsewhere;
 import dev.runnel.durability.LogRecord;
 import dev.runnel.durability.LogStore;
 import dev.runnel.durability.PartitionOffsets;
@@ -29,10 +30,12 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.DeliveryOptions;
 import io.vertx.core.internal.ContextInternal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -62,6 +65,9 @@ final class ClusteredRoutes implements Routes {
   private static final long FORWARD_TIMEOUT_MS = 15_000;
   /** Calls outstanding to one node at most; past it, OVERLOADED. */
   private static final int MAX_OUTSTANDING_PER_NODE = 10_000;
+  /** Where a node announces its graceful leave (its node name; its member id in {@link #MEMBER_ID}). */
+  static final String LEAVING = "runnel.leaving";
+  private static final String MEMBER_ID = "runnel-member-id";
 
   private final Vertx vertx;
   private final ClusterNode cluster;
@@ -79,6 +85,8 @@ final class ClusteredRoutes implements Routes {
   private final Counter[][] calls = new Counter[2][2];
   /** Who should hold what under the current view, computed once per key and view. */
   private volatile Placement placement;
+  /** Members (by Hazelcast member id: a restart under the same name is a new one) that announced a graceful leave. */
+  private final Set<String> leaving = ConcurrentHashMap.newKeySet();
 
   /** The view's nodes and the owners computed under it. */
   private record Placement(List<String> nodes, boolean serving, Map<String, String> owners) {
@@ -109,16 +117,27 @@ final class ClusteredRoutes implements Routes {
       }
     }
     cluster.onViewChange(this::viewChanged);
+    vertx.eventBus().<String>consumer(LEAVING, message -> {
+      if (!self.equals(message.body())) {
+        LOG.info("node {} leaves the cluster gracefully: its share is placed on the others", message.body());
+        leaving.add(message.headers().get(MEMBER_ID));
+        placement = placementOf(cluster.view());
+      }
+    });
     this.receiver = new ForwardedCalls(vertx, self, this, handed);
     this.started = receiver.start();
     this.timer = vertx.setPeriodic(SETTLE_EVERY_MS, id -> handOver());
   }
 
+  /** Placement over the view's members, but for those leaving gracefully (they still count as members). */
   private Placement placementOf(ClusterView view) {
-    return new Placement(view.nodes(), view.size() >= minMembers, new ConcurrentHashMap<>());
+    List<String> nodes = view.members().stream().filter(m -> !leaving.contains(m.id())).map(ClusterView.Member::node)
+        .toList();
+    return new Placement(nodes, view.size() >= minMembers && !nodes.isEmpty(), new ConcurrentHashMap<>());
   }
 
   private void viewChanged(ClusterView view) {
+    leaving.retainAll(view.members().stream().map(ClusterView.Member::id).toList());
     Placement previous = placement;
     Placement next = placementOf(view);
     placement = next;
@@ -149,6 +168,33 @@ final class ClusteredRoutes implements Routes {
     });
   }
 
+  /**
+   * A graceful stop (DESIGN.md section 6): this node tells the others it leaves, so they place its share on
+   * themselves, and hands over everything it holds: each group drains and passes its member sessions on, each
+   * partition's queued writes commit before its lease is released. Completes once all is handed over (each step is
+   * bounded). A node alone in its view keeps what it holds: there is no one to hand it to.
+   */
+  Future<Void> leave() {
+    ClusterView view = cluster.view();
+    String id = view.members().stream().filter(m -> m.node().equals(self)).map(ClusterView.Member::id).findFirst()
+        .orElse(null);
+    if (id == null || view.size() < 2) {
+      return Future.succeededFuture();
+    }
+    LOG.info("node {} leaves the cluster: it hands over what it leads and owns", self);
+    vertx.eventBus().publish(LEAVING, self, new DeliveryOptions().addHeader(MEMBER_ID, id));
+    leaving.add(id);
+    placement = placementOf(view);
+    List<Future<?>> all = new ArrayList<>();
+    for (TopicPartition partition : store.writing()) {
+      all.add(local.release(partition));
+    }
+    for (GroupRuntime group : engine.groups()) {
+      all.add(group.call(group::handOver));
+    }
+    return Future.join(all).mapEmpty();
+  }
+
   /** Gives back every partition and group this node holds but should not (another node should, or it steps down). */
   private void handOver() {
     for (TopicPartition partition : store.writing()) {
@@ -171,6 +217,27 @@ final class ClusteredRoutes implements Routes {
         lease.release();
       }
     });
+  }
+
+  /**
+   * Runs an outcome or heartbeat {@code call} on {@code owner}; when that is this node's and it cannot take the group
+   * because another live node still holds it, which drains for a hand-over and accepts outcomes meanwhile, on that
+   * node (DESIGN.md section 6). Otherwise the drain would wait in vain for outcomes that cannot reach it.
+   */
+  <T> Future<T> viaDrainingHolder(String group, GroupOwner owner, Function<GroupOwner, Future<T>> call) {
+    return call.apply(owner).recover(err -> {
+      String holder = err instanceof HeldElsewhere held ? held.holder() : null;
+      if (holder == null || holder.equals(self) || !cluster.view().nodes().contains(holder)) {
+        return Future.failedFuture(err);
+      }
+      return call.apply(new RemoteGroupOwner(forwarder, holder, group));
+    });
+  }
+
+  /** Whether this node drains the group for a hand-over: it takes outcomes and heartbeats, though it no longer owns it. */
+  boolean drainsHere(String group) {
+    GroupRuntime runtime = engine.existing(group);
+    return runtime != null && runtime.draining();
   }
 
   /** Completes once other nodes can reach this one's leaders and owners, and while its view lets it serve. */
@@ -345,7 +412,7 @@ final class ClusteredRoutes implements Routes {
 
     @Override
     public Future<Void> heartbeat(String memberId) {
-      return route(o -> o.heartbeat(memberId));
+      return route(o -> viaDrainingHolder(group, o, x -> x.heartbeat(memberId)));
     }
 
     @Override
@@ -365,7 +432,7 @@ final class ClusteredRoutes implements Routes {
 
     @Override
     public Future<List<OutcomeResult>> settle(Outcomes outcomes) {
-      return route(o -> o.settle(outcomes));
+      return route(o -> viaDrainingHolder(group, o, x -> x.settle(outcomes)));
     }
 
     @Override

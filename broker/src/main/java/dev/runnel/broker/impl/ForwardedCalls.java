@@ -2,6 +2,7 @@ package dev.runnel.broker.impl;
 
 import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.GroupConfig;
+import dev.runnel.broker.Outcomes;
 import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -102,7 +103,8 @@ final class ForwardedCalls {
     answer(message, r -> {
       RemoteGroupOwner.Call call = RemoteGroupOwner.Call.values()[r.u8()];
       String group = r.str();
-      if (!routes.ownsHere(group)) {
+      boolean outcome = call == RemoteGroupOwner.Call.SETTLE || call == RemoteGroupOwner.Call.HEARTBEAT;
+      if (!routes.ownsHere(group) && !(outcome && routes.drainsHere(group))) {
         throw new NotHere("node " + self + " does not own group " + group);
       }
       GroupOwner owner = routes.local().owner(group);
@@ -111,14 +113,20 @@ final class ForwardedCalls {
         case OWN -> owner.own().map(v -> out);
         case JOIN -> owner.join(r.joinRequest()).map(out::membership);
         case LEAVE -> owner.leave(r.str()).map(v -> out);
-        case HEARTBEAT -> owner.heartbeat(r.str()).map(v -> out);
+        case HEARTBEAT -> {
+          String member = r.str();
+          yield routes.viaDrainingHolder(group, owner, o -> o.heartbeat(member)).map(v -> out);
+        }
         case FETCH -> owner.fetch(r.str(), r.i32(), r.i32(), r.i64()).map(deliveries -> {
           handed.handed(message.headers().get(Forwarder.FROM), group, deliveries);
           return out.deliveries(deliveries);
         });
         case LEASED -> owner.leased(r.str()).map(out::deliveries);
         case IN_FLIGHT -> owner.inFlight(r.str()).map(out::i32);
-        case SETTLE -> owner.settle(r.outcomes()).map(out::outcomeResults);
+        case SETTLE -> {
+          Outcomes outcomes = r.outcomes();
+          yield routes.viaDrainingHolder(group, owner, o -> o.settle(outcomes)).map(out::outcomeResults);
+        }
         case SEEK -> owner.seek(r.str(), r.seekPositions(), r.bool()).map(out::seekResults);
         case CONFIGURE -> owner.configure(GroupConfig.fromJson(new JsonObject(r.str()))).map(v -> out);
         case TOPICS -> owner.topics().map(out::strings);

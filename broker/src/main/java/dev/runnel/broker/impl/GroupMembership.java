@@ -5,6 +5,8 @@ import dev.runnel.broker.BrokerException;
 import dev.runnel.broker.GroupDescription;
 import dev.runnel.broker.GroupMode;
 import dev.runnel.broker.JoinRequest;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -122,6 +124,46 @@ final class GroupMembership {
   /** Removes the member (it left); null when it was not in the group. The caller starts a new generation. */
   Member leave(String memberId) {
     return members.remove(memberId);
+  }
+
+  /**
+   * The sessions to pass to the group's next owner at a graceful hand-over (DESIGN.md section 6): the mode, the
+   * generation and each member as it joined; null when the group has no member.
+   */
+  JsonObject sessions() {
+    if (members.isEmpty()) {
+      return null;
+    }
+    JsonArray list = new JsonArray();
+    for (Member m : members.values()) {
+      list.add(new JsonObject().put("id", m.id).put("topics", new JsonArray(m.topics))
+          .put("sessionTimeoutMs", m.sessionTimeoutMs).put("leaseMs", m.leaseMs)
+          .put("maxFreeReleases", m.maxFreeReleases));
+    }
+    return new JsonObject().put("mode", mode.name()).put("generation", generation).put("members", list);
+  }
+
+  /** The topics the members of passed-on {@code sessions} read, each once. */
+  static List<String> topicsOf(JsonObject sessions) {
+    return sessions.getJsonArray("members").stream().flatMap(m -> ((JsonObject) m).getJsonArray("topics").stream())
+        .map(String::valueOf).distinct().toList();
+  }
+
+  /**
+   * Takes over the sessions a previous owner passed on (into a group with no member yet): each member keeps its id
+   * and its session starts now; the generation goes on from theirs. The caller starts a new generation.
+   */
+  void adopt(JsonObject sessions) {
+    mode = GroupMode.valueOf(sessions.getString("mode"));
+    generation = Math.max(generation, sessions.getInteger("generation"));
+    long now = clock.getAsLong();
+    for (Object o : sessions.getJsonArray("members")) {
+      JsonObject m = (JsonObject) o;
+      List<String> topics = m.getJsonArray("topics").stream().map(String::valueOf).toList();
+      Member member = new Member(m.getString("id"), topics, m.getLong("sessionTimeoutMs"), m.getLong("leaseMs"),
+          m.getInteger("maxFreeReleases"), now);
+      members.putIfAbsent(member.id, member);
+    }
   }
 
   /** Removes every member (the group stops serving); returns them. */

@@ -3,10 +3,12 @@ package dev.runnel.broker.impl;
 import dev.runnel.durability.GroupLease;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.json.JsonObject;
 import io.vertx.core.internal.ContextInternal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -22,6 +24,7 @@ final class GroupOwnership {
   private final String group;
   private final ContextInternal context;
   private final Supplier<Future<GroupLease>> acquire;
+  private final Function<GroupLease, Future<Void>> onTaken;
   private final Runnable onLost;
   private GroupLease lease;
   private Future<Void> leasing;
@@ -30,12 +33,16 @@ final class GroupOwnership {
 
   /**
    * @param acquire takes the group's lease (failing UNAVAILABLE, naming the owner, while another node holds it)
+   * @param onTaken runs on the group's context once the lease is held, before any call (it takes over the sessions a
+   *                previous owner passed on); its failure fails no call
    * @param onLost  stops the runtime at once, on the group's context, when its lease is found lost
    */
-  GroupOwnership(String group, ContextInternal context, Supplier<Future<GroupLease>> acquire, Runnable onLost) {
+  GroupOwnership(String group, ContextInternal context, Supplier<Future<GroupLease>> acquire,
+                 Function<GroupLease, Future<Void>> onTaken, Runnable onLost) {
     this.group = group;
     this.context = context;
     this.acquire = acquire;
+    this.onTaken = onTaken;
     this.onLost = onLost;
   }
 
@@ -45,6 +52,9 @@ final class GroupOwnership {
    * runtime, which takes the lease again and loads the group's state from storage.
    */
   Future<Void> owned() {
+    if (leasing != null) {
+      return leasing;  // being taken, and what was passed on with it being taken over
+    }
     if (lease != null && lease.isCurrent()) {
       return Future.succeededFuture();
     }
@@ -52,25 +62,35 @@ final class GroupOwnership {
       lose();
       return Future.succeededFuture();
     }
-    if (leasing == null) {
-      Promise<Void> taken = context.promise();
-      leasing = taken.future();
-      acquire.get().onComplete(ar -> context.emit(v -> {
+    Promise<Void> taken = context.promise();
+    leasing = taken.future();
+    acquire.get().onComplete(ar -> context.emit(v -> {
+      if (ar.failed()) {
         leasing = null;
-        if (ar.succeeded()) {
-          lease = ar.result();
-          if (end != null) {
-            // Ended (handed over, deleted) while the lease was being taken, so nothing released it: give it straight
-            // back, or the store would renew it for no runtime and keep the group from the node it is placed on.
-            LOG.info("group {} ended while its lease was being taken: {} is given back", group, lease);
-            lease.release();
-          }
-          taken.complete();
-        } else {
-          taken.fail(ar.cause());
-        }
-      }));
-    }
+        taken.fail(ar.cause());
+        return;
+      }
+      lease = ar.result();
+      if (end != null) {
+        // Ended (handed over, deleted) while the lease was being taken, so nothing released it: give it straight
+        // back, or the store would renew it for no runtime and keep the group from the node it is placed on.
+        LOG.info("group {} ended while its lease was being taken: {} is given back", group, lease);
+        lease.release(lease.sessions());
+        leasing = null;
+        taken.complete();
+        return;
+      }
+      Future<Void> takenOver;
+      try {
+        takenOver = onTaken.apply(lease);
+      } catch (RuntimeException e) {
+        takenOver = Future.failedFuture(e);
+      }
+      takenOver.onComplete(x -> {
+        leasing = null;
+        taken.complete();
+      });
+    }));
     return leasing;
   }
 
@@ -90,6 +110,11 @@ final class GroupOwnership {
       lose();
     }
     return end == null;
+  }
+
+  /** Whether the lease is held and current (a draining runtime accepts outcomes only so). */
+  boolean current() {
+    return lease != null && lease.isCurrent();
   }
 
   /** Whether the runtime ended (deleted or being deleted, or its lease lost). */
@@ -114,7 +139,12 @@ final class GroupOwnership {
 
   /** Gives the lease up (a deleted or handed-over group): the next runtime of the group's name takes it again. */
   Future<Void> release() {
-    return lease != null ? lease.release() : Future.succeededFuture();
+    return release(null);
+  }
+
+  /** As {@link #release()}, passing the members' {@code sessions} (null: none) to the next owner. */
+  Future<Void> release(JsonObject sessions) {
+    return lease != null ? lease.release(sessions) : Future.succeededFuture();
   }
 
   /** The lease's epoch, which fences every write of the group's state; -1 before the lease is taken. */

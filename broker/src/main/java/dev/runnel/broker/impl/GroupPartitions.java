@@ -292,6 +292,15 @@ final class GroupPartitions {
     return idle;
   }
 
+  /** Deliveries handed out and not settled, over every partition. */
+  int inFlight() {
+    int n = 0;
+    for (PartitionDelivery pd : partitions.values()) {
+      n += pd.inFlight();
+    }
+    return n;
+  }
+
   /** Every state machine stops reading records (a hand-over: the saves then catch up while records keep arriving). */
   void stopReading() {
     for (PartitionDelivery pd : partitions.values()) {

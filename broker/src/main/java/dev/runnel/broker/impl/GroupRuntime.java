@@ -14,10 +14,12 @@ import dev.runnel.broker.SeekPosition;
 import dev.runnel.broker.SeekResult;
 import dev.runnel.broker.impl.GroupMembership.Member;
 import dev.runnel.durability.DeadLetterOrigin;
+import dev.runnel.durability.GroupLease;
 import dev.runnel.durability.TopicMetadata;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,8 +42,6 @@ import java.util.function.Supplier;
 final class GroupRuntime implements DeadLetterAdmin.Group {
 
   private static final Logger LOG = LoggerFactory.getLogger(GroupRuntime.class);
-  /** How long a hand-over waits for the group's changes to be saved. */
-  private static final long HAND_OVER_SAVE_MS = 10_000;
 
   final String name;
   private final DeliveryEngine engine;
@@ -56,16 +56,18 @@ final class GroupRuntime implements DeadLetterAdmin.Group {
   private final GroupSettings settings;
   private final Settlement settlement;
   private final GroupDeletion deletion;
+  private final GroupHandOver handOver;
 
   GroupRuntime(String name, DeliveryEngine engine, ContextInternal context) {
     this.name = name;
     this.engine = engine;
     this.context = context;
     this.membership = new GroupMembership(name, this::now, engine::memberId);
-    this.ownership = new GroupOwnership(name, context, () -> engine.store().groupState().acquireGroup(name), () -> {
-      stopServing();
-      engine.forget(this);
-    });
+    this.ownership = new GroupOwnership(name, context, () -> engine.store().groupState().acquireGroup(name),
+        this::takeOver, () -> {
+          stopServing();
+          engine.forget(this);
+        });
     this.settings = new GroupSettings(name, engine.store().groupState(), ownership::epoch);
     this.polls = new LongPolls<>(engine.vertx(), context, this::collect);
     this.host = new GroupHost(name, engine, context, settings, membership, ownership, polls);
@@ -75,6 +77,8 @@ final class GroupRuntime implements DeadLetterAdmin.Group {
     this.deadLetterAdmin = new DeadLetterAdmin(this, engine);
     this.deletion = new GroupDeletion(name, context, engine.store().groupState(), membership, partitions, ownership,
         this::stopServing, () -> engine.forget(this));
+    this.handOver = new GroupHandOver(name, context, engine.options().getDrainMs(), membership, partitions, ownership,
+        polls, this::stopServing, () -> engine.forget(this));
   }
 
   /** Runs {@code action} on this group's context; the future completes on the caller's. */
@@ -101,8 +105,20 @@ final class GroupRuntime implements DeadLetterAdmin.Group {
    * replaced it (a call that comes during a deletion waits for its end).
    */
   <T> Future<T> callLive(Function<GroupRuntime, Future<T>> action) {
-    return call(() -> ownership.ended() ? next(action)
-        : ownership.owned().compose(v -> ownership.ended() ? next(action) : action.apply(this)));
+    return call(() -> live(action));
+  }
+
+  /**
+   * As {@link #callLive}, except that while the group drains for a hand-over ({@link GroupHandOver}) it runs on this
+   * runtime: outcomes for the deliveries in flight, and heartbeats.
+   */
+  <T> Future<T> callDraining(Function<GroupRuntime, Future<T>> action) {
+    return call(() -> handOver.acceptsOutcomes() ? action.apply(this) : live(action));
+  }
+
+  private <T> Future<T> live(Function<GroupRuntime, Future<T>> action) {
+    return ownership.ended() ? next(action)
+        : ownership.owned().compose(v -> ownership.ended() ? next(action) : action.apply(this));
   }
 
   /** Once this runtime has ended, the call goes to the next one; a group handed to another node fails NotHere. */
@@ -111,31 +127,43 @@ final class GroupRuntime implements DeadLetterAdmin.Group {
         : engine.group(name).callLive(action));
   }
 
-  /**
-   * Hands the group to another node (DESIGN.md section 6): hand-outs stop and calls wait, what is unsaved is saved
-   * (for up to {@link #HAND_OVER_SAVE_MS}), the members go, the lease is released so the next owner takes it at once,
-   * and the waiting calls fail {@link NotHere}, so the routes send them to the next owner. Deliveries in flight come
-   * back from the next owner once their leases end, as after a failure; the members join again (UNKNOWN_MEMBER).
-   */
+  /** Whether it drains for a hand-over ({@link GroupHandOver}); any thread. */
+  boolean draining() {
+    return handOver.draining();
+  }
+
+  /** {@link GroupHandOver#handOver}. */
   Future<Void> handOver() {
-    if (ownership.ended()) {
+    return handOver.handOver();
+  }
+
+  /**
+   * The lease is taken: the member sessions its previous owner passed on are taken over (their topics loaded, a new
+   * generation), so those members go on without joining again. When that fails they are dropped: they join again.
+   */
+  private Future<Void> takeOver(GroupLease lease) {
+    JsonObject sessions = lease.sessions();
+    if (sessions == null) {
       return Future.succeededFuture();
     }
-    Promise<Void> moved = ownership.ending();
-    partitions.stopReading();  // else, under load, a read is always in flight and the saves never look finished
-    return Await.until(context, () -> partitions.idle(true), HAND_OVER_SAVE_MS,
-        () -> new IllegalStateException("still saving")).transform(ar -> {
-      if (ar.failed()) {
-        LOG.warn("group {} is handed over with changes unsaved after {} ms: {}", name, HAND_OVER_SAVE_MS,
-            ar.cause().getMessage());
-      }
-      stopServing();
-      engine.forget(this);
-      return ownership.release().transform(released -> {
-        moved.fail(new NotHere("group " + name + " was handed to another node"));
-        return Future.<Void>succeededFuture();
-      });
-    });
+    List<String> topics = GroupMembership.topicsOf(sessions);
+    return loadConfig().compose(v -> Future.all(topics.stream().map(t -> engine.broker().topicMetadata(t)).toList()))
+        .compose(all -> {
+          List<Future<Void>> loads = new ArrayList<>();
+          for (int i = 0; i < topics.size(); i++) {
+            partitions.loadEvery(engine.broker().latest(all.resultAt(i)), false, loads);
+          }
+          return Future.all(loads);
+        }).<Void>map(v -> {
+          membership.adopt(sessions);
+          rebalance();
+          LOG.info("group {} took over {} member sessions from its previous owner", name, membership.size());
+          return null;
+        }).recover(err -> {
+          LOG.warn("group {} could not take over the member sessions passed on ({}): its members join again", name,
+              err.getMessage());
+          return Future.succeededFuture();
+        });
   }
 
   /** Members removed (their long polls fail UNKNOWN_MEMBER), state machines closed: it serves nothing more. */

@@ -406,6 +406,11 @@ public final class LocalBroker implements Broker {
   }
 
   @Override
+  public Future<Void> leaveCluster() {
+    return clustered == null ? Future.succeededFuture() : clustered.leave();
+  }
+
+  @Override
   public void close() {
     if (clustered != null) {
       clustered.close();

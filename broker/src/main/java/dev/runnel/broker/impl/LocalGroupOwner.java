@@ -42,6 +42,11 @@ final class LocalGroupOwner implements GroupOwner {
     return engine.ready().compose(v -> engine.group(group).callLive(action));
   }
 
+  /** Outcomes and heartbeats are accepted while the group drains for a hand-over ({@link GroupRuntime#callDraining}). */
+  private <T> Future<T> callDraining(Function<GroupRuntime, Future<T>> action) {
+    return engine.ready().compose(v -> engine.group(group).callDraining(action));
+  }
+
   @Override
   public Future<Void> own() {
     return call(g -> Future.succeededFuture());
@@ -59,7 +64,7 @@ final class LocalGroupOwner implements GroupOwner {
 
   @Override
   public Future<Void> heartbeat(String memberId) {
-    return call(g -> g.heartbeat(memberId));
+    return callDraining(g -> g.heartbeat(memberId));
   }
 
   @Override
@@ -79,7 +84,7 @@ final class LocalGroupOwner implements GroupOwner {
 
   @Override
   public Future<List<OutcomeResult>> settle(Outcomes outcomes) {
-    return call(g -> g.settle(outcomes));
+    return callDraining(g -> g.settle(outcomes));
   }
 
   @Override

@@ -103,6 +103,17 @@ final class LongPolls<M> {
     return removed;
   }
 
+  /** Removes every poll and stops its timer; the caller answers them after. */
+  List<Promise<List<Delivery>>> removeAll() {
+    List<Promise<List<Delivery>>> removed = new ArrayList<>();
+    for (Poll<M> p : polls) {
+      vertx.cancelTimer(p.timer);
+      removed.add(p.promise);
+    }
+    polls.clear();
+    return removed;
+  }
+
   /** A member waiting in a poll is alive. */
   boolean isWaiting(M member) {
     return polls.stream().anyMatch(p -> p.member == member);

@@ -4,6 +4,7 @@ import dev.runnel.durability.GroupLease;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
 import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.internal.VertxInternal;
 import org.junit.jupiter.api.AfterEach;
@@ -29,7 +30,7 @@ class GroupOwnershipTest {
     Promise<GroupLease> p = Promise.promise();
     acquisitions.add(p);
     return p.future();
-  }, () -> lost++);
+  }, lease -> Future.succeededFuture(), () -> lost++);
 
   /** A lease whose currency the test decides. */
   private static final class FakeLease implements GroupLease {
@@ -52,7 +53,12 @@ class GroupOwnershipTest {
     }
 
     @Override
-    public Future<Void> release() {
+    public JsonObject sessions() {
+      return null;
+    }
+
+    @Override
+    public Future<Void> release(JsonObject sessions) {
       released++;
       return Future.succeededFuture();
     }

@@ -1,12 +1,15 @@
 package dev.runnel.durability.impl;
 
 import dev.runnel.durability.GroupLease;
+import dev.runnel.durability.HeldElsewhere;
 import dev.runnel.durability.Incarnation;
 import dev.runnel.durability.StorageException;
 import dev.runnel.durability.StorageFailure;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -67,11 +70,14 @@ final class GroupLeases {
                 .execute(Tuple.of(group, self.node(), leaseMs, self.id(), self.soleHolder()))))
         .compose(rows -> {
           if (rows.rowCount() == 0) {
-            return store.client().preparedQuery(Sql.GROUP_OWNER).execute(Tuple.of(group))
-                .compose(owner -> Future.failedFuture(new StorageException(StorageFailure.UNAVAILABLE, "group " + group
-                    + " is owned by " + (owner.rowCount() == 0 ? "(nobody)" : owner.iterator().next().getString(0)))));
+            return store.client().preparedQuery(Sql.GROUP_OWNER).execute(Tuple.of(group)).compose(owner -> {
+              Row holder = owner.rowCount() == 0 ? null : owner.iterator().next();
+              return Future.failedFuture(new HeldElsewhere(holder == null ? null : holder.getString(1), "group " + group
+                  + " is owned by " + (holder == null ? "(nobody)" : holder.getString(0))));
+            });
           }
-          Held lease = new Held(group, rows.iterator().next().getLong(0), sent + leaseMs * 1_000_000);
+          Row row = rows.iterator().next();
+          Held lease = new Held(group, row.getLong(0), sent + leaseMs * 1_000_000, row.getJsonObject(1));
           Held replaced = held.put(group, lease);
           if (replaced != null) {
             replaced.lost = true;  // its epoch is an old one now
@@ -137,13 +143,20 @@ final class GroupLeases {
   private final class Held implements GroupLease {
     final String group;
     final long epoch;
+    final JsonObject sessions;
     volatile long deadlineNanos;
     volatile boolean lost;
 
-    Held(String group, long epoch, long deadlineNanos) {
+    Held(String group, long epoch, long deadlineNanos, JsonObject sessions) {
       this.group = group;
       this.epoch = epoch;
       this.deadlineNanos = deadlineNanos;
+      this.sessions = sessions;
+    }
+
+    @Override
+    public JsonObject sessions() {
+      return sessions;
     }
 
     @Override
@@ -170,10 +183,10 @@ final class GroupLeases {
     }
 
     @Override
-    public Future<Void> release() {
+    public Future<Void> release(JsonObject passed) {
       lost = true;
       held.remove(group, this);
-      return store.client().preparedQuery(Sql.GROUP_RELEASE).execute(Tuple.of(group, epoch)).mapEmpty();
+      return store.client().preparedQuery(Sql.GROUP_RELEASE).execute(Tuple.of(group, epoch, passed)).mapEmpty();
     }
 
     @Override

@@ -68,21 +68,22 @@ final class Sql {
   /**
    * Takes a group, bumping its epoch, on the same terms as {@link #ACQUIRE} ($2 node name, $3 lease ms, $4 incarnation,
    * $5 sole holder), and with the same {@code FOR UPDATE}: group-state writes hold the row {@code FOR KEY SHARE}.
+   * Answers the member sessions its last owner passed on when it released it, and clears them: they are taken once.
    */
   static final String GROUP_ACQUIRE = """
       UPDATE group_leases g
          SET epoch = g.epoch + 1, owner = $2, incarnation = $4,
-             lease_until = now() + make_interval(secs => $3 / 1000.0)
-        FROM (SELECT group_name FROM group_leases
+             lease_until = now() + make_interval(secs => $3 / 1000.0), sessions = NULL
+        FROM (SELECT group_name, sessions FROM group_leases
                WHERE group_name = $1
                  AND (owner IS NULL OR lease_until IS NULL OR lease_until < now()
                       OR (owner = $2 AND (incarnation = $4 OR $5)))
                FOR UPDATE) l
        WHERE g.group_name = l.group_name
-      RETURNING g.epoch""";
+      RETURNING g.epoch, l.sessions""";
 
   static final String GROUP_OWNER = """
-      SELECT coalesce(owner || ' (incarnation ' || coalesce(incarnation, 'unknown') || ')', '(nobody)')
+      SELECT coalesce(owner || ' (incarnation ' || coalesce(incarnation, 'unknown') || ')', '(nobody)'), owner
         FROM group_leases WHERE group_name = $1""";
 
   /** Renews many group leases in one statement; a group missing from the answer was fenced. */
@@ -92,8 +93,9 @@ final class Sql {
        WHERE g.group_name = l.group_name AND g.epoch = l.epoch
       RETURNING g.group_name""";
 
+  /** Gives a group up under its epoch, with the member sessions passed to the next owner ($3, null: none). */
   static final String GROUP_RELEASE = """
-      UPDATE group_leases SET owner = NULL, incarnation = NULL, lease_until = NULL
+      UPDATE group_leases SET owner = NULL, incarnation = NULL, lease_until = NULL, sessions = $3
        WHERE group_name = $1 AND epoch = $2""";
 
   static final String LOG_START = "SELECT log_start_offset FROM partitions WHERE topic_id = $1 AND partition = $2";

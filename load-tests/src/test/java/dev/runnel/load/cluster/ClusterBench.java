@@ -92,7 +92,8 @@ class ClusterBench {
       awaitMoved(topic, name);
       cluster.start(victim);  // under its name again: it takes back its share by hand-over
     }
-    int exit = load.await();
+    // The run lasts its whole duration however fast the kills went, then drains (up to 60 s).
+    int exit = load.await(kills * 50L + 30 + 60 + 120);
     JsonNode result = load.result();
     Files.writeString(Path.of("target/cluster-bench-failover.json"), result.toPrettyString());
     assertThat(exit).as("the load tool's exit; its output:\n%s", load.output()).isZero();

@@ -43,9 +43,14 @@ final class LoadProcess {
 
   /** Waits for the run's end (bounded); its exit code. */
   int await() throws Exception {
-    if (!process.waitFor(5, TimeUnit.MINUTES)) {
+    return await(5 * 60);
+  }
+
+  /** Waits up to {@code seconds} for the tool to end; answers its exit code. */
+  int await(long seconds) throws Exception {
+    if (!process.waitFor(seconds, TimeUnit.SECONDS)) {
       process.destroyForcibly();
-      throw new AssertionError("the load tool did not end within 5 minutes:\n" + output());
+      throw new AssertionError("the load tool did not end within " + seconds + " s:\n" + output());
     }
     return process.exitValue();
   }

@@ -222,15 +222,8 @@ class ClusteredBrokerTest {
     BrokerOptions drainLong = new BrokerOptions().setDrainMs(60_000);  // the drain ends by the outcomes, not by time
     Node a = start(0, drainLong);
     awaitViews(1);
-    String group = IntStream.range(0, 100).mapToObj(i -> "handed-" + i)
-        .filter(g -> Rendezvous.owner("group/" + g, List.of("node-a", "node-b")).equals("node-b")).findFirst()
-        .orElseThrow();
-    a.broker.createTopic("handed", 1, TopicConfig.DEFAULT).await(30, TimeUnit.SECONDS);
-    for (int i = 1; i <= 4; i++) {
-      a.broker.produce("handed", List.of(record("r" + i, 0)), false).await(30, TimeUnit.SECONDS);
-    }
-    Membership member = a.broker.join(group, new JoinRequest(List.of("handed"), GroupMode.SHARED, 60_000, 60_000,
-        false)).await(30, TimeUnit.SECONDS);
+    String group = placedOnOfTwo("handed-", "node-b");
+    Membership member = fourRecordsAndAMember(a.broker, "handed", group);
     List<Delivery> inFlight = a.broker.fetch(group, member.memberId(), 2, 1 << 20, 0).await(30, TimeUnit.SECONDS);
     assertThat(inFlight).extracting(d -> new String(d.record().value(), StandardCharsets.UTF_8))
         .containsExactly("r1", "r2");
@@ -277,15 +270,8 @@ class ClusteredBrokerTest {
     Node a = start(0, drainLong);
     Node b = start(1, drainLong);
     awaitViews(2);
-    String group = IntStream.range(0, 100).mapToObj(i -> "leaving-" + i)
-        .filter(g -> Rendezvous.owner("group/" + g, List.of("node-a", "node-b")).equals("node-a")).findFirst()
-        .orElseThrow();
-    b.broker.createTopic("left", 1, TopicConfig.DEFAULT).await(30, TimeUnit.SECONDS);
-    for (int i = 1; i <= 4; i++) {
-      b.broker.produce("left", List.of(record("r" + i, 0)), false).await(30, TimeUnit.SECONDS);
-    }
-    Membership member = b.broker.join(group, new JoinRequest(List.of("left"), GroupMode.SHARED, 60_000, 60_000,
-        false)).await(30, TimeUnit.SECONDS);
+    String group = placedOnOfTwo("leaving-", "node-a");
+    Membership member = fourRecordsAndAMember(b.broker, "left", group);
     List<Delivery> inFlight = b.broker.fetch(group, member.memberId(), 2, 1 << 20, 0).await(30, TimeUnit.SECONDS);
     assertThat(inFlight).hasSize(2);
     assertThat(groupOwner(group)).isEqualTo("node-a");
@@ -305,6 +291,23 @@ class ClusteredBrokerTest {
     assertThat(rest).extracting(d -> new String(d.record().value(), StandardCharsets.UTF_8))
         .as("the member goes on; what it acknowledged in the drain is not delivered again").containsExactly("r3", "r4");
     assertThat(groupOwner(group)).isEqualTo("node-b");
+  }
+
+  /** A group name (of {@code prefix} and a number) that node-a and node-b place on {@code node}. */
+  private static String placedOnOfTwo(String prefix, String node) {
+    return IntStream.range(0, 100).mapToObj(i -> prefix + i)
+        .filter(g -> Rendezvous.owner("group/" + g, List.of("node-a", "node-b")).equals(node)).findFirst()
+        .orElseThrow();
+  }
+
+  /** A one-partition topic holding r1..r4, and a shared member of {@code group} reading it, joined through broker. */
+  private static Membership fourRecordsAndAMember(Broker broker, String topic, String group) throws Exception {
+    broker.createTopic(topic, 1, TopicConfig.DEFAULT).await(30, TimeUnit.SECONDS);
+    for (int i = 1; i <= 4; i++) {
+      broker.produce(topic, List.of(record("r" + i, 0)), false).await(30, TimeUnit.SECONDS);
+    }
+    return broker.join(group, new JoinRequest(List.of(topic), GroupMode.SHARED, 60_000, 60_000, false))
+        .await(30, TimeUnit.SECONDS);
   }
 
   private static Outcomes acks(Delivery delivery) {

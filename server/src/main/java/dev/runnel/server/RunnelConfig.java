@@ -18,6 +18,12 @@ public class RunnelConfig {
   public String dataDir = "./data";
   /** This node's identity in partition leases; generated once and kept in the data dir when not set. */
   public String nodeId;
+  /**
+   * Vert.x event loops: 0 is one per core. Vert.x's own default is two per core; on this broker's hot path a request
+   * hops between the HTTP loop, its partition writer's and its Postgres connection's, and with fewer loops more of
+   * those hops stay on one thread (docs/benchmarks.md, session 18).
+   */
+  public int eventLoops = 0;
   public Http http = new Http();
   public Amqp amqp = new Amqp();
   public Postgres postgres = new Postgres();

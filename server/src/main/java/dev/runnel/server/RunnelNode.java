@@ -125,7 +125,8 @@ public final class RunnelNode {
         .setUnwritable(freeSpace::problem)
         .setClock(clock);
     // vertx-pg-client reaches a Unix-domain socket only on the native transport (epoll); TCP stays on NIO
-    VertxOptions vertxOptions = new VertxOptions().setPreferNativeTransport(storeOptions.isUnixSocket());
+    VertxOptions vertxOptions = new VertxOptions().setPreferNativeTransport(storeOptions.isUnixSocket())
+        .setEventLoopPoolSize(eventLoops(config));
     MicrometerMetricsFactory metricsFactory = null;
     BrokerOptions brokerOptions = new BrokerOptions().setClock(clock).setDrainMs(config.cluster.drainMs);
     if (tickMs != null) {
@@ -254,6 +255,14 @@ public final class RunnelNode {
       card.put("amqp", advertised(config.amqp.host, config) + ":" + fixedPort("amqp.port", config.amqp.port));
     }
     return card;
+  }
+
+  /** {@code eventLoops}, 0 being one per core. */
+  static int eventLoops(RunnelConfig config) {
+    if (config.eventLoops < 0) {
+      throw new IllegalArgumentException("eventLoops must be 0 (one per core) or more, not " + config.eventLoops);
+    }
+    return config.eventLoops == 0 ? Runtime.getRuntime().availableProcessors() : config.eventLoops;
   }
 
   private static int fixedPort(String key, int port) {

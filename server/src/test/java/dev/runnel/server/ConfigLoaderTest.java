@@ -75,6 +75,16 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void eventLoopsAreOnePerCoreUnlessSet() {
+    assertThat(RunnelNode.eventLoops(ConfigLoader.load(null, Map.of(), Map.of())))
+        .isEqualTo(Runtime.getRuntime().availableProcessors());
+    assertThat(RunnelNode.eventLoops(ConfigLoader.load(null, Map.of("RUNNEL_EVENT_LOOPS", "3"), Map.of())))
+        .isEqualTo(3);
+    RunnelConfig negative = ConfigLoader.load(null, Map.of("RUNNEL_EVENT_LOOPS", "-1"), Map.of());
+    assertThatThrownBy(() -> RunnelNode.eventLoops(negative)).hasMessageContaining("eventLoops");
+  }
+
+  @Test
   void environmentNamesFollowTheKeyPath() {
     assertThat(ConfigLoader.envName("http.maxBodyBytes")).isEqualTo("RUNNEL_HTTP_MAX_BODY_BYTES");
     assertThat(ConfigLoader.envName("dataDir")).isEqualTo("RUNNEL_DATA_DIR");

@@ -89,7 +89,7 @@ public final class AmqpDriver implements Driver {
     this.jsonValues = jsonValues;
     this.startAtLatest = startAtLatest;
     this.window = window;
-    this.vertx = Vertx.vertx();
+    this.vertx = Driver.newVertx();
     this.http = vertx.httpClientBuilder().with(new HttpClientOptions().setKeepAlive(true).setConnectTimeout(10_000))
         .with(new PoolOptions().setHttp1MaxSize(4)).build();
     this.admin = new AdminApi(adminNodes, apiKey == null ? null : "Bearer " + apiKey, http);

@@ -6,6 +6,16 @@ import java.util.concurrent.CompletionStage;
 /** One system under test (Runnel over HTTP or AMQP, Kafka), reached through its public protocol only. */
 public interface Driver extends AutoCloseable {
 
+  /**
+   * The Vert.x of a driver on Vert.x: one event loop per core, not Vert.x's two. The tool shares the cores with what it
+   * measures, and fewer loops wake fewer threads: single-record produce measured 1.1-1.3x higher (docs/benchmarks.md,
+   * session 18).
+   */
+  static io.vertx.core.Vertx newVertx() {
+    return io.vertx.core.Vertx.vertx(new io.vertx.core.VertxOptions()
+        .setEventLoopPoolSize(Runtime.getRuntime().availableProcessors()));
+  }
+
   /** Uses the topic as it is when it exists, else creates it with {@code partitions}; answers its partition count. */
   CompletionStage<Integer> prepareTopic(String topic, int partitions);
 

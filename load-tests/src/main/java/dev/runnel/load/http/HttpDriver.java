@@ -72,7 +72,7 @@ public final class HttpDriver implements Driver {
     this.authorization = apiKey == null ? null : "Bearer " + apiKey;
     this.jsonValues = jsonValues;
     this.startAtLatest = startAtLatest;
-    this.vertx = Vertx.vertx();
+    this.vertx = Driver.newVertx();
     HttpClientOptions options = new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true)
         .setConnectTimeout(10_000);
     this.producers = vertx.httpClientBuilder().with(options)

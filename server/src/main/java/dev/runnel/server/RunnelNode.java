@@ -93,6 +93,7 @@ public final class RunnelNode {
       throw new IllegalArgumentException("cluster.enabled needs an external PostgreSQL that every node shares: set "
           + "postgres.url (RUNNEL_PG_URL, --pg-url); an embedded one lives and dies with its node");
     }
+    int eventLoops = eventLoops(config);  // refused before anything starts
     Path dataDir = Path.of(config.dataDir).toAbsolutePath().normalize();
     dataDirLock = DataDirLock.take(dataDir);  // first: a second process on this directory must not touch its Postgres
     String nodeId = config.nodeId != null && !config.nodeId.isBlank() ? config.nodeId : persistentNodeId(dataDir);
@@ -126,7 +127,7 @@ public final class RunnelNode {
         .setClock(clock);
     // vertx-pg-client reaches a Unix-domain socket only on the native transport (epoll); TCP stays on NIO
     VertxOptions vertxOptions = new VertxOptions().setPreferNativeTransport(storeOptions.isUnixSocket())
-        .setEventLoopPoolSize(eventLoops(config));
+        .setEventLoopPoolSize(eventLoops);
     MicrometerMetricsFactory metricsFactory = null;
     BrokerOptions brokerOptions = new BrokerOptions().setClock(clock).setDrainMs(config.cluster.drainMs);
     if (tickMs != null) {

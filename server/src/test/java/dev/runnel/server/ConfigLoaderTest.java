@@ -80,8 +80,10 @@ class ConfigLoaderTest {
         .isEqualTo(Runtime.getRuntime().availableProcessors());
     assertThat(RunnelNode.eventLoops(ConfigLoader.load(null, Map.of("RUNNEL_EVENT_LOOPS", "3"), Map.of())))
         .isEqualTo(3);
-    RunnelConfig negative = ConfigLoader.load(null, Map.of("RUNNEL_EVENT_LOOPS", "-1"), Map.of());
-    assertThatThrownBy(() -> RunnelNode.eventLoops(negative)).hasMessageContaining("eventLoops");
+    RunnelConfig negative = ConfigLoader.load(null, Map.of("RUNNEL_EVENT_LOOPS", "-1",
+        "RUNNEL_DATA_DIR", tmp.toString()), Map.of());
+    assertThatThrownBy(() -> new RunnelNode(negative).start()).hasMessageContaining("eventLoops");
+    assertThat(tmp.resolve("postgres")).doesNotExist();  // refused before anything started
   }
 
   @Test

@@ -7,8 +7,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.ContextInternal;
-import io.vertx.sqlclient.Row;
-import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,8 +14,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The group commit of one partition's writer: appends wait in its {@link AppendQueue} while a write is in flight, and
  * the next write takes all that waits (up to its bound): duplicates answered through {@link DedupKeys}, offsets and
- * time from {@link LogEnd}, one prepared statement that inserts one row (a {@link RecordBlock}) and checks the lease's
- * epoch in the same statement, the appends answered by its {@link WriteOutcome}. What an outcome means for the lease
+ * time from {@link LogEnd}, one row (a {@link RecordBlock}) inserted with the lease's epoch checked in the same
+ * statement (a plain write's row shares its statement with other partitions' through {@link SharedInserts}; one
+ * with idempotency keys or dead letters has its own), the appends answered by its {@link WriteOutcome}. What an outcome means for the lease
  * (fenced, ran out, unknown) it hands to its {@link PartitionWriter}, which keeps the writer's {@link WriterState}.
  *
  * <p>Threads: context-confined: only its writer's context calls it.
@@ -33,6 +32,7 @@ final class GroupCommit {
   private final PartitionReader reader;
   private final AppendQueue queue = new AppendQueue();
   private final DedupKeys dedup;
+  private final SharedInserts inserts;
   private final WriteMeters meters;
   private final LogEnd end = new LogEnd();
   private boolean writing;
@@ -47,6 +47,7 @@ final class GroupCommit {
     this.lease = lease;
     this.reader = reader;
     this.dedup = new DedupKeys(store, topic, partition);
+    this.inserts = store.sharedInserts();
     this.meters = new WriteMeters(store.options().getMeterRegistry(), topic.name());
   }
 
@@ -102,16 +103,25 @@ final class GroupCommit {
     TopicMetadata topic = writer.topic;
     long segment = Math.floorDiv(write.timestamp(), topic.config().segmentMs());
     Buffer block = RecordBlock.encode(write.stored, (int) write.bytes);
-    Tuple params = Tuple.of(topic.id(), writer.partition(), lease.epoch(), write.base(), write.last(),
-        write.timestamp(), write.stored.size(), block);
-    String sql = write.statement(topic, segment, params);
+    long epoch = lease.epoch();
     Future<Void> segmentReady = end.isOpen(segment) ? Future.succeededFuture() : openSegment(segment, write.base());
-    Future<RowSet<Row>> sent = segmentReady.compose(v -> store.client().preparedQuery(sql).execute(params));
-    Promise<RowSet<Row>> answered = context.promise();
+    Future<WriteOutcome> sent;
+    if (write.counted()) {
+      Tuple params = Tuple.of(topic.id(), writer.partition(), epoch, write.base(), write.last(),
+          write.timestamp(), write.stored.size(), block);
+      String sql = write.statement(topic, segment, params);
+      sent = segmentReady.compose(v -> store.client().preparedQuery(sql).execute(params))
+          .map(rows -> WriteOutcome.of(rows, write));
+    } else {
+      sent = segmentReady.compose(v -> inserts.insert(context, topic.id(), segment, writer.partition(), epoch, write.base(),
+              write.last(), write.timestamp(), write.stored.size(), block))
+          .map(written -> written ? WriteOutcome.COMMITTED : WriteOutcome.FENCED);
+    }
+    Promise<WriteOutcome> answered = context.promise();
     sent.onComplete(answered);
     answered.future().onComplete(ar -> {
       writing = false;
-      WriteOutcome outcome = WriteOutcome.of(ar, write);
+      WriteOutcome outcome = ar.succeeded() ? ar.result() : WriteOutcome.failed(ar.cause());
       if (writer.isClosed() && outcome != WriteOutcome.COMMITTED) {
         // Aborted meanwhile (its topic was deleted): nothing more to try; a broken connection's write stays unknown.
         boolean unknown = outcome == WriteOutcome.UNKNOWN;

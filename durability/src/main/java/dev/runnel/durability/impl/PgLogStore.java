@@ -68,6 +68,8 @@ public final class PgLogStore implements LogStore {
   private final PgGroupStateStore groupState;
   private final GroupLeases groupLeases;
   private final List<ContextInternal> writerContexts = new ArrayList<>();
+  /** The plain writes of all partitions, in shared statements per segment table. */
+  private final SharedInserts sharedInserts;
   private final AtomicInteger nextContext = new AtomicInteger();
   private final Map<TopicPartition, PartitionWriter> writers = new ConcurrentHashMap<>();
   private final TopicCatalog catalog = new TopicCatalog(this);
@@ -114,6 +116,7 @@ public final class PgLogStore implements LogStore {
         .using(vertx)
         .build();
     this.cache = new TailCache(options.getTailCacheBytes(), options.getMeterRegistry());
+    this.sharedInserts = new SharedInserts(this);
     this.groupLeases = new GroupLeases(vertx, this);
     this.groupState = new PgGroupStateStore(client, groupLeases);
     int loops = Math.max(2, Runtime.getRuntime().availableProcessors() * 2);
@@ -208,6 +211,10 @@ public final class PgLogStore implements LogStore {
 
   StoreOptions options() {
     return options;
+  }
+
+  SharedInserts sharedInserts() {
+    return sharedInserts;
   }
 
   SqlClient client() {

@@ -109,10 +109,21 @@ final class Sql {
       " (partition, base_offset, last_offset, max_timestamp, record_count, block, writer_epoch, format)"
       + " SELECT $2, $4, $5, $6, $7, $8, $3, " + RecordBlock.FORMAT;
 
-  /** One write: the batch row, inserted only while the writer's epoch is current (0 rows: fenced). */
-  static String append(UUID topic, long segment) {
-    return "INSERT INTO " + table(topic, segment) + BATCH_COLUMNS + " FROM partitions"
-        + " WHERE topic_id = $1 AND partition = $2 AND epoch = $3 FOR KEY SHARE";
+  /**
+   * The plain writes of several partitions of topic $1 in one statement ({@link SharedInserts}): $2..$8 are arrays
+   * of partition, writer epoch, base offset, last offset, max timestamp, record count and block, one element per
+   * write; each row is inserted only while its partition's epoch is current. Answers the partitions written (a
+   * partition missing from the answer was fenced).
+   */
+  static String appendRows(UUID topic, long segment) {
+    return "INSERT INTO " + table(topic, segment)
+        + " (partition, base_offset, last_offset, max_timestamp, record_count, block, writer_epoch, format)"
+        + " SELECT u.partition, u.base_offset, u.last_offset, u.max_timestamp, u.record_count, u.block, u.epoch, "
+        + RecordBlock.FORMAT
+        + " FROM partitions p JOIN unnest($2::int[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],"
+        + " $7::int[], $8::bytea[]) AS u(partition, epoch, base_offset, last_offset, max_timestamp, record_count, block)"
+        + " ON p.partition = u.partition AND p.epoch = u.epoch WHERE p.topic_id = $1 FOR KEY SHARE OF p"
+        + " RETURNING partition";
   }
 
   /**

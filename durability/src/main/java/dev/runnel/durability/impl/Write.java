@@ -104,20 +104,21 @@ final class Write {
   }
 
   /**
-   * The statement that stores this write in {@code segment} of {@code topic}, given the parameters $1..$8 (the row and
-   * the epoch it checks): adds the dead-letter origins, or the idempotency keys stored with it, to {@code params}.
+   * The statement that stores this {@link #counted} write in {@code segment} of {@code topic}, given the parameters
+   * $1..$8 (the row and the epoch it checks): adds the dead-letter origins, or the idempotency keys stored with it, to
+   * {@code params}. A plain write has none of its own: it goes in a {@link SharedInserts} statement.
    */
   String statement(TopicMetadata topic, long segment, Tuple params) {
     if (addOrigins(params)) {
       return Sql.appendDeadLetters(topic.id(), segment);
     }
-    if (!newKeys.isEmpty()) {
-      params.addArrayOfString(newKeys.keySet().toArray(new String[0]))
-          .addArrayOfLong(newKeys.values().toArray(new Long[0]))
-          .addLong(timestamp + topic.config().dedupWindowMs());
-      return Sql.appendWithDedupKeys(topic.id(), segment);
+    if (newKeys.isEmpty()) {
+      throw new IllegalStateException("a plain write is stored by SharedInserts");
     }
-    return Sql.append(topic.id(), segment);
+    params.addArrayOfString(newKeys.keySet().toArray(new String[0]))
+        .addArrayOfLong(newKeys.values().toArray(new Long[0]))
+        .addLong(timestamp + topic.config().dedupWindowMs());
+    return Sql.appendWithDedupKeys(topic.id(), segment);
   }
 
   /** Answers every append (after the commit, or when nothing needed storing). */

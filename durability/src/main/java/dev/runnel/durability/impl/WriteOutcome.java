@@ -1,6 +1,5 @@
 package dev.runnel.durability.impl;
 
-import io.vertx.core.AsyncResult;
 import io.vertx.pgclient.PgException;
 import io.vertx.sqlclient.DatabaseException;
 import io.vertx.sqlclient.Row;
@@ -21,13 +20,14 @@ enum WriteOutcome {
   /** The connection broke or the error may have come after the commit: only the stored end can say. */
   UNKNOWN;
 
-  /** The outcome of {@code write} from its statement's answer. */
-  static WriteOutcome of(AsyncResult<RowSet<Row>> answer, Write write) {
-    if (answer.failed()) {
-      return rolledBack(answer.cause()) ? ROLLED_BACK : UNKNOWN;
-    }
-    RowSet<Row> rows = answer.result();
-    if (write.counted() ? rows.iterator().next().getLong("written") == 1 : rows.rowCount() == 1) {
+  /** The outcome of a write whose statement failed with {@code cause}. */
+  static WriteOutcome failed(Throwable cause) {
+    return rolledBack(cause) ? ROLLED_BACK : UNKNOWN;
+  }
+
+  /** The outcome of a {@link Write#counted} write from its own statement's answer. */
+  static WriteOutcome of(RowSet<Row> rows, Write write) {
+    if (rows.iterator().next().getLong("written") == 1) {
       return COMMITTED;
     }
     return write.deadLetters() && rows.iterator().next().getLong("partition_current") == 1 ? GROUP_FENCED : FENCED;

@@ -25,7 +25,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The fences, pinned with two connections and no timing: a takeover runs the production acquire statement
  * ({@link Sql#ACQUIRE} for a partition, {@link Sql#GROUP_ACQUIRE} for a group) in a transaction it has not committed
- * yet, and a writer holding the old epoch runs the production write ({@link Sql#append}, {@link PgGroupStateStore#SAVE}).
+ * yet, and a writer holding the old epoch runs the production write ({@link Sql#appendRows}, {@link PgGroupStateStore#SAVE}).
  * The write must wait for the takeover and then store nothing. The same test against a copy of the acquire without
  * its {@code FOR UPDATE} shows what that clause is for: the stale write lands.
  */
@@ -100,9 +100,17 @@ class LeaseFenceTest {
       long nextOffset = nextOffset(watch);
       StaleWrite outcome = staleWriteDuringTakeover(
           acquire, "EXECUTE acquire('" + topic.id() + "', 0, 'other-node', 60000, 'other-incarnation', false)",
-          Sql.append(topic.id(), segment),
-          s -> s.executeUpdate("EXECUTE write('" + topic.id() + "', 0, " + oldEpoch + ", " + nextOffset + ", "
-              + nextOffset + ", 0, 1, '\\x00'::bytea)"), oldEpoch);
+          Sql.appendRows(topic.id(), segment),
+          s -> {
+            try (ResultSet rs = s.executeQuery("EXECUTE write('" + topic.id() + "', '{0}', '{" + oldEpoch + "}', '{"
+                + nextOffset + "}', '{" + nextOffset + "}', '{0}', '{1}', ARRAY['\\x00'::bytea])")) {
+              int written = 0;
+              while (rs.next()) {
+                written++;
+              }
+              return written;
+            }
+          }, oldEpoch);
       // The other test must find the partition's log as this one found it.
       watch.createStatement().executeUpdate("DELETE FROM " + Sql.table(topic.id(), segment) + " WHERE base_offset = "
           + nextOffset);

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** One write without Postgres: offsets, duplicates, answers, and the statement it is stored by. */
 class WriteTest {
@@ -81,14 +82,13 @@ class WriteTest {
   }
 
   @Test
-  void aPlainWriteIsOneInsertThatChecksTheEpoch() {
+  void aPlainWriteHasNoStatementOfItsOwn() {
     Write write = new Write(List.of(append(false, record("a", null))), 10, 0);
     write.assign(Map.of(), true, 0, 1);
-    Tuple params = Tuple.of(1, 2, 3, 4, 5, 6, 7, 8);
-    assertThat(write.statement(TOPIC, 9, params)).isEqualTo(Sql.append(TOPIC.id(), 9));
-    assertThat(params.size()).isEqualTo(8);
     assertThat(write.counted()).isFalse();
     assertThat(write.deadLetters()).isFalse();
+    assertThatThrownBy(() -> write.statement(TOPIC, 9, Tuple.of(1, 2, 3, 4, 5, 6, 7, 8)))
+        .isInstanceOf(IllegalStateException.class);
   }
 
   @Test

@@ -417,7 +417,7 @@ class ConsumerGroupTest {
     Membership m = join(group, topic, GroupMode.SHARED);
     List<Delivery> first = fetch(group, m, 10);
     assertThat(first).extracting(Delivery::offset).containsExactly(0L, 1L);
-    broker.saveAll().await();  // a save now: the next one within 10 ms of the clock is held back by the pacing
+    broker.saveAll().await();  // a save now: the next one within SAVE_INTERVAL_MS of the clock is held back
     assertThat(nack(group, first.get(1), "once")).isEqualTo(OutcomeResult.Status.OK);
     clock.advance(1_000);  // the retry is due; no tick, so nothing has saved the nack yet
     Delivery retry = fetch(group, m, 10).get(0);

@@ -116,13 +116,13 @@ public final class PgLogStore implements LogStore {
         .using(vertx)
         .build();
     this.cache = new TailCache(options.getTailCacheBytes(), options.getMeterRegistry());
-    this.sharedInserts = new SharedInserts(this);
     this.groupLeases = new GroupLeases(vertx, this);
     this.groupState = new PgGroupStateStore(client, groupLeases);
     int loops = Math.max(2, Runtime.getRuntime().availableProcessors() * 2);
     for (int i = 0; i < loops; i++) {
       writerContexts.add(((VertxInternal) vertx).createEventLoopContext());
     }
+    this.sharedInserts = new SharedInserts(this, writerContexts);  // consecutive contexts: different event loops
     this.renewal = new LeaseRenewal(vertx, this, groupLeases);
     this.retention = new Retention(vertx, this, catalog);
   }

@@ -37,11 +37,17 @@ final class SharedInserts {
   static final int IN_FLIGHT = 2;
 
   private final PgLogStore store;
+  /**
+   * The context each in-flight slot sends from, on different event loops: the pool hands out the connection of the
+   * caller's loop, so sent from wherever the last statement completed both would queue on one connection.
+   */
+  private final List<ContextInternal> slots;
   private final DistributionSummary rowsPerStatement;
   private final Map<String, Table> tables = new ConcurrentHashMap<>();
 
-  SharedInserts(PgLogStore store) {
+  SharedInserts(PgLogStore store, List<ContextInternal> slots) {
     this.store = store;
+    this.slots = List.copyOf(slots.subList(0, Math.min(IN_FLIGHT, slots.size())));
     this.rowsPerStatement = DistributionSummary.builder("runnel.storage.insert.rows").baseUnit("rows")
         .description("Partitions' writes (batch rows) one insert statement stores")
         .register(store.options().getMeterRegistry());
@@ -85,6 +91,7 @@ final class SharedInserts {
     final String sql;
     /** Guarded by this table. */
     private final ArrayDeque<Pending> waiting = new ArrayDeque<>();
+    private final boolean[] busy = new boolean[slots.size()];
     private int inFlight;
 
     Table(UUID topic, String sql) {
@@ -105,7 +112,7 @@ final class SharedInserts {
     }
 
     void add(Pending pending) {
-      List<Pending> batch;
+      Batch batch;
       synchronized (this) {
         waiting.add(pending);
         batch = next();
@@ -115,12 +122,17 @@ final class SharedInserts {
       }
     }
 
-    /** The next statement's writes, if one may be sent; guarded. */
-    private List<Pending> next() {
-      if (inFlight >= IN_FLIGHT || waiting.isEmpty()) {
+    /** The next statement's writes and its free slot, if one may be sent; guarded. */
+    private Batch next() {
+      if (inFlight >= busy.length || waiting.isEmpty()) {
         return null;
       }
       inFlight++;
+      int slot = 0;
+      while (busy[slot]) {
+        slot++;
+      }
+      busy[slot] = true;
       List<Pending> batch = new ArrayList<>();
       long bytes = 0;
       long max = store.options().getMaxWriteBytes();
@@ -129,10 +141,11 @@ final class SharedInserts {
         bytes += p.block.length();
         batch.add(p);
       }
-      return batch;
+      return new Batch(slot, batch);
     }
 
-    private void send(List<Pending> batch) {
+    private void send(Batch statement) {
+      List<Pending> batch = statement.writes;
       int n = batch.size();
       Integer[] partitions = new Integer[n];
       Long[] epochs = new Long[n];
@@ -155,7 +168,7 @@ final class SharedInserts {
       Tuple params = Tuple.tuple().addUUID(topic).addArrayOfInteger(partitions).addArrayOfLong(epochs)
           .addArrayOfLong(bases).addArrayOfLong(lasts).addArrayOfLong(timestamps).addArrayOfInteger(counts)
           .addArrayOfBuffer(blocks);
-      store.client().preparedQuery(sql).execute(params).onComplete(ar -> {
+      slots.get(statement.slot).execute(() -> store.client().preparedQuery(sql).execute(params).onComplete(ar -> {
         if (ar.failed()) {
           batch.forEach(p -> p.promise.fail(ar.cause()));
         } else {
@@ -165,15 +178,19 @@ final class SharedInserts {
           }
           batch.forEach(p -> p.promise.complete(written.contains(p.partition)));
         }
-        List<Pending> following;
+        Batch following;
         synchronized (this) {
           inFlight--;
+          busy[statement.slot] = false;
           following = next();
         }
         if (following != null) {
           send(following);
         }
-      });
+      }));
     }
+  }
+
+  private record Batch(int slot, List<Pending> writes) {
   }
 }

@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
  * the next write takes all that waits (up to its bound): duplicates answered through {@link DedupKeys}, offsets and
  * time from {@link LogEnd}, one row (a {@link RecordBlock}) inserted with the lease's epoch checked in the same
  * statement (a plain write's row shares its statement with other partitions' through {@link SharedInserts}; one
- * with idempotency keys or dead letters has its own), the appends answered by its {@link WriteOutcome}. What an outcome means for the lease
+ * with idempotency keys or dead letters has its own), the appends answered by its {@link WriteOutcome}. What an
+ * outcome means for the lease
  * (fenced, ran out, unknown) it hands to its {@link PartitionWriter}, which keeps the writer's {@link WriterState}.
  *
  * <p>Threads: context-confined: only its writer's context calls it.
@@ -113,8 +114,8 @@ final class GroupCommit {
       sent = segmentReady.compose(v -> store.client().preparedQuery(sql).execute(params))
           .map(rows -> WriteOutcome.of(rows, write));
     } else {
-      sent = segmentReady.compose(v -> inserts.insert(context, topic.id(), segment, writer.partition(), epoch, write.base(),
-              write.last(), write.timestamp(), write.stored.size(), block))
+      sent = segmentReady.compose(v -> inserts.insert(context, topic.id(), segment, writer.partition(), epoch,
+              write.base(), write.last(), write.timestamp(), write.stored.size(), block))
           .map(written -> written ? WriteOutcome.COMMITTED : WriteOutcome.FENCED);
     }
     Promise<WriteOutcome> answered = context.promise();

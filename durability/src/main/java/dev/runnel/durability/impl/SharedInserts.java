@@ -64,6 +64,8 @@ final class SharedInserts {
     Table table = tables.get(name);
     if (table == null) {
       // A new segment or topic: the idle tables of older segments and deleted topics go (rare, so a scan is fine).
+      // A writer that got one of them a moment before still sends through it: a detached table works alone, and
+      // a partition still has one row in flight; only the bound of statements per table is passed for a moment.
       tables.values().removeIf(Table::idle);
       table = tables.computeIfAbsent(name, n -> new Table(topic, Sql.appendRows(topic, segment)));
     }
@@ -91,8 +93,8 @@ final class SharedInserts {
     final String sql;
     /** Guarded by this table. */
     private final ArrayDeque<Pending> waiting = new ArrayDeque<>();
+    /** Which slots have a statement in flight; guarded. */
     private final boolean[] busy = new boolean[slots.size()];
-    private int inFlight;
 
     Table(UUID topic, String sql) {
       this.topic = topic;
@@ -100,7 +102,11 @@ final class SharedInserts {
     }
 
     synchronized int inFlightCount() {
-      return inFlight;
+      int n = 0;
+      for (boolean b : busy) {
+        n += b ? 1 : 0;
+      }
+      return n;
     }
 
     synchronized int waitingCount() {
@@ -108,7 +114,7 @@ final class SharedInserts {
     }
 
     synchronized boolean idle() {
-      return inFlight == 0 && waiting.isEmpty();
+      return waiting.isEmpty() && inFlightCount() == 0;
     }
 
     void add(Pending pending) {
@@ -124,13 +130,12 @@ final class SharedInserts {
 
     /** The next statement's writes and its free slot, if one may be sent; guarded. */
     private Batch next() {
-      if (inFlight >= busy.length || waiting.isEmpty()) {
-        return null;
-      }
-      inFlight++;
       int slot = 0;
-      while (busy[slot]) {
+      while (slot < busy.length && busy[slot]) {
         slot++;
+      }
+      if (slot == busy.length || waiting.isEmpty()) {
+        return null;
       }
       busy[slot] = true;
       List<Pending> batch = new ArrayList<>();
@@ -180,7 +185,6 @@ final class SharedInserts {
         }
         Batch following;
         synchronized (this) {
-          inFlight--;
           busy[statement.slot] = false;
           following = next();
         }

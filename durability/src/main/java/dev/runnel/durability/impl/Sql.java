@@ -121,7 +121,8 @@ final class Sql {
         + " SELECT u.partition, u.base_offset, u.last_offset, u.max_timestamp, u.record_count, u.block, u.epoch, "
         + RecordBlock.FORMAT
         + " FROM partitions p JOIN unnest($2::int[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],"
-        + " $7::int[], $8::bytea[]) AS u(partition, epoch, base_offset, last_offset, max_timestamp, record_count, block)"
+        + " $7::int[], $8::bytea[])"
+        + " AS u(partition, epoch, base_offset, last_offset, max_timestamp, record_count, block)"
         + " ON p.partition = u.partition AND p.epoch = u.epoch WHERE p.topic_id = $1 FOR KEY SHARE OF p"
         + " RETURNING partition";
   }

@@ -25,7 +25,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The fences, pinned with two connections and no timing: a takeover runs the production acquire statement
  * ({@link Sql#ACQUIRE} for a partition, {@link Sql#GROUP_ACQUIRE} for a group) in a transaction it has not committed
- * yet, and a writer holding the old epoch runs the production write ({@link Sql#appendRows}, {@link PgGroupStateStore#SAVE}).
+ * yet, and a writer holding the old epoch runs the production write ({@link Sql#appendRows},
+ * {@link PgGroupStateStore#SAVE}).
  * The write must wait for the takeover and then store nothing. The same test against a copy of the acquire without
  * its {@code FOR UPDATE} shows what that clause is for: the stale write lands.
  */

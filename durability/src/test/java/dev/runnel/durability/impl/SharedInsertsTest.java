@@ -72,8 +72,8 @@ class SharedInsertsTest {
     try (Connection holder = PG.jdbc()) {
       holder.setAutoCommit(false);
       Statement s = holder.createStatement();
-      s.executeQuery("SELECT 1 FROM partitions WHERE topic_id = '" + topic.id() + "' AND partition IN (0, 1) FOR UPDATE")
-          .close();
+      String where = "WHERE topic_id = '" + topic.id() + "' AND partition";
+      s.executeQuery("SELECT 1 FROM partitions " + where + " IN (0, 1) FOR UPDATE").close();
       p0 = append(0, "second");
       p1 = append(1, "second");
       // Neither can complete: each waits for its row's lock, or behind the other on one connection.
@@ -81,7 +81,7 @@ class SharedInsertsTest {
       p2 = append(2, "second");
       p3 = append(3, "second");
       awaitCondition(() -> store.sharedInserts().waiting() == 2, "the next two writes queue in the store");
-      s.executeUpdate("UPDATE partitions SET epoch = epoch + 1 WHERE topic_id = '" + topic.id() + "' AND partition = 3");
+      s.executeUpdate("UPDATE partitions SET epoch = epoch + 1 " + where + " = 3");
       holder.commit();
     }
     assertThat(p0.await().baseOffset()).isEqualTo(1);
